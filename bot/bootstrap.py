@@ -1,0 +1,78 @@
+"""Wire the pieces together: settings -> database, catalogs, wage table, engines, services."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.config import Settings
+from bot.i18n import Catalogs
+from bot.privacy import Keyring
+from bot.service.admin import AdminService
+from bot.service.engines import EngineRegistry
+from bot.service.inbound import SurveyService
+from bot.storage import Database
+from bot.survey.definition import Survey, load_survey
+from bot.survey.engine import EngineOptions
+from bot.survey.limits import check_channel_limits
+from bot.wages import WageTable
+
+
+@dataclass
+class App:
+    """Everything a channel, the command line or a test needs, built once."""
+
+    settings: Settings
+    db: Database
+    catalogs: Catalogs
+    wages: WageTable
+    survey: Survey
+    engines: EngineRegistry
+    keyring: Keyring
+    service: SurveyService
+    admin: AdminService
+
+    async def close(self) -> None:
+        await self.db.dispose()
+
+
+def load_default_survey(settings: Settings, catalogs: Catalogs) -> Survey:
+    """The configured survey, validated against every channel's limits in every language."""
+    survey = load_survey(settings.surveys_dir / f"{settings.survey}.yaml")
+    check_channel_limits(survey, catalogs, source=str(settings.surveys_dir / f"{settings.survey}.yaml"))
+    return survey
+
+
+async def build_app(settings: Settings | None = None, *, upgrade: bool = True,
+                    actor: str = "cli") -> App:
+    """Build the application; on an empty or old database, run the migrations first."""
+    settings = settings or Settings()
+    catalogs = Catalogs.load(settings.locales_dir)
+    wages = WageTable.load(settings.surveys_dir / settings.wage_table)
+    survey = load_default_survey(settings, catalogs)
+    engines = EngineRegistry(survey, wages, catalogs, EngineOptions(time_zone=settings.time_zone))
+    keyring = Keyring(settings.secret_key_bytes())
+    db = Database(settings.effective_database_url)
+    if upgrade:
+        await db.upgrade()
+    return App(settings=settings, db=db, catalogs=catalogs, wages=wages, survey=survey,
+               engines=engines, keyring=keyring, service=SurveyService(db, engines, keyring),
+               admin=AdminService(db, actor=actor))
+
+
+class _KeyValueFormatter(logging.Formatter):
+    """One line per event, key=value; messages never carry names, numbers or chat ids."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return (f"time={self.formatTime(record)} level={record.levelname} "
+                f"logger={record.name} msg=\"{record.getMessage()}\"")
+
+
+def configure_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(_KeyValueFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # SQL echo would print parameters, which may include answers.
+    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)

@@ -1,0 +1,81 @@
+"""All configuration in one place: environment variables WAGECHECK_* and an optional .env file."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SECRET_KEY_FILE = "secret.key"
+
+
+class Settings(BaseSettings):
+    """Effective configuration; `wagecheck config` prints it with secrets masked."""
+
+    model_config = SettingsConfigDict(env_prefix="WAGECHECK_", env_file=".env", extra="ignore")
+
+    home: Path = Field(Path("var"), description="instance folder: SQLite file, key, reports")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in home")
+    secret_key: SecretStr | None = Field(
+        None, description="instance secret (pseudonyms, encryption); generated in home if unset"
+    )
+    surveys_dir: Path = Field(PROJECT_ROOT / "surveys", description="survey definitions")
+    locales_dir: Path = Field(PROJECT_ROOT / "locales", description="gettext catalogs")
+    survey: str = Field("sindh-minimum-wage", description="survey id used for new rounds")
+    wage_table: str = Field("minimum-wages.yaml", description="file in surveys_dir")
+    time_zone: str = Field("Asia/Karachi", description="local time zone of the factories")
+    log_level: str = Field("INFO")
+    k_brand: int = Field(10, ge=5, description="small-cell threshold for brand-facing output")
+    k_cso: int = Field(5, ge=5, description="small-cell threshold for CSO-facing output")
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        """The configured URL, or a SQLite file inside the home folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.home / 'wagecheck.db').resolve()}"
+
+    def secret_key_bytes(self) -> bytes:
+        """The instance secret: from the setting, else from (or newly into) home/secret.key."""
+        if self.secret_key is not None:
+            value = self.secret_key.get_secret_value().encode()
+            if len(value) < 32:
+                raise ValueError("WAGECHECK_SECRET_KEY must be at least 32 characters")
+            return value
+        path = self.home / SECRET_KEY_FILE
+        if not path.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            # O_EXCL: two processes starting at once must not write two different keys.
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(secrets.token_urlsafe(48))
+        return path.read_text().strip().encode()
+
+    def masked(self) -> dict[str, str]:
+        """Every setting as text, secrets masked, for `wagecheck config`."""
+        out: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = "********"
+            elif value is None and name == "secret_key":
+                value = f"(from {self.home / SECRET_KEY_FILE})"
+            elif value is None and name == "database_url":
+                value = f"(default) {self.effective_database_url}"
+            out[name] = str(value)
+        url = out["database_url"]
+        if "@" in url and "://" in url:
+            scheme, rest = url.split("://", 1)
+            creds, host = rest.rsplit("@", 1)
+            if ":" in creds:
+                out["database_url"] = f"{scheme}://{creds.split(':', 1)[0]}:********@{host}"
+        return out

@@ -1,0 +1,298 @@
+"""Handle one inbound message in one transaction: load state, run the engine, store, reply."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import N_
+from bot.privacy import Keyring
+from bot.service.engines import EngineRegistry
+from bot.storage import Database
+from bot.storage.models import (
+    Answer,
+    ContactAddress,
+    Conversation,
+    ProcessedMessage,
+    Response,
+    Round,
+    RoundFactory,
+    SurveyVersion,
+)
+from bot.survey.engine import Engine
+from bot.survey.parsing import normalise_code
+from bot.survey.state import (
+    AnswerGiven,
+    AnswerRetracted,
+    AnswersCleared,
+    ConversationState,
+    Event,
+    FactoryRef,
+    Input,
+    InputKind,
+    LanguageChosen,
+    Reply,
+    ResponseCompleted,
+    ResponseDeleted,
+    ResponseStarted,
+    Sprint,
+)
+
+log = logging.getLogger(__name__)
+
+ROUND_CLOSED = N_("This survey has closed. Thank you for your interest.")
+# Conflicts (two deliveries of one message at once, or two processes) are retried this often.
+MAX_ATTEMPTS = 4
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One message as a channel adapter received it. `user_id` is never stored."""
+
+    channel: str
+    user_id: str
+    message_id: str
+    kind: InputKind
+    received_at: datetime
+    text: str = ""
+    payload: str = ""
+    start_code: str | None = None
+    media: str = ""
+    client_language: str | None = None
+    language_chosen: bool = False
+
+
+@dataclass
+class Outcome:
+    """What to send back, and whether the message had been handled before."""
+
+    replies: list[Reply] = field(default_factory=list)
+    duplicate: bool = False
+    echo: str | None = None
+    events: list[Event] = field(default_factory=list)
+
+
+def _hour(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+class SurveyService:
+    """The single entry point every channel uses for worker messages."""
+
+    def __init__(self, db: Database, engines: EngineRegistry, keyring: Keyring) -> None:
+        self.db = db
+        self.engines = engines
+        self.keyring = keyring
+
+    async def handle(self, msg: InboundMessage) -> Outcome:
+        """Handle one message exactly once (a redelivered message id changes nothing)."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                async with self.db.transaction() as session:
+                    return await self._handle(session, msg)
+            except (IntegrityError, OperationalError) as exc:
+                # A concurrent delivery of the same message, or SQLite's writer lock: try again;
+                # the next attempt sees the other's commit and answers "duplicate".
+                if attempt == MAX_ATTEMPTS:
+                    raise
+                log.warning("retrying inbound message after %s", type(exc).__name__)
+        raise AssertionError("unreachable")
+
+    async def _handle(self, session: AsyncSession, msg: InboundMessage) -> Outcome:
+        dedup = self.keyring.message_key(msg.channel, msg.message_id)
+        if await session.get(ProcessedMessage, dedup) is not None:
+            return Outcome(duplicate=True)
+        session.add(ProcessedMessage(key=dedup, processed_on=msg.received_at.date()))
+
+        key = self.keyring.conversation_key(msg.channel, msg.user_id)
+        conv = await session.get(Conversation, key, with_for_update=True)
+        state = ConversationState.from_json(conv.state) if conv else None
+        engine = self.engines.get(state.survey) if state else None
+        if state is not None and engine is None:
+            engine = await self._engine_for_key(session, state.survey)
+
+        if state is not None and state.factory is not None and state.phase != "done":
+            rnd = await session.get(Round, state.factory.round_id)
+            if rnd is None or rnd.status != "open":
+                state = None  # the round closed under this conversation: start over
+                conv_closed = True
+            else:
+                conv_closed = False
+        else:
+            conv_closed = False
+
+        inp, factory_engine = await self._input(session, msg, state, engine)
+        engine = factory_engine or engine or self.engines.default
+        if state is None:
+            state = engine.new_state(lang=msg.client_language)
+            if inp.kind not in ("start",):
+                inp_first = Input(kind="start", client_language=msg.client_language,
+                                  language_chosen=msg.language_chosen)
+                sprint = engine.resume(state, inp_first, msg.received_at)
+                if conv_closed:
+                    loc = self.engines.catalogs.get(state.lang)
+                    sprint.replies.insert(0, Reply(loc.gettext(ROUND_CLOSED), lang=loc.lang,
+                                                   rtl=loc.rtl))
+                return await self._store(session, msg, key, conv, engine, sprint)
+        elif state.survey != engine.survey.key:
+            state = engine.new_state(lang=state.lang if state.lang_chosen else msg.client_language)
+        sprint = engine.resume(state, inp, msg.received_at)
+        return await self._store(session, msg, key, conv, engine, sprint)
+
+    async def _input(self, session: AsyncSession, msg: InboundMessage,
+                     state: ConversationState | None,
+                     engine: Engine | None) -> tuple[Input, Engine | None]:
+        """Translate the message into engine input, resolving factory codes in the database."""
+        common: dict[str, Any] = {"client_language": msg.client_language,
+                                  "language_chosen": msg.language_chosen}
+        if msg.kind == "start":
+            code = normalise_code(msg.start_code) if msg.start_code else None
+            if msg.start_code is None:
+                return Input(kind="start", **common), None
+            ref, found = await self._lookup(session, code) if code else (None, None)
+            return Input(kind="start", factory=ref, unknown_code=ref is None, **common), found
+        if msg.kind == "text" and (engine is None or engine.expects_factory_code(state)):
+            code = normalise_code(msg.text)
+            ref, found = await self._lookup(session, code) if code else (None, None)
+            if ref is not None:
+                if state is None or state.phase in ("done", "declined"):
+                    return Input(kind="start", factory=ref, **common), found
+                return Input(kind="text", text=msg.text, factory=ref, **common), found
+        return Input(kind=msg.kind, text=msg.text, payload=msg.payload, media=msg.media,
+                     **common), None
+
+    async def _lookup(self, session: AsyncSession,
+                      code: str) -> tuple[FactoryRef | None, Engine | None]:
+        row = (await session.execute(
+            select(RoundFactory, Round)
+            .join(Round, Round.id == RoundFactory.round_id)
+            .where(RoundFactory.code == code, Round.status == "open")
+        )).first()
+        if row is None:
+            return None, None
+        rf, rnd = row
+        ref = FactoryRef(code=rf.code, name=rf.factory.name, region=rf.factory.region,
+                         round_id=rnd.id, factory_id=rf.factory_id)
+        return ref, self.engines.for_definition(rnd.survey_version.definition)
+
+    async def _engine_for_key(self, session: AsyncSession, survey_key: str) -> Engine | None:
+        survey_id, _, version = survey_key.partition("@")
+        sv = (await session.execute(select(SurveyVersion).where(
+            SurveyVersion.survey_id == survey_id, SurveyVersion.version == int(version)
+        ))).scalar_one_or_none()
+        return self.engines.for_definition(sv.definition) if sv else None
+
+    async def _store(self, session: AsyncSession, msg: InboundMessage, key: str,
+                     conv: Conversation | None, engine: Engine, sprint: Sprint) -> Outcome:
+        state = sprint.state
+        if conv is None:
+            conv = Conversation(key=key, channel=msg.channel, state="", updated_at=msg.received_at)
+            session.add(conv)
+        response_id = conv.response_id
+        for event in sprint.events:
+            response_id = await self._apply(session, msg, key, engine, state, response_id, event)
+        conv.state = state.to_json()
+        conv.round_id = state.factory.round_id if state.factory else None
+        conv.response_id = response_id
+        conv.updated_at = _hour(msg.received_at)
+        log.info("handled message kind=%s events=%s", msg.kind,
+                 ",".join(type(e).__name__ for e in sprint.events) or "-")
+        return Outcome(replies=sprint.replies, echo=sprint.echo, events=sprint.events)
+
+    async def _apply(self, session: AsyncSession, msg: InboundMessage, key: str, engine: Engine,
+                     state: ConversationState, response_id: int | None, event: Event) -> int | None:
+        """Persist one engine event; returns the (possibly new) response id."""
+        today = msg.received_at.date()
+        if isinstance(event, ResponseStarted):
+            return await self._start_response(session, msg, key, engine, event)
+        response = await session.get(Response, response_id) if response_id else None
+        if response is None:
+            return None
+        if isinstance(event, AnswerGiven):
+            await session.execute(delete(Answer).where(
+                Answer.response_id == response.id, Answer.question_id == event.question_id))
+            session.add(_answer_row(engine, response.id, event, today))
+        elif isinstance(event, AnswerRetracted):
+            await session.execute(delete(Answer).where(
+                Answer.response_id == response.id, Answer.question_id == event.question_id))
+        elif isinstance(event, AnswersCleared):
+            await session.execute(delete(Answer).where(Answer.response_id == response.id))
+            response.status, response.completed_hour, response.completed_on = (
+                "in_progress", None, None)
+        elif isinstance(event, LanguageChosen):
+            response.language = event.lang
+        elif isinstance(event, ResponseCompleted):
+            response.status = "complete"
+            response.completed_hour = _hour(msg.received_at)
+            response.completed_on = today
+            contact = await session.get(ContactAddress, key)
+            if contact is not None:
+                if event.contact_opt_in:
+                    contact.purpose = "opt_in"
+                else:
+                    await session.delete(contact)
+        elif isinstance(event, ResponseDeleted):
+            await session.execute(delete(Answer).where(Answer.response_id == response.id))
+            await session.delete(response)
+            contact = await session.get(ContactAddress, key)
+            if contact is not None:
+                await session.delete(contact)
+            return None
+        return response.id
+
+    async def _start_response(self, session: AsyncSession, msg: InboundMessage, key: str,
+                              engine: Engine, event: ResponseStarted) -> int:
+        """Create the round's response for this worker; a second attempt replaces the first."""
+        ref = event.factory
+        respondent = self.keyring.respondent(ref.round_id, msg.channel, msg.user_id)
+        response = (await session.execute(select(Response).where(
+            Response.round_id == ref.round_id, Response.respondent == respondent
+        ))).scalar_one_or_none()
+        rnd = await session.get(Round, ref.round_id)
+        assert rnd is not None
+        today = msg.received_at.date()
+        if response is None:
+            response = Response(round_id=ref.round_id, respondent=respondent,
+                                channel=msg.channel, started_on=today,
+                                survey_version_id=rnd.survey_version_id,
+                                factory_id=ref.factory_id, language=event.lang,
+                                status="in_progress")
+            session.add(response)
+            await session.flush()
+        else:
+            await session.execute(delete(Answer).where(Answer.response_id == response.id))
+            response.factory_id, response.language, response.status = (
+                ref.factory_id, event.lang, "in_progress")
+            response.completed_hour = response.completed_on = None
+            response.started_on = today
+        # The address is kept (encrypted, apart from answers) only to remind this worker.
+        contact = await session.get(ContactAddress, key)
+        blob = self.keyring.encrypt_address(msg.channel, msg.user_id)
+        if contact is None:
+            session.add(ContactAddress(key=key, channel=msg.channel, ciphertext=blob,
+                                       purpose="active", round_id=ref.round_id,
+                                       factory_id=ref.factory_id, language=event.lang,
+                                       created_on=today))
+        else:
+            contact.ciphertext, contact.round_id, contact.factory_id = (
+                blob, ref.round_id, ref.factory_id)
+            contact.purpose, contact.language = "active", event.lang
+        return response.id
+
+
+def _answer_row(engine: Engine, response_id: int, event: AnswerGiven, today: date) -> Answer:
+    q = engine.survey.question(event.question_id)
+    row = Answer(response_id=response_id, question_id=q.id, kind=q.type, answered_on=today)
+    if q.type == "number":
+        row.value_number = float(event.value)
+    elif q.type == "multiple":
+        row.value_json = list(event.value)
+    else:
+        row.value_text = str(event.value)
+    return row

@@ -1,0 +1,208 @@
+"""Database tables. What is deliberately absent matters as much: no names, phone numbers or chat
+ids next to answers; answer dates without the time of day (docs/privacy.md)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Organisation(Base):
+    """A CSO (runs rounds) or a brand (receives results for its factories)."""
+
+    __tablename__ = "organisations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))  # "cso" | "brand"
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Factory(Base):
+    __tablename__ = "factories"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    region: Mapped[str] = mapped_column(String(40))
+    city: Mapped[str] = mapped_column(String(100), default="")
+    os_id: Mapped[str | None] = mapped_column(String(40), unique=True)  # Open Supply Hub id
+    headcount: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class BrandFactory(Base):
+    """A brand sources from a factory: the only factories whose results the brand may see."""
+
+    __tablename__ = "brand_factories"
+    brand_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True
+    )
+    factory_id: Mapped[int] = mapped_column(
+        ForeignKey("factories.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class SurveyVersion(Base):
+    """A survey definition as it was when answers were given (answers point here)."""
+
+    __tablename__ = "survey_versions"
+    __table_args__ = (UniqueConstraint("survey_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[str] = mapped_column(String(60))
+    version: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Round(Base):
+    """One survey round run by a CSO over a set of factories."""
+
+    __tablename__ = "rounds"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    cso_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    survey_version_id: Mapped[int] = mapped_column(ForeignKey("survey_versions.id"))
+    status: Mapped[str] = mapped_column(String(12), index=True)  # draft/scheduled/open/closed/...
+    opens_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closes_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    survey_version: Mapped[SurveyVersion] = relationship(lazy="joined")
+    factories: Mapped[list[RoundFactory]] = relationship(back_populates="round", lazy="selectin")
+
+
+class RoundFactory(Base):
+    """A factory taking part in a round, with the access code printed on its poster."""
+
+    __tablename__ = "round_factories"
+    __table_args__ = (UniqueConstraint("round_id", "factory_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"))
+    factory_id: Mapped[int] = mapped_column(ForeignKey("factories.id"))
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+
+    round: Mapped[Round] = relationship(back_populates="factories")
+    factory: Mapped[Factory] = relationship(lazy="joined")
+
+
+class Response(Base):
+    """One worker's answers in one round, under a per-round pseudonym (never a chat id)."""
+
+    __tablename__ = "responses"
+    __table_args__ = (UniqueConstraint("round_id", "respondent"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"), index=True)
+    factory_id: Mapped[int] = mapped_column(ForeignKey("factories.id"), index=True)
+    survey_version_id: Mapped[int] = mapped_column(ForeignKey("survey_versions.id"))
+    respondent: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(12))  # in_progress | complete
+    started_on: Mapped[date] = mapped_column(Date)
+    # Rounded down to the hour, for the data-quality burst check; dropped at publication.
+    completed_hour: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_on: Mapped[date | None] = mapped_column(Date)
+
+    answers: Mapped[list[Answer]] = relationship(
+        back_populates="response", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Answer(Base):
+    """One typed answer. Only the date is kept, not the time of day."""
+
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("response_id", "question_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), index=True
+    )
+    question_id: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(12))  # question type
+    value_text: Mapped[str | None] = mapped_column(Text)
+    value_number: Mapped[float | None] = mapped_column(Float)
+    value_json: Mapped[Any | None] = mapped_column(JSON)
+    answered_on: Mapped[date] = mapped_column(Date)
+
+    response: Mapped[Response] = relationship(back_populates="answers")
+
+
+class Conversation(Base):
+    """The engine's state for one channel user, keyed by a pseudonym of (channel, user id)."""
+
+    __tablename__ = "conversations"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(Text)
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id", ondelete="SET NULL"))
+    response_id: Mapped[int | None] = mapped_column(
+        ForeignKey("responses.id", ondelete="SET NULL")
+    )
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ContactAddress(Base):
+    """The encrypted address needed to message a worker first (reminders, next-round invites).
+
+    Kept apart from answers, keyed by the conversation pseudonym, and purged when no longer needed.
+    """
+
+    __tablename__ = "contact_addresses"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    purpose: Mapped[str] = mapped_column(String(16))  # "active" | "opt_in"
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"))
+    factory_id: Mapped[int | None] = mapped_column(ForeignKey("factories.id"))
+    language: Mapped[str] = mapped_column(String(8))
+    created_on: Mapped[date] = mapped_column(Date)
+
+
+class ProcessedMessage(Base):
+    """Inbound messages already handled, so a redelivery changes nothing."""
+
+    __tablename__ = "processed_messages"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    processed_on: Mapped[date] = mapped_column(Date, index=True)
+
+
+class AuditEntry(Base):
+    """Administrative actions (who did what to which round/factory/organisation)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(60))
+    target: Mapped[str] = mapped_column(String(200))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    ok: Mapped[bool] = mapped_column(Boolean, default=True)

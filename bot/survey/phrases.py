@@ -1,0 +1,71 @@
+"""Everything the engine says that is not part of a survey file (msgids for the catalogs).
+
+Short sentences: many workers read at primary-school level, on a small screen.
+"""
+
+from bot.i18n import N_
+
+CHOOSE_LANGUAGE = N_("Please choose your language.")
+WELCOME_BACK = N_("Welcome back. Let's continue where you stopped.")
+HELP = N_(
+    "You can type these words at any time:\n"
+    "• help – this message\n"
+    "• back – change your last answer\n"
+    "• restart – start again from the beginning\n"
+    "• language – choose another language\n"
+    "• stop – pause; your answers stay saved\n"
+    "• delete – erase all your answers"
+)
+BUTTON_BACK = N_("Back")
+BUTTON_SKIP = N_("Skip")
+BUTTON_DONE = N_("Done")
+BUTTON_YES = N_("Yes")
+BUTTON_NO = N_("No")
+BUTTON_DONT_KNOW = N_("Don't know")
+BUTTON_AGREE = N_("I agree")
+BUTTON_DECLINE = N_("No, thanks")
+BUTTON_CONTINUE = N_("Continue")
+BUTTON_CORRECT = N_("Yes, correct")
+BUTTON_RETYPE = N_("No, type again")
+BUTTON_DELETE = N_("Yes, delete")
+BUTTON_KEEP = N_("No, keep them")
+
+RECORDED = N_("Saved: {answer}")
+NOTHING_TO_GO_BACK_TO = N_("This is the first question.")
+ASK_FACTORY_CONFIRM = N_("Do you work at this factory: {factory}?")
+ASK_FACTORY_CODE = N_("Please type the code printed on the poster. Example: {example}")
+UNKNOWN_FACTORY_CODE = N_("I do not know this code. Please check the poster and type it again.")
+FACTORY_NOW = N_("Factory: {factory}")
+INVALID_CHOICE = N_("Please press one of the buttons, or type its number.")
+INVALID_MULTI = N_("Press the buttons you want, then press “Done”. Or type the numbers, like: 1, 3")
+INVALID_YES_NO = N_("Please answer yes or no.")
+INVALID_NUMBER = N_("Please write the amount in numbers. Example: {example}")
+NUMBER_TOO_SMALL = N_("That is too small. Please write an amount of at least {min}.")
+NUMBER_TOO_LARGE = N_("That is too large. Please write an amount of at most {max}.")
+CONFIRM_NUMBER = N_("You wrote {value}. Is that correct?")
+TEXT_TOO_LONG = N_("That is too long. Please write at most {max} letters.")
+TEXT_EMPTY = N_("Please write your answer, or press “Skip”.")
+MEDIA_NOT_UNDERSTOOD = N_(
+    "Sorry, I can only read text and buttons. Voice notes, pictures and stickers are not saved."
+)
+STILL_STUCK = N_("If you are stuck, type “help”.")
+PAUSED = N_(
+    "Paused. Your answers so far are saved. Send any message to continue, "
+    "or “delete” to erase them."
+)
+CONFIRM_DELETE = N_("Do you want to erase all your answers to this survey?")
+DELETED = N_("Your answers have been erased. Thank you. You can start again at any time.")
+NOTHING_TO_DELETE = N_("There are no saved answers to erase.")
+DELETE_CANCELLED = N_("Nothing was erased.")
+RESTARTED = N_("Starting again from the beginning.")
+ALREADY_DONE = N_(
+    "You have already answered this survey. Thank you! "
+    "Type “restart” to answer again or “delete” to erase your answers."
+)
+NOT_STARTED = N_("To take part, scan the QR code on the poster at your factory, or type its code.")
+MINIMUM_INFO = N_(
+    "For your information: the legal minimum wage in {region} for {month} is {minimum} a month "
+    "for unskilled work."
+)
+CHOICE_NUMBERED = N_("{number}. {label}")
+LANGUAGE_SET = N_("Language: English")

@@ -1,0 +1,154 @@
+"""The serialisable conversation state and the engine's inputs, outputs and events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+Phase = Literal["asking", "confirm_number", "confirm_delete", "paused", "done", "declined"]
+
+
+class FactoryRef(BaseModel, frozen=True):
+    """The factory (within a round) a conversation is about; opaque ids for the service."""
+
+    code: str
+    name: str
+    region: str
+    round_id: int
+    factory_id: int
+
+
+class ConversationState(BaseModel):
+    """Everything the engine needs to continue a conversation; stored as JSON between messages."""
+
+    survey: str
+    lang: str = "en"
+    lang_chosen: bool = False
+    phase: Phase = "asking"
+    step: str | None = None
+    # Where to return after the worker changed language, or cancelled a delete/pause.
+    resume_step: str | None = None
+    resume_phase: Phase | None = None
+    answers: dict[str, Any] = Field(default_factory=dict)
+    # Survey questions answered since the response started, in order (for "back").
+    history: list[str] = Field(default_factory=list)
+    # A number awaiting confirmation, or the options ticked so far on a multiple-choice question.
+    pending: Any = None
+    factory: FactoryRef | None = None
+    factory_confirmed: bool = False
+    started: bool = False
+    last_seen: datetime | None = None
+    invalid_streak: int = 0
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, data: str) -> ConversationState:
+        return cls.model_validate_json(data)
+
+
+InputKind = Literal["text", "button", "start", "media"]
+
+
+@dataclass(frozen=True)
+class Input:
+    """One thing the worker did: typed text, pressed a button, opened a link, or sent media."""
+
+    kind: InputKind
+    text: str = ""
+    payload: str = ""
+    # For kind="start" (or a typed code the service resolved): the factory, or None if unknown.
+    factory: FactoryRef | None = None
+    # A code was given but matched no open round (so the engine can say so).
+    unknown_code: bool = False
+    media: str = ""
+    client_language: str | None = None
+
+
+@dataclass(frozen=True)
+class Button:
+    """A choice the channel shows as a button; payload is ASCII and at most 64 bytes."""
+
+    payload: str
+    label: str
+
+
+InputHint = Literal["choice", "multi", "number", "text", "none"]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One channel-neutral message to send."""
+
+    text: str
+    buttons: tuple[Button, ...] = ()
+    expects: InputHint = "none"
+    question_id: str | None = None
+    lang: str = "en"
+    rtl: bool = False
+    # The message re-renders the previous question (ticks on a multiple choice): edit, don't add.
+    replaces_previous: bool = False
+
+
+# Events: what the host must persist. Each sprint's events are applied in one transaction.
+@dataclass(frozen=True)
+class ResponseStarted:
+    factory: FactoryRef
+    lang: str
+
+
+@dataclass(frozen=True)
+class AnswerGiven:
+    question_id: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class AnswerRetracted:
+    question_id: str
+
+
+@dataclass(frozen=True)
+class AnswersCleared:
+    """The worker restarted: the stored answers of the current response are dropped."""
+
+
+@dataclass(frozen=True)
+class LanguageChosen:
+    lang: str
+
+
+@dataclass(frozen=True)
+class ResponseCompleted:
+    contact_opt_in: bool
+
+
+@dataclass(frozen=True)
+class ResponseDeleted:
+    """The worker asked to erase everything stored for them in this round."""
+
+
+Event = (
+    ResponseStarted
+    | AnswerGiven
+    | AnswerRetracted
+    | AnswersCleared
+    | LanguageChosen
+    | ResponseCompleted
+    | ResponseDeleted
+)
+
+
+@dataclass
+class Sprint:
+    """The result of one step: the new state, what to say, and what happened."""
+
+    state: ConversationState
+    replies: list[Reply] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    # The recorded answer, for display ("✓ Helper"); channels may edit the question with it.
+    echo: str | None = None
