@@ -39,12 +39,15 @@ class App:
 def load_default_survey(settings: Settings, catalogs: Catalogs) -> Survey:
     """The configured survey, validated against every channel's limits in every language."""
     survey = load_survey(settings.surveys_dir / f"{settings.survey}.yaml")
-    check_channel_limits(survey, catalogs, source=str(settings.surveys_dir / f"{settings.survey}.yaml"))
+    check_channel_limits(
+        survey, catalogs, source=str(settings.surveys_dir / f"{settings.survey}.yaml")
+    )
     return survey
 
 
-async def build_app(settings: Settings | None = None, *, upgrade: bool = True,
-                    actor: str = "cli") -> App:
+async def build_app(
+    settings: Settings | None = None, *, upgrade: bool = True, actor: str = "cli"
+) -> App:
     """Build the application; on an empty or old database, run the migrations first."""
     settings = settings or Settings()
     catalogs = Catalogs.load(settings.locales_dir)
@@ -55,17 +58,27 @@ async def build_app(settings: Settings | None = None, *, upgrade: bool = True,
     db = Database(settings.effective_database_url)
     if upgrade:
         await db.upgrade()
-    return App(settings=settings, db=db, catalogs=catalogs, wages=wages, survey=survey,
-               engines=engines, keyring=keyring, service=SurveyService(db, engines, keyring),
-               admin=AdminService(db, actor=actor))
+    return App(
+        settings=settings,
+        db=db,
+        catalogs=catalogs,
+        wages=wages,
+        survey=survey,
+        engines=engines,
+        keyring=keyring,
+        service=SurveyService(db, engines, keyring),
+        admin=AdminService(db, actor=actor),
+    )
 
 
 class _KeyValueFormatter(logging.Formatter):
     """One line per event, key=value; messages never carry names, numbers or chat ids."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return (f"time={self.formatTime(record)} level={record.levelname} "
-                f"logger={record.name} msg=\"{record.getMessage()}\"")
+        return (
+            f"time={self.formatTime(record)} level={record.levelname} "
+            f'logger={record.name} msg="{record.getMessage()}"'
+        )
 
 
 def configure_logging(level: str = "INFO") -> None:

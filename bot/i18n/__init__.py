@@ -3,11 +3,11 @@
 from bot.i18n.catalogs import (
     ENDONYMS,
     LANGUAGES,
+    N_,
     RTL_LANGUAGES,
     WORKER_LANGUAGES,
     Catalogs,
     Localizer,
-    N_,
     isolate,
     negotiate_language,
 )

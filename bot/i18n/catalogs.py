@@ -98,9 +98,7 @@ class Catalogs:
 
     def __init__(self, translations: Mapping[str, gettext.NullTranslations]) -> None:
         self._translations = dict(translations)
-        self._localizers = {
-            lang: Localizer(lang, t) for lang, t in self._translations.items()
-        }
+        self._localizers = {lang: Localizer(lang, t) for lang, t in self._translations.items()}
 
     @classmethod
     def load(cls, locales_dir: Path, languages: Iterable[str] = LANGUAGES) -> Catalogs:

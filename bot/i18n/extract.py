@@ -50,19 +50,29 @@ def _survey_messages(root: yaml.MappingNode) -> Iterator[Message]:
         for key in QUESTION_KEYS:
             node = _scalar(q, key)
             if node is not None:
-                yield (node.start_mark.line + 1, "", node.value,
-                       [f"survey {sid}, question {qid}: {key}. Keep {{placeholders}} as they are."])
+                yield (
+                    node.start_mark.line + 1,
+                    "",
+                    node.value,
+                    [f"survey {sid}, question {qid}: {key}. Keep {{placeholders}} as they are."],
+                )
         choices = _child(q, "choices")
         if isinstance(choices, yaml.SequenceNode):
             buttons = len(choices.value) + (1 if _scalar(q, "optional") else 0)
-            limit = (WHATSAPP_BUTTON_TITLE_MAX if buttons <= WHATSAPP_MAX_BUTTONS
-                     else WHATSAPP_LIST_ROW_TITLE_MAX)
+            limit = (
+                WHATSAPP_BUTTON_TITLE_MAX
+                if buttons <= WHATSAPP_MAX_BUTTONS
+                else WHATSAPP_LIST_ROW_TITLE_MAX
+            )
             for choice in choices.value:
                 label = _scalar(choice, "label") if isinstance(choice, yaml.MappingNode) else None
                 if label is not None:
-                    yield (label.start_mark.line + 1, "", label.value,
-                           [f"survey {sid}, question {qid}: button label, "
-                            f"at most {limit} characters"])
+                    yield (
+                        label.start_mark.line + 1,
+                        "",
+                        label.value,
+                        [f"survey {sid}, question {qid}: button label, at most {limit} characters"],
+                    )
 
 
 def _wage_table_messages(root: yaml.MappingNode) -> Iterator[Message]:
@@ -74,8 +84,9 @@ def _wage_table_messages(root: yaml.MappingNode) -> Iterator[Message]:
                 yield name.start_mark.line + 1, "", name.value, [f"region {key.value}"]
 
 
-def extract_survey(fileobj: IO[bytes], keywords: Any, comment_tags: Any,
-                   options: dict[str, Any]) -> Iterator[Message]:
+def extract_survey(
+    fileobj: IO[bytes], keywords: Any, comment_tags: Any, options: dict[str, Any]
+) -> Iterator[Message]:
     """Babel extraction method `wagecheck_survey` (registered in pyproject.toml)."""
     root = yaml.compose(fileobj.read().decode("utf-8"))
     if not isinstance(root, yaml.MappingNode):

@@ -22,8 +22,9 @@ class AddressDecryptionError(ValueError):
 
 
 def _derive(secret: bytes, purpose: str) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"wagecheck/v1",
-                info=purpose.encode()).derive(secret)
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=b"wagecheck/v1", info=purpose.encode()
+    ).derive(secret)
 
 
 class Keyring:

@@ -55,33 +55,49 @@ class RoundResults:
     factories: list[FactoryResult]
 
 
-async def compute_round_results(session: AsyncSession, round_id: int, wages: WageTable,
-                                k: int) -> RoundResults:
+async def compute_round_results(
+    session: AsyncSession, round_id: int, wages: WageTable, k: int
+) -> RoundResults:
     """Compare each complete answer's pay with the minimum in force for its month, region, grade."""
     rnd = await session.get(Round, round_id)
     if rnd is None:
         raise KeyError(f"no round {round_id}")
     survey = Survey.model_validate(rnd.survey_version.definition)
     roles = {role: survey.with_role(role) for role in ("grade", "pay_month", "pay", "full_month")}
-    grade_of = {c.id: c.grade or "unskilled" for c in roles["grade"].choices} if roles["grade"] else {}
+    grade_of = (
+        {c.id: c.grade or "unskilled" for c in roles["grade"].choices} if roles["grade"] else {}
+    )
     wanted = [q.id for q in roles.values() if q is not None]
 
-    rows = (await session.execute(
-        select(Response.id, Response.factory_id, Answer.question_id, Answer.value_text,
-               Answer.value_number)
-        .join(Answer, Answer.response_id == Response.id)
-        .where(Response.round_id == round_id, Response.status == "complete",
-               Answer.question_id.in_(wanted))
-    )).all()
+    rows = (
+        await session.execute(
+            select(
+                Response.id,
+                Response.factory_id,
+                Answer.question_id,
+                Answer.value_text,
+                Answer.value_number,
+            )
+            .join(Answer, Answer.response_id == Response.id)
+            .where(
+                Response.round_id == round_id,
+                Response.status == "complete",
+                Answer.question_id.in_(wanted),
+            )
+        )
+    ).all()
     per_response: dict[int, dict[str, object]] = defaultdict(dict)
     factory_of: dict[int, int] = {}
     for rid, fid, qid, text, number in rows:
         per_response[rid][qid] = number if number is not None else text
         factory_of[rid] = fid
-    complete = (await session.execute(
-        select(Response.factory_id, Response.id)
-        .where(Response.round_id == round_id, Response.status == "complete")
-    )).all()
+    complete = (
+        await session.execute(
+            select(Response.factory_id, Response.id).where(
+                Response.round_id == round_id, Response.status == "complete"
+            )
+        )
+    ).all()
     respondents: dict[int, int] = defaultdict(int)
     for fid, _ in complete:
         respondents[fid] += 1
@@ -95,8 +111,9 @@ async def compute_round_results(session: AsyncSession, round_id: int, wages: Wag
         full = answers.get(roles["full_month"].id) if roles["full_month"] else "yes"
         if pay is None or month is None or full != "yes":
             continue
-        grade = grade_of.get(str(answers.get(roles["grade"].id if roles["grade"] else "")),
-                             "unskilled")
+        grade = grade_of.get(
+            str(answers.get(roles["grade"].id if roles["grade"] else "")), "unskilled"
+        )
         year, mon = str(month).split("-")
         fid = factory_of[rid]
         minimum = wages.minimum_for(regions[fid], grade, date(int(year), int(mon), 1))
@@ -106,11 +123,16 @@ async def compute_round_results(session: AsyncSession, round_id: int, wages: Wag
         ok[fid] += float(pay) >= minimum.amount  # type: ignore[arg-type]
 
     factories = [
-        FactoryResult(code=rf.factory.code, name=rf.factory.name, region=rf.factory.region,
-                      respondents=respondents[rf.factory_id], headcount=rf.factory.headcount,
-                      assessed=assessed[rf.factory_id], at_least_minimum=ok[rf.factory_id],
-                      suppressed=assessed[rf.factory_id] < k)
+        FactoryResult(
+            code=rf.factory.code,
+            name=rf.factory.name,
+            region=rf.factory.region,
+            respondents=respondents[rf.factory_id],
+            headcount=rf.factory.headcount,
+            assessed=assessed[rf.factory_id],
+            at_least_minimum=ok[rf.factory_id],
+            suppressed=assessed[rf.factory_id] < k,
+        )
         for rf in sorted(rnd.factories, key=lambda rf: rf.factory.code)
     ]
-    return RoundResults(round_id=rnd.id, name=rnd.name, status=rnd.status, k=k,
-                        factories=factories)
+    return RoundResults(round_id=rnd.id, name=rnd.name, status=rnd.status, k=k, factories=factories)

@@ -66,8 +66,11 @@ class AdminService:
         self.actor = actor
 
     def _audit(self, session: AsyncSession, action: str, target: str, **details: Any) -> None:
-        session.add(AuditEntry(at=_now(), actor=self.actor, action=action, target=target,
-                               details=details, ok=True))
+        session.add(
+            AuditEntry(
+                at=_now(), actor=self.actor, action=action, target=target, details=details, ok=True
+            )
+        )
 
     # ---------------------------------------------------------------- organisations
     async def add_org(self, name: str, kind: str) -> Organisation:
@@ -83,7 +86,9 @@ class AdminService:
 
     async def list_orgs(self) -> list[Organisation]:
         async with self.db.transaction() as s:
-            return list((await s.execute(select(Organisation).order_by(Organisation.name))).scalars())
+            return list(
+                (await s.execute(select(Organisation).order_by(Organisation.name))).scalars()
+            )
 
     async def link(self, brand: str, factory_codes: Iterable[str]) -> int:
         """Link a brand to the factories it sources from; returns how many links are new."""
@@ -107,16 +112,30 @@ class AdminService:
         return org  # type: ignore[return-value]
 
     # ---------------------------------------------------------------- factories
-    async def add_factory(self, code: str, name: str, region: str, city: str = "",
-                          os_id: str | None = None, headcount: int | None = None) -> Factory:
+    async def add_factory(
+        self,
+        code: str,
+        name: str,
+        region: str,
+        city: str = "",
+        os_id: str | None = None,
+        headcount: int | None = None,
+    ) -> Factory:
         region = region.strip().lower()
         if region not in REGIONS:
             raise AdminError(f"region must be one of {', '.join(REGIONS)}, not {region!r}")
         async with self.db.transaction() as s:
             if (await s.execute(select(Factory).where(Factory.code == code))).scalar():
                 raise AdminError(f"factory {code!r} exists already")
-            factory = Factory(code=code, name=name, region=region, city=city, os_id=os_id or None,
-                              headcount=headcount, created_at=_now())
+            factory = Factory(
+                code=code,
+                name=name,
+                region=region,
+                city=city,
+                os_id=os_id or None,
+                headcount=headcount,
+                created_at=_now(),
+            )
             s.add(factory)
             self._audit(s, "factory.add", code, name=name, region=region)
         return factory
@@ -136,10 +155,13 @@ class AdminService:
                 headcount_text = (row.get("headcount") or "").strip()
                 if headcount_text and not headcount_text.isdecimal():
                     raise AdminError(f"line {line}: headcount {headcount_text!r} is not a number")
-                values = {"name": row["name"].strip(), "region": region.lower(),
-                          "city": (row.get("city") or "").strip(),
-                          "os_id": (row.get("os_id") or "").strip() or None,
-                          "headcount": int(headcount_text) if headcount_text else None}
+                values = {
+                    "name": row["name"].strip(),
+                    "region": region.lower(),
+                    "city": (row.get("city") or "").strip(),
+                    "os_id": (row.get("os_id") or "").strip() or None,
+                    "headcount": int(headcount_text) if headcount_text else None,
+                }
                 factory = (await s.execute(select(Factory).where(Factory.code == code))).scalar()
                 if factory is None:
                     s.add(Factory(code=code, created_at=_now(), **values))
@@ -148,8 +170,9 @@ class AdminService:
                     for k, v in values.items():
                         setattr(factory, k, v)
                     updated += 1
-            self._audit(s, "factory.import", f"{added + updated} rows", added=added,
-                        updated=updated)
+            self._audit(
+                s, "factory.import", f"{added + updated} rows", added=added, updated=updated
+            )
         return added, updated
 
     async def list_factories(self) -> list[Factory]:
@@ -167,12 +190,21 @@ class AdminService:
         """Store the definition a round uses; refuse an edited file that kept its version."""
         definition = survey.model_dump(mode="json")
         sha = definition_sha256(definition)
-        sv = (await s.execute(select(SurveyVersion).where(
-            SurveyVersion.survey_id == survey.id, SurveyVersion.version == survey.version
-        ))).scalar()
+        sv = (
+            await s.execute(
+                select(SurveyVersion).where(
+                    SurveyVersion.survey_id == survey.id, SurveyVersion.version == survey.version
+                )
+            )
+        ).scalar()
         if sv is None:
-            sv = SurveyVersion(survey_id=survey.id, version=survey.version, sha256=sha,
-                               definition=definition, loaded_at=_now())
+            sv = SurveyVersion(
+                survey_id=survey.id,
+                version=survey.version,
+                sha256=sha,
+                definition=definition,
+                loaded_at=_now(),
+            )
             s.add(sv)
             await s.flush()
         elif sv.sha256 != sha:
@@ -181,8 +213,14 @@ class AdminService:
             )
         return sv
 
-    async def open_round(self, name: str, cso: str, survey: Survey, factory_codes: Sequence[str],
-                         closes_at: datetime | None = None) -> Round:
+    async def open_round(
+        self,
+        name: str,
+        cso: str,
+        survey: Survey,
+        factory_codes: Sequence[str],
+        closes_at: datetime | None = None,
+    ) -> Round:
         """Create a round and open it now, with a fresh poster code per factory."""
         if not factory_codes:
             raise AdminError("a round needs at least one factory")
@@ -191,22 +229,40 @@ class AdminService:
             if org.kind != "cso":
                 raise AdminError(f"{cso!r} is not a CSO; only CSOs run rounds")
             sv = await self.register_survey(s, survey)
-            rnd = Round(name=name, cso_id=org.id, survey_version_id=sv.id, status="open",
-                        opens_at=_now(), closes_at=closes_at, created_at=_now())
+            rnd = Round(
+                name=name,
+                cso_id=org.id,
+                survey_version_id=sv.id,
+                status="open",
+                opens_at=_now(),
+                closes_at=closes_at,
+                created_at=_now(),
+            )
             s.add(rnd)
             await s.flush()
             for code in dict.fromkeys(factory_codes):
                 factory = await self._factory(s, code)
-                s.add(RoundFactory(round_id=rnd.id, factory_id=factory.id,
-                                   code=await self._unique_code(s)))
-            self._audit(s, "round.open", f"round {rnd.id}", name=name,
-                        factories=list(factory_codes), survey=survey.key)
+                s.add(
+                    RoundFactory(
+                        round_id=rnd.id, factory_id=factory.id, code=await self._unique_code(s)
+                    )
+                )
+            self._audit(
+                s,
+                "round.open",
+                f"round {rnd.id}",
+                name=name,
+                factories=list(factory_codes),
+                survey=survey.key,
+            )
         return await self.get_round(rnd.id)
 
     async def _unique_code(self, s: AsyncSession) -> str:
         while True:
             code = new_access_code()
-            if not (await s.execute(select(RoundFactory.id).where(RoundFactory.code == code))).first():
+            if not (
+                await s.execute(select(RoundFactory.id).where(RoundFactory.code == code))
+            ).first():
                 return code
 
     async def get_round(self, round_id: int) -> Round:
@@ -233,14 +289,23 @@ class AdminService:
                 raise AdminError(f"round {round_id} is {rnd.status}, not open")
             rnd.status = "closed"
             rnd.closes_at = _now()
-            purged = (await s.execute(delete(ContactAddress).where(
-                ContactAddress.round_id == round_id, ContactAddress.purpose == "active"
-            ))).rowcount
-            conversations = (await s.execute(
-                delete(Conversation).where(Conversation.round_id == round_id)
-            )).rowcount
-            self._audit(s, "round.close", f"round {round_id}", addresses_purged=purged,
-                        conversations_purged=conversations)
+            purged = (
+                await s.execute(
+                    delete(ContactAddress).where(
+                        ContactAddress.round_id == round_id, ContactAddress.purpose == "active"
+                    )
+                )
+            ).rowcount
+            conversations = (
+                await s.execute(delete(Conversation).where(Conversation.round_id == round_id))
+            ).rowcount
+            self._audit(
+                s,
+                "round.close",
+                f"round {round_id}",
+                addresses_purged=purged,
+                conversations_purged=conversations,
+            )
         return {"addresses_purged": purged or 0, "conversations_purged": conversations or 0}
 
     async def publish_round(self, round_id: int) -> None:
@@ -250,8 +315,9 @@ class AdminService:
             if rnd is None or rnd.status != "closed":
                 raise AdminError(f"round {round_id} must be closed before it is published")
             rnd.status, rnd.published_at = "published", _now()
-            for response in (await s.execute(
-                    select(Response).where(Response.round_id == round_id))).scalars():
+            for response in (
+                await s.execute(select(Response).where(Response.round_id == round_id))
+            ).scalars():
                 response.completed_hour = None
             self._audit(s, "round.publish", f"round {round_id}")
 
@@ -261,15 +327,19 @@ class AdminService:
             rnd = await s.get(Round, round_id)
             if rnd is None:
                 raise AdminError(f"no round {round_id}")
-            rows = (await s.execute(
-                select(Response.factory_id, Response.status, func.count())
-                .where(Response.round_id == round_id)
-                .group_by(Response.factory_id, Response.status)
-            )).all()
+            rows = (
+                await s.execute(
+                    select(Response.factory_id, Response.status, func.count())
+                    .where(Response.round_id == round_id)
+                    .group_by(Response.factory_id, Response.status)
+                )
+            ).all()
             tally: dict[tuple[int, str], int] = {(f, st): n for f, st, n in rows}
             return [
                 FactoryCount(
-                    code=rf.factory.code, name=rf.factory.name, access_code=rf.code,
+                    code=rf.factory.code,
+                    name=rf.factory.name,
+                    access_code=rf.code,
                     started=tally.get((rf.factory_id, "in_progress"), 0)
                     + tally.get((rf.factory_id, "complete"), 0),
                     complete=tally.get((rf.factory_id, "complete"), 0),

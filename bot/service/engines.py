@@ -20,8 +20,13 @@ def definition_sha256(definition: dict[str, Any]) -> str:
 class EngineRegistry:
     """Caches engines by `survey@version`; the default survey serves conversations without a round."""
 
-    def __init__(self, default: Survey, wages: WageTable, catalogs: Catalogs,
-                 options: EngineOptions | None = None) -> None:
+    def __init__(
+        self,
+        default: Survey,
+        wages: WageTable,
+        catalogs: Catalogs,
+        options: EngineOptions | None = None,
+    ) -> None:
         self.wages = wages
         self.catalogs = catalogs
         self.options = options or EngineOptions()

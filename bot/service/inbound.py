@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +19,7 @@ from bot.storage.models import (
     Answer,
     ContactAddress,
     Conversation,
+    Factory,
     ProcessedMessage,
     Response,
     Round,
@@ -89,68 +90,96 @@ class SurveyService:
         self.db = db
         self.engines = engines
         self.keyring = keyring
+        self._by_version_id: dict[int, Engine] = {}
 
     async def handle(self, msg: InboundMessage) -> Outcome:
         """Handle one message exactly once (a redelivered message id changes nothing)."""
+        dedup = self.keyring.message_key(msg.channel, msg.message_id)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 async with self.db.transaction() as session:
-                    return await self._handle(session, msg)
+                    return await self._handle(session, msg, dedup)
             except (IntegrityError, OperationalError) as exc:
-                # A concurrent delivery of the same message, or SQLite's writer lock: try again;
-                # the next attempt sees the other's commit and answers "duplicate".
+                # Either this message was handled meanwhile (a redelivery racing the first
+                # delivery), or a lock conflict: look, then try again.
+                if await self._seen(dedup):
+                    return Outcome(duplicate=True)
                 if attempt == MAX_ATTEMPTS:
                     raise
                 log.warning("retrying inbound message after %s", type(exc).__name__)
         raise AssertionError("unreachable")
 
-    async def _handle(self, session: AsyncSession, msg: InboundMessage) -> Outcome:
-        dedup = self.keyring.message_key(msg.channel, msg.message_id)
-        if await session.get(ProcessedMessage, dedup) is not None:
-            return Outcome(duplicate=True)
-        session.add(ProcessedMessage(key=dedup, processed_on=msg.received_at.date()))
+    async def _seen(self, dedup: str) -> bool:
+        async with self.db.transaction() as session:
+            return await session.get(ProcessedMessage, dedup) is not None
+
+    async def _handle(self, session: AsyncSession, msg: InboundMessage, dedup: str) -> Outcome:
+        # Recording the message id first makes a redelivery fail here, before any work.
+        await session.execute(
+            insert(ProcessedMessage).values(key=dedup, processed_on=msg.received_at.date())
+        )
 
         key = self.keyring.conversation_key(msg.channel, msg.user_id)
-        conv = await session.get(Conversation, key, with_for_update=True)
+        # One query: the conversation (locked against a parallel message of the same worker)
+        # and the status of its round.
+        row = (
+            await session.execute(
+                select(Conversation.state, Conversation.response_id, Round.status)
+                .outerjoin(Round, Round.id == Conversation.round_id)
+                .where(Conversation.key == key)
+                .with_for_update(of=Conversation)
+            )
+        ).first()
+        conv = _Stored(row[0], row[1]) if row else None
+        round_status = row[2] if row else None
         state = ConversationState.from_json(conv.state) if conv else None
         engine = self.engines.get(state.survey) if state else None
         if state is not None and engine is None:
             engine = await self._engine_for_key(session, state.survey)
 
-        if state is not None and state.factory is not None and state.phase != "done":
-            rnd = await session.get(Round, state.factory.round_id)
-            if rnd is None or rnd.status != "open":
-                state = None  # the round closed under this conversation: start over
-                conv_closed = True
-            else:
-                conv_closed = False
-        else:
-            conv_closed = False
+        conv_closed = False
+        if (
+            state is not None
+            and state.factory is not None
+            and state.phase != "done"
+            and round_status != "open"
+        ):
+            state, conv_closed = None, True  # the round closed under this conversation
 
         inp, factory_engine = await self._input(session, msg, state, engine)
         engine = factory_engine or engine or self.engines.default
         if state is None:
             state = engine.new_state(lang=msg.client_language)
             if inp.kind not in ("start",):
-                inp_first = Input(kind="start", client_language=msg.client_language,
-                                  language_chosen=msg.language_chosen)
+                inp_first = Input(
+                    kind="start",
+                    client_language=msg.client_language,
+                    language_chosen=msg.language_chosen,
+                )
                 sprint = engine.resume(state, inp_first, msg.received_at)
                 if conv_closed:
                     loc = self.engines.catalogs.get(state.lang)
-                    sprint.replies.insert(0, Reply(loc.gettext(ROUND_CLOSED), lang=loc.lang,
-                                                   rtl=loc.rtl))
+                    sprint.replies.insert(
+                        0, Reply(loc.gettext(ROUND_CLOSED), lang=loc.lang, rtl=loc.rtl)
+                    )
                 return await self._store(session, msg, key, conv, engine, sprint)
         elif state.survey != engine.survey.key:
             state = engine.new_state(lang=state.lang if state.lang_chosen else msg.client_language)
         sprint = engine.resume(state, inp, msg.received_at)
         return await self._store(session, msg, key, conv, engine, sprint)
 
-    async def _input(self, session: AsyncSession, msg: InboundMessage,
-                     state: ConversationState | None,
-                     engine: Engine | None) -> tuple[Input, Engine | None]:
+    async def _input(
+        self,
+        session: AsyncSession,
+        msg: InboundMessage,
+        state: ConversationState | None,
+        engine: Engine | None,
+    ) -> tuple[Input, Engine | None]:
         """Translate the message into engine input, resolving factory codes in the database."""
-        common: dict[str, Any] = {"client_language": msg.client_language,
-                                  "language_chosen": msg.language_chosen}
+        common: dict[str, Any] = {
+            "client_language": msg.client_language,
+            "language_chosen": msg.language_chosen,
+        }
         if msg.kind == "start":
             code = normalise_code(msg.start_code) if msg.start_code else None
             if msg.start_code is None:
@@ -164,67 +193,129 @@ class SurveyService:
                 if state is None or state.phase in ("done", "declined"):
                     return Input(kind="start", factory=ref, **common), found
                 return Input(kind="text", text=msg.text, factory=ref, **common), found
-        return Input(kind=msg.kind, text=msg.text, payload=msg.payload, media=msg.media,
-                     **common), None
+        return Input(
+            kind=msg.kind, text=msg.text, payload=msg.payload, media=msg.media, **common
+        ), None
 
-    async def _lookup(self, session: AsyncSession,
-                      code: str) -> tuple[FactoryRef | None, Engine | None]:
-        row = (await session.execute(
-            select(RoundFactory, Round)
-            .join(Round, Round.id == RoundFactory.round_id)
-            .where(RoundFactory.code == code, Round.status == "open")
-        )).first()
+    async def _lookup(
+        self, session: AsyncSession, code: str
+    ) -> tuple[FactoryRef | None, Engine | None]:
+        row = (
+            await session.execute(
+                select(
+                    RoundFactory.code,
+                    Factory.name,
+                    Factory.region,
+                    Round.id,
+                    Factory.id,
+                    Round.survey_version_id,
+                )
+                .join(Round, Round.id == RoundFactory.round_id)
+                .join(Factory, Factory.id == RoundFactory.factory_id)
+                .where(RoundFactory.code == code, Round.status == "open")
+            )
+        ).first()
         if row is None:
             return None, None
-        rf, rnd = row
-        ref = FactoryRef(code=rf.code, name=rf.factory.name, region=rf.factory.region,
-                         round_id=rnd.id, factory_id=rf.factory_id)
-        return ref, self.engines.for_definition(rnd.survey_version.definition)
+        ref = FactoryRef(
+            code=row[0], name=row[1], region=row[2], round_id=row[3], factory_id=row[4]
+        )
+        return ref, await self._engine_for_version(session, row[5])
+
+    async def _engine_for_version(self, session: AsyncSession, version_id: int) -> Engine:
+        engine = self._by_version_id.get(version_id)
+        if engine is None:
+            definition = await session.scalar(
+                select(SurveyVersion.definition).where(SurveyVersion.id == version_id)
+            )
+            engine = self._by_version_id[version_id] = self.engines.for_definition(definition)
+        return engine
 
     async def _engine_for_key(self, session: AsyncSession, survey_key: str) -> Engine | None:
         survey_id, _, version = survey_key.partition("@")
-        sv = (await session.execute(select(SurveyVersion).where(
-            SurveyVersion.survey_id == survey_id, SurveyVersion.version == int(version)
-        ))).scalar_one_or_none()
+        sv = (
+            await session.execute(
+                select(SurveyVersion).where(
+                    SurveyVersion.survey_id == survey_id, SurveyVersion.version == int(version)
+                )
+            )
+        ).scalar_one_or_none()
         return self.engines.for_definition(sv.definition) if sv else None
 
-    async def _store(self, session: AsyncSession, msg: InboundMessage, key: str,
-                     conv: Conversation | None, engine: Engine, sprint: Sprint) -> Outcome:
+    async def _store(
+        self,
+        session: AsyncSession,
+        msg: InboundMessage,
+        key: str,
+        conv: _Stored | None,
+        engine: Engine,
+        sprint: Sprint,
+    ) -> Outcome:
         state = sprint.state
-        if conv is None:
-            conv = Conversation(key=key, channel=msg.channel, state="", updated_at=msg.received_at)
-            session.add(conv)
-        response_id = conv.response_id
+        response_id = conv.response_id if conv else None
+        response: Response | None = None
         for event in sprint.events:
-            response_id = await self._apply(session, msg, key, engine, state, response_id, event)
-        conv.state = state.to_json()
-        conv.round_id = state.factory.round_id if state.factory else None
-        conv.response_id = response_id
-        conv.updated_at = _hour(msg.received_at)
-        log.info("handled message kind=%s events=%s", msg.kind,
-                 ",".join(type(e).__name__ for e in sprint.events) or "-")
+            if isinstance(event, ResponseStarted):
+                response = await self._start_response(session, msg, key, event)
+            elif response_id is not None or response is not None:
+                response = response or await session.get(Response, response_id)
+                if response is not None:
+                    response = await self._apply(session, msg, key, engine, response, event)
+            response_id = response.id if response is not None else None
+        values = {
+            "state": state.to_json(),
+            "response_id": response_id,
+            "round_id": state.factory.round_id if state.factory else None,
+            "updated_at": _hour(msg.received_at),
+        }
+        if conv is None:
+            await session.execute(
+                insert(Conversation).values(key=key, channel=msg.channel, **values)
+            )
+        else:
+            await session.execute(
+                update(Conversation).where(Conversation.key == key).values(**values)
+            )
+        log.info(
+            "handled message kind=%s events=%s",
+            msg.kind,
+            ",".join(type(e).__name__ for e in sprint.events) or "-",
+        )
         return Outcome(replies=sprint.replies, echo=sprint.echo, events=sprint.events)
 
-    async def _apply(self, session: AsyncSession, msg: InboundMessage, key: str, engine: Engine,
-                     state: ConversationState, response_id: int | None, event: Event) -> int | None:
-        """Persist one engine event; returns the (possibly new) response id."""
+    async def _apply(
+        self,
+        session: AsyncSession,
+        msg: InboundMessage,
+        key: str,
+        engine: Engine,
+        response: Response,
+        event: Event,
+    ) -> Response | None:
+        """Persist one engine event on the worker's response; None once it is deleted."""
         today = msg.received_at.date()
-        if isinstance(event, ResponseStarted):
-            return await self._start_response(session, msg, key, engine, event)
-        response = await session.get(Response, response_id) if response_id else None
-        if response is None:
-            return None
         if isinstance(event, AnswerGiven):
-            await session.execute(delete(Answer).where(
-                Answer.response_id == response.id, Answer.question_id == event.question_id))
-            session.add(_answer_row(engine, response.id, event, today))
+            await session.execute(
+                delete(Answer).where(
+                    Answer.response_id == response.id, Answer.question_id == event.question_id
+                )
+            )
+            await session.execute(
+                insert(Answer).values(_answer_values(engine, response.id, event, today))
+            )
         elif isinstance(event, AnswerRetracted):
-            await session.execute(delete(Answer).where(
-                Answer.response_id == response.id, Answer.question_id == event.question_id))
+            await session.execute(
+                delete(Answer).where(
+                    Answer.response_id == response.id, Answer.question_id == event.question_id
+                )
+            )
         elif isinstance(event, AnswersCleared):
             await session.execute(delete(Answer).where(Answer.response_id == response.id))
             response.status, response.completed_hour, response.completed_on = (
-                "in_progress", None, None)
+                "in_progress",
+                None,
+                None,
+            )
         elif isinstance(event, LanguageChosen):
             response.language = event.lang
         elif isinstance(event, ResponseCompleted):
@@ -244,55 +335,98 @@ class SurveyService:
             if contact is not None:
                 await session.delete(contact)
             return None
-        return response.id
+        return response
 
-    async def _start_response(self, session: AsyncSession, msg: InboundMessage, key: str,
-                              engine: Engine, event: ResponseStarted) -> int:
+    async def _start_response(
+        self, session: AsyncSession, msg: InboundMessage, key: str, event: ResponseStarted
+    ) -> Response:
         """Create the round's response for this worker; a second attempt replaces the first."""
         ref = event.factory
         respondent = self.keyring.respondent(ref.round_id, msg.channel, msg.user_id)
-        response = (await session.execute(select(Response).where(
-            Response.round_id == ref.round_id, Response.respondent == respondent
-        ))).scalar_one_or_none()
-        rnd = await session.get(Round, ref.round_id)
-        assert rnd is not None
+        response = (
+            await session.execute(
+                select(Response).where(
+                    Response.round_id == ref.round_id, Response.respondent == respondent
+                )
+            )
+        ).scalar_one_or_none()
+        version_id = await session.scalar(
+            select(Round.survey_version_id).where(Round.id == ref.round_id)
+        )
         today = msg.received_at.date()
         if response is None:
-            response = Response(round_id=ref.round_id, respondent=respondent,
-                                channel=msg.channel, started_on=today,
-                                survey_version_id=rnd.survey_version_id,
-                                factory_id=ref.factory_id, language=event.lang,
-                                status="in_progress")
+            response = Response(
+                round_id=ref.round_id,
+                respondent=respondent,
+                channel=msg.channel,
+                started_on=today,
+                survey_version_id=version_id,
+                factory_id=ref.factory_id,
+                language=event.lang,
+                status="in_progress",
+            )
             session.add(response)
             await session.flush()
         else:
             await session.execute(delete(Answer).where(Answer.response_id == response.id))
             response.factory_id, response.language, response.status = (
-                ref.factory_id, event.lang, "in_progress")
+                ref.factory_id,
+                event.lang,
+                "in_progress",
+            )
             response.completed_hour = response.completed_on = None
             response.started_on = today
         # The address is kept (encrypted, apart from answers) only to remind this worker.
         contact = await session.get(ContactAddress, key)
         blob = self.keyring.encrypt_address(msg.channel, msg.user_id)
         if contact is None:
-            session.add(ContactAddress(key=key, channel=msg.channel, ciphertext=blob,
-                                       purpose="active", round_id=ref.round_id,
-                                       factory_id=ref.factory_id, language=event.lang,
-                                       created_on=today))
+            session.add(
+                ContactAddress(
+                    key=key,
+                    channel=msg.channel,
+                    ciphertext=blob,
+                    purpose="active",
+                    round_id=ref.round_id,
+                    factory_id=ref.factory_id,
+                    language=event.lang,
+                    created_on=today,
+                )
+            )
         else:
             contact.ciphertext, contact.round_id, contact.factory_id = (
-                blob, ref.round_id, ref.factory_id)
+                blob,
+                ref.round_id,
+                ref.factory_id,
+            )
             contact.purpose, contact.language = "active", event.lang
-        return response.id
+        return response
 
 
-def _answer_row(engine: Engine, response_id: int, event: AnswerGiven, today: date) -> Answer:
+def _answer_values(
+    engine: Engine, response_id: int, event: AnswerGiven, today: date
+) -> dict[str, Any]:
     q = engine.survey.question(event.question_id)
-    row = Answer(response_id=response_id, question_id=q.id, kind=q.type, answered_on=today)
+    values: dict[str, Any] = {
+        "response_id": response_id,
+        "question_id": q.id,
+        "kind": q.type,
+        "answered_on": today,
+        "value_text": None,
+        "value_number": None,
+        "value_json": None,
+    }
     if q.type == "number":
-        row.value_number = float(event.value)
+        values["value_number"] = float(event.value)
     elif q.type == "multiple":
-        row.value_json = list(event.value)
+        values["value_json"] = list(event.value)
     else:
-        row.value_text = str(event.value)
-    return row
+        values["value_text"] = str(event.value)
+    return values
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """The stored part of a conversation that handling a message needs."""
+
+    state: str
+    response_id: int | None

@@ -96,7 +96,7 @@ class Round(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    survey_version: Mapped[SurveyVersion] = relationship(lazy="joined")
+    survey_version: Mapped[SurveyVersion] = relationship(lazy="selectin")
     factories: Mapped[list[RoundFactory]] = relationship(back_populates="round", lazy="selectin")
 
 
@@ -164,9 +164,7 @@ class Conversation(Base):
     channel: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(Text)
     round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id", ondelete="SET NULL"))
-    response_id: Mapped[int | None] = mapped_column(
-        ForeignKey("responses.id", ondelete="SET NULL")
-    )
+    response_id: Mapped[int | None] = mapped_column(ForeignKey("responses.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

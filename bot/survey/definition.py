@@ -70,7 +70,15 @@ class Condition(_Strict):
 
 
 QuestionType = Literal[
-    "language", "consent", "info", "factory", "single", "multiple", "yes_no", "month", "number",
+    "language",
+    "consent",
+    "info",
+    "factory",
+    "single",
+    "multiple",
+    "yes_no",
+    "month",
+    "number",
     "text",
 ]
 
@@ -171,9 +179,11 @@ class Survey(_Strict):
         for kind in ("language", "consent", "factory"):
             if sum(q.type == kind for q in self.questions) > 1:
                 raise ValueError(f"at most one {kind} step")
-        if ids and self.questions[0].type != "language" and "language" in {
-            q.type for q in self.questions
-        }:
+        if (
+            ids
+            and self.questions[0].type != "language"
+            and "language" in {q.type for q in self.questions}
+        ):
             raise ValueError("the language step must come first")
         return self
 

@@ -102,13 +102,16 @@ class Engine:
         self._index = {q.id: i for i, q in enumerate(survey.questions)}
 
     # ------------------------------------------------------------------ public API
-    def new_state(self, factory: FactoryRef | None = None, lang: str | None = None) -> ConversationState:
+    def new_state(
+        self, factory: FactoryRef | None = None, lang: str | None = None
+    ) -> ConversationState:
         """A fresh conversation, optionally for a factory (deep link) and a language hint."""
         default = lang if lang in self.survey.languages else self.survey.default_language
         return ConversationState(survey=self.survey.key, lang=default, factory=factory)
 
-    def start(self, now: datetime, factory: FactoryRef | None = None,
-              client_language: str | None = None) -> Sprint:
+    def start(
+        self, now: datetime, factory: FactoryRef | None = None, client_language: str | None = None
+    ) -> Sprint:
         """Begin a conversation and ask the first question."""
         state = self.new_state(factory, client_language)
         return self.resume(state, Input(kind="start", factory=factory), now)
@@ -119,7 +122,9 @@ class Engine:
             return True
         q = self._current(state)
         return (
-            state.phase == "asking" and q is not None and q.type == "factory"
+            state.phase == "asking"
+            and q is not None
+            and q.type == "factory"
             and state.factory is None
         )
 
@@ -137,6 +142,7 @@ class Engine:
         if inp.kind == "start" and (inp.factory is not None or inp.unknown_code):
             self._on_start(st, inp)
         elif inp.kind == "start" and state.step is None:
+            self._choose_language_from(st, inp)
             self._ask_next(st, after=None)
         elif inp.kind == "media":
             st.say(st.loc.gettext(P.MEDIA_NOT_UNDERSTOOD))
@@ -227,7 +233,9 @@ class Engine:
         params: dict[str, str] = {}
         if state.factory is not None:
             params["factory"] = state.factory.name
-            raise_entry = self.wages.latest_raise(state.factory.region, st.now.astimezone(self._tz).date())
+            raise_entry = self.wages.latest_raise(
+                state.factory.region, st.now.astimezone(self._tz).date()
+            )
             if raise_entry is not None:
                 params["last_raise"] = loc.month(raise_entry.in_force_from)
                 params["last_raise_amount"] = loc.money(raise_entry.amount)
@@ -251,11 +259,14 @@ class Engine:
         if q.type == "language":
             lines = [self.catalogs.get(lang).gettext(q.text) for lang in self.survey.languages]
             text = "\n".join(dict.fromkeys(lines))
-            buttons = [Button(answer_payload(q.id, lang), ENDONYMS[lang])
-                       for lang in self.survey.languages]
+            buttons = [
+                Button(answer_payload(q.id, lang), ENDONYMS[lang]) for lang in self.survey.languages
+            ]
         elif q.type == "consent":
-            buttons = [Button(answer_payload(q.id, "yes"), loc.gettext(P.BUTTON_AGREE)),
-                       Button(answer_payload(q.id, "no"), loc.gettext(P.BUTTON_DECLINE))]
+            buttons = [
+                Button(answer_payload(q.id, "yes"), loc.gettext(P.BUTTON_AGREE)),
+                Button(answer_payload(q.id, "no"), loc.gettext(P.BUTTON_DECLINE)),
+            ]
         elif q.type == "info":
             buttons = [Button(answer_payload(q.id, OK), loc.gettext(P.BUTTON_CONTINUE))]
         elif q.type == "factory":
@@ -270,8 +281,10 @@ class Engine:
         elif q.type == "multiple":
             ticked = set(state.pending or [])
             buttons = [
-                Button(toggle_payload(q.id, c.id),
-                       ("✓ " if c.id in ticked else "") + loc.gettext(c.label))
+                Button(
+                    toggle_payload(q.id, c.id),
+                    ("✓ " if c.id in ticked else "") + loc.gettext(c.label),
+                )
                 for c in q.choices
             ]
             buttons.append(Button(answer_payload(q.id, DONE), loc.gettext(P.BUTTON_DONE)))
@@ -289,30 +302,49 @@ class Engine:
             expects = "text"
         if q.optional and q.type not in ("language", "consent", "info", "factory"):
             buttons.append(Button(answer_payload(q.id, SKIP), loc.gettext(P.BUTTON_SKIP)))
-        st.say(text, buttons=tuple(buttons), expects=expects, question_id=q.id,
-               replaces_previous=replaces_previous)
+        st.say(
+            text,
+            buttons=tuple(buttons),
+            expects=expects,
+            question_id=q.id,
+            replaces_previous=replaces_previous,
+        )
 
     def _yes_no_buttons(self, q: Question, loc: Localizer) -> list[Button]:
-        buttons = [Button(answer_payload(q.id, "yes"), loc.gettext(P.BUTTON_YES)),
-                   Button(answer_payload(q.id, "no"), loc.gettext(P.BUTTON_NO))]
+        buttons = [
+            Button(answer_payload(q.id, "yes"), loc.gettext(P.BUTTON_YES)),
+            Button(answer_payload(q.id, "no"), loc.gettext(P.BUTTON_NO)),
+        ]
         if q.dont_know:
-            buttons.append(Button(answer_payload(q.id, "dont_know"),
-                                  loc.gettext(P.BUTTON_DONT_KNOW)))
+            buttons.append(
+                Button(answer_payload(q.id, "dont_know"), loc.gettext(P.BUTTON_DONT_KNOW))
+            )
         return buttons
 
     def _ask_confirm_number(self, st: _Step, q: Question | None) -> None:
         assert q is not None
-        value = st.loc.money(st.state.pending) if q.unit == "PKR" else st.loc.number(st.state.pending)
-        st.say(st.loc.gettext(P.CONFIRM_NUMBER, value=value),
-               buttons=(Button(answer_payload(q.id, OK), st.loc.gettext(P.BUTTON_CORRECT)),
-                        Button(answer_payload(q.id, RETRY), st.loc.gettext(P.BUTTON_RETYPE))),
-               expects="choice", question_id=q.id)
+        value = (
+            st.loc.money(st.state.pending) if q.unit == "PKR" else st.loc.number(st.state.pending)
+        )
+        st.say(
+            st.loc.gettext(P.CONFIRM_NUMBER, value=value),
+            buttons=(
+                Button(answer_payload(q.id, OK), st.loc.gettext(P.BUTTON_CORRECT)),
+                Button(answer_payload(q.id, RETRY), st.loc.gettext(P.BUTTON_RETYPE)),
+            ),
+            expects="choice",
+            question_id=q.id,
+        )
 
     def _ask_delete(self, st: _Step) -> None:
-        st.say(st.loc.gettext(P.CONFIRM_DELETE),
-               buttons=(Button("x:delete:yes", st.loc.gettext(P.BUTTON_DELETE)),
-                        Button("x:delete:no", st.loc.gettext(P.BUTTON_KEEP))),
-               expects="choice")
+        st.say(
+            st.loc.gettext(P.CONFIRM_DELETE),
+            buttons=(
+                Button("x:delete:yes", st.loc.gettext(P.BUTTON_DELETE)),
+                Button("x:delete:no", st.loc.gettext(P.BUTTON_KEEP)),
+            ),
+            expects="choice",
+        )
 
     def _month_back(self, back: int, now: datetime) -> date:
         today = now.astimezone(self._tz).date()
@@ -329,8 +361,12 @@ class Engine:
         if minimum is None:
             return None
         region = self.wages.regions[state.factory.region].name
-        return loc.gettext(P.MINIMUM_INFO, region=loc.gettext(region), month=loc.month(month),
-                           minimum=loc.money(minimum.amount))
+        return loc.gettext(
+            P.MINIMUM_INFO,
+            region=loc.gettext(region),
+            month=loc.month(month),
+            minimum=loc.money(minimum.amount),
+        )
 
     # ------------------------------------------------------------------ commands
     def _command_of(self, inp: Input) -> Command | None:
@@ -400,8 +436,12 @@ class Engine:
     # ------------------------------------------------------------------ answers
     def _on_start(self, st: _Step, inp: Input) -> None:
         state = st.state
-        if inp.factory is not None and state.started and state.factory == inp.factory \
-                and state.phase != "done":
+        if (
+            inp.factory is not None
+            and state.started
+            and state.factory == inp.factory
+            and state.phase != "done"
+        ):
             self._reask(st)  # the same link again: just carry on
             return
         lang = state.lang if state.lang_chosen else (inp.client_language or state.lang)
@@ -409,10 +449,18 @@ class Engine:
         fresh.lang_chosen = state.lang_chosen
         fresh.last_seen = state.last_seen
         st.state = fresh
+        self._choose_language_from(st, inp)
         st.loc = self.catalogs.get(fresh.lang)
         if inp.unknown_code:
             st.say(st.loc.gettext(P.UNKNOWN_FACTORY_CODE))
         self._ask_next(st, after=None)
+
+    def _choose_language_from(self, st: _Step, inp: Input) -> None:
+        lang = inp.client_language
+        if inp.language_chosen and lang in self.survey.languages and not st.state.lang_chosen:
+            st.state.lang, st.state.lang_chosen = lang, True
+            st.loc = self.catalogs.get(lang)
+            st.events.append(LanguageChosen(lang))
 
     def _on_answer(self, st: _Step, inp: Input) -> None:
         state = st.state
@@ -471,8 +519,11 @@ class Engine:
                 return value
         # A word from one label only ("contractor" for "Through a contractor") is clear enough.
         if len(typed) >= MIN_PARTIAL_MATCH:
-            hits = {value for value, label in labels.items()
-                    if typed in st.loc.gettext(label).casefold() or typed in label.casefold()}
+            hits = {
+                value
+                for value, label in labels.items()
+                if typed in st.loc.gettext(label).casefold() or typed in label.casefold()
+            }
             if len(hits) == 1:
                 return hits.pop()
         return None
@@ -531,7 +582,8 @@ class Engine:
 
     def _answer_consent(self, st: _Step, q: Question, inp: Input) -> _Invalid | None:
         value = self._button_value(inp, q) or self._typed_label(
-            st, inp, {"yes": P.BUTTON_AGREE, "no": P.BUTTON_DECLINE})
+            st, inp, {"yes": P.BUTTON_AGREE, "no": P.BUTTON_DECLINE}
+        )
         if value is None and inp.kind == "text":
             value = parse_yes_no(inp.text)
         if value == "yes":
@@ -556,7 +608,9 @@ class Engine:
             state.factory, state.factory_confirmed = inp.factory, True
             self._accept(st, q, None, st.loc.gettext(P.FACTORY_NOW, factory=inp.factory.name))
             return None
-        value = self._button_value(inp, q) or (parse_yes_no(inp.text) if inp.kind == "text" else None)
+        value = self._button_value(inp, q) or (
+            parse_yes_no(inp.text) if inp.kind == "text" else None
+        )
         if value == "yes":
             state.factory_confirmed = True
             self._accept(st, q, None, st.loc.gettext(P.FACTORY_NOW, factory=state.factory.name))
@@ -573,7 +627,8 @@ class Engine:
             return None
         ids = [c.id for c in q.choices]
         value = self._button_value(inp, q) or self._typed_label(
-            st, inp, {c.id: c.label for c in q.choices})
+            st, inp, {c.id: c.label for c in q.choices}
+        )
         if value is None and inp.kind == "text":
             index = parse_choice_index(inp.text, len(ids))
             value = ids[index] if index is not None else None
@@ -598,8 +653,10 @@ class Engine:
                 self._ask(st, q, replaces_previous=True)
                 return None
         chosen: list[str] | None = None
-        if self._button_value(inp, q) == DONE or self._typed_label(
-                st, inp, {DONE: P.BUTTON_DONE}) == DONE:
+        if (
+            self._button_value(inp, q) == DONE
+            or self._typed_label(st, inp, {DONE: P.BUTTON_DONE}) == DONE
+        ):
             chosen = list(state.pending or [])
             if not chosen:
                 return _Invalid(st.loc.gettext(P.INVALID_MULTI))
@@ -705,8 +762,9 @@ class Engine:
         if inp.kind == "button" and inp.payload.startswith("x:delete:"):
             value = {"yes": "yes", "no": "no"}.get(inp.payload.rsplit(":", 1)[1])
         elif inp.kind == "text":
-            value = self._typed_label(st, inp, {"yes": P.BUTTON_DELETE, "no": P.BUTTON_KEEP}) \
-                or parse_yes_no(inp.text)
+            value = self._typed_label(
+                st, inp, {"yes": P.BUTTON_DELETE, "no": P.BUTTON_KEEP}
+            ) or parse_yes_no(inp.text)
         if value == "yes":
             st.events.append(ResponseDeleted())
             fresh = self.new_state(state.factory, state.lang)

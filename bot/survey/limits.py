@@ -67,23 +67,33 @@ def channel_limit_problems(survey: Survey, catalogs: Catalogs) -> list[str]:
             where = f"question {q.id!r} [{lang}]"
             text = catalogs.get(lang).gettext(q.text)
             if len(text) > WHATSAPP_BODY_MAX:
-                problems.append(f"{where}: text has {len(text)} characters, WhatsApp allows "
-                                f"{WHATSAPP_BODY_MAX}")
+                problems.append(
+                    f"{where}: text has {len(text)} characters, WhatsApp allows {WHATSAPP_BODY_MAX}"
+                )
             if not buttons:
                 continue
             if len(buttons) > WHATSAPP_MAX_LIST_ROWS:
-                problems.append(f"{where}: {len(buttons)} options; WhatsApp lists allow "
-                                f"{WHATSAPP_MAX_LIST_ROWS}")
-            limit = (WHATSAPP_BUTTON_TITLE_MAX if len(buttons) <= WHATSAPP_MAX_BUTTONS
-                     else WHATSAPP_LIST_ROW_TITLE_MAX)
+                problems.append(
+                    f"{where}: {len(buttons)} options; WhatsApp lists allow "
+                    f"{WHATSAPP_MAX_LIST_ROWS}"
+                )
+            limit = (
+                WHATSAPP_BUTTON_TITLE_MAX
+                if len(buttons) <= WHATSAPP_MAX_BUTTONS
+                else WHATSAPP_LIST_ROW_TITLE_MAX
+            )
             for payload, label in buttons:
                 if len(label) > limit:
-                    problems.append(f"{where}: label {label!r} has {len(label)} characters, "
-                                    f"WhatsApp allows {limit} here")
+                    problems.append(
+                        f"{where}: label {label!r} has {len(label)} characters, "
+                        f"WhatsApp allows {limit} here"
+                    )
                 size = len(payload.encode())
                 if size > TELEGRAM_CALLBACK_DATA_MAX_BYTES or not payload.isascii():
-                    problems.append(f"{where}: payload {payload!r} is {size} bytes; Telegram "
-                                    f"allows {TELEGRAM_CALLBACK_DATA_MAX_BYTES} ASCII bytes")
+                    problems.append(
+                        f"{where}: payload {payload!r} is {size} bytes; Telegram "
+                        f"allows {TELEGRAM_CALLBACK_DATA_MAX_BYTES} ASCII bytes"
+                    )
     return problems
 
 

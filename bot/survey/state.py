@@ -67,6 +67,8 @@ class Input:
     unknown_code: bool = False
     media: str = ""
     client_language: str | None = None
+    # The worker picked the language outside the chat (e.g. `wagecheck chat --lang ur`).
+    language_chosen: bool = False
 
 
 @dataclass(frozen=True)

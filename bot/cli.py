@@ -1,0 +1,361 @@
+"""The `wagecheck` command line (Typer + Rich)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bot.bootstrap import App, build_app, configure_logging
+from bot.config import Settings
+from bot.service.admin import AdminError
+
+app = typer.Typer(
+    help="WageCheck: did the legal minimum wage reach the workers?",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+factory_app = typer.Typer(help="Factories.", no_args_is_help=True)
+org_app = typer.Typer(help="Organisations: CSOs and brands.", no_args_is_help=True)
+round_app = typer.Typer(help="Survey rounds.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(factory_app, name="factory")
+app.add_typer(org_app, name="org")
+app.add_typer(round_app, name="round")
+
+console = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+def _run(work: Callable[[App], Awaitable[T]], settings: Settings | None = None) -> T:
+    """Build the app, run one piece of work, close it; AdminError becomes a clean exit."""
+
+    async def main() -> T:
+        application = await build_app(settings)
+        try:
+            return await work(application)
+        finally:
+            await application.close()
+
+    try:
+        return asyncio.run(main())
+    except AdminError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+@app.callback()
+def _main(log_level: Annotated[str, typer.Option(help="Logging level")] = "WARNING") -> None:
+    configure_logging(log_level)
+
+
+@app.command()
+def init() -> None:
+    """Create the home folder, the secret key and the database."""
+    settings = Settings()
+
+    async def work(a: App) -> None:
+        console.print(f"home: {settings.home.resolve()}")
+        console.print(f"database: {a.db.url} (schema current: {await a.db.is_current()})")
+
+    _run(work, settings)
+
+
+@app.command()
+def config() -> None:
+    """Print the effective configuration (secrets masked)."""
+    table = Table("setting", "value", title="WageCheck configuration")
+    for name, value in Settings().masked().items():
+        table.add_row(f"WAGECHECK_{name.upper()}", value)
+    console.print(table)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending migrations."""
+
+    async def work(a: App) -> None:
+        console.print(f"schema is current: {await a.db.is_current()}")
+
+    _run(work)
+
+
+# ------------------------------------------------------------------ organisations
+@org_app.command("add")
+def org_add(name: str, kind: Annotated[str, typer.Option(help="cso or brand")] = "cso") -> None:
+    """Register a CSO or a brand."""
+    _run(lambda a: a.admin.add_org(name, kind))
+    console.print(f"added {kind} {name!r}")
+
+
+@org_app.command("list")
+def org_list() -> None:
+    """List organisations."""
+    orgs = _run(lambda a: a.admin.list_orgs())
+    table = Table("id", "name", "kind")
+    for o in orgs:
+        table.add_row(str(o.id), o.name, o.kind)
+    console.print(table)
+
+
+@org_app.command("link")
+def org_link(brand: str, factories: list[str]) -> None:
+    """Link a brand to the factories it sources from."""
+    added = _run(lambda a: a.admin.link(brand, factories))
+    console.print(f"{added} new link(s) for {brand!r}")
+
+
+# ------------------------------------------------------------------ factories
+@factory_app.command("add")
+def factory_add(
+    code: str,
+    name: Annotated[str, typer.Option(help="factory name")],
+    region: Annotated[str, typer.Option(help="sindh, punjab or islamabad")] = "sindh",
+    city: Annotated[str, typer.Option()] = "",
+    os_id: Annotated[str | None, typer.Option(help="Open Supply Hub id")] = None,
+    headcount: Annotated[int | None, typer.Option(min=1)] = None,
+) -> None:
+    """Register a factory."""
+    _run(lambda a: a.admin.add_factory(code, name, region, city, os_id, headcount))
+    console.print(f"added factory {code}")
+
+
+@factory_app.command("list")
+def factory_list() -> None:
+    """List factories."""
+    factories = _run(lambda a: a.admin.list_factories())
+    table = Table("code", "name", "region", "city", "OS ID", "headcount")
+    for f in factories:
+        table.add_row(f.code, f.name, f.region, f.city, f.os_id or "", str(f.headcount or ""))
+    console.print(table)
+
+
+@factory_app.command("import")
+def factory_import(csv_file: Path) -> None:
+    """Import factories from CSV: code,name,region,city,os_id,headcount (header row required)."""
+    text = csv_file.read_text(encoding="utf-8-sig")
+    added, updated = _run(lambda a: a.admin.import_factories(text))
+    console.print(f"{added} added, {updated} updated")
+
+
+# ------------------------------------------------------------------ rounds
+@round_app.command("open")
+def round_open(
+    name: Annotated[str, typer.Option(help="a name for the round")],
+    cso: Annotated[str, typer.Option(help="the CSO running it")],
+    factory: Annotated[list[str], typer.Option("--factory", "-f", help="factory code; repeat")],
+    closes_at: Annotated[datetime | None, typer.Option(help="planned closing time (UTC)")] = None,
+) -> None:
+    """Open a round now for some factories; prints each factory's poster code."""
+
+    async def work(a: App) -> Any:
+        closes = closes_at.replace(tzinfo=UTC) if closes_at and not closes_at.tzinfo else closes_at
+        return await a.admin.open_round(name, cso, a.survey, factory, closes)
+
+    rnd = _run(work)
+    table = Table("factory", "name", "poster code", title=f"round {rnd.id} is open")
+    for rf in sorted(rnd.factories, key=lambda rf: rf.factory.code):
+        table.add_row(rf.factory.code, rf.factory.name, rf.code)
+    console.print(table)
+
+
+@round_app.command("close")
+def round_close(round_id: int) -> None:
+    """Close a round: stop answers and purge contact addresses."""
+    purged = _run(lambda a: a.admin.close_round(round_id))
+    console.print(
+        f"round {round_id} closed; {purged['addresses_purged']} contact address(es) "
+        f"and {purged['conversations_purged']} conversation(s) purged"
+    )
+
+
+@round_app.command("list")
+def round_list() -> None:
+    """List rounds."""
+    rounds = _run(lambda a: a.admin.list_rounds())
+    table = Table("id", "name", "status", "opened", "closes", "factories")
+    for r in rounds:
+        table.add_row(
+            str(r.id), r.name, r.status, _day(r.opens_at), _day(r.closes_at), str(len(r.factories))
+        )
+    console.print(table)
+
+
+@round_app.command("status")
+def round_status(round_id: int) -> None:
+    """Response counts per factory (counts only; answers are never shown here)."""
+    counts = _run(lambda a: a.admin.counts(round_id))
+    table = Table(
+        "factory",
+        "name",
+        "poster code",
+        "started",
+        "complete",
+        "response rate",
+        title=f"round {round_id}",
+    )
+    for c in counts:
+        rate = f"{c.complete / c.headcount:.0%}" if c.headcount else "–"
+        table.add_row(c.code, c.name, c.access_code, str(c.started), str(c.complete), rate)
+    console.print(table)
+
+
+def _day(moment: datetime | None) -> str:
+    return moment.date().isoformat() if moment else "–"
+
+
+# ------------------------------------------------------------------ worker side
+@app.command()
+def chat(
+    lang: Annotated[
+        str | None, typer.Option(help="answer in en, ur or sd (skips the choice)")
+    ] = None,
+    factory: Annotated[str | None, typer.Option(help="factory code or poster code")] = None,
+    user: Annotated[str | None, typer.Option(help="a fixed user id, to continue a chat")] = None,
+) -> None:
+    """Take the survey as a worker would, in the terminal (or with answers piped in)."""
+    from bot.channels.terminal import TerminalChat
+
+    if lang is not None and lang not in ("en", "ur", "sd"):
+        err.print("[red]error:[/red] --lang must be en, ur or sd")
+        raise typer.Exit(2)
+
+    async def work(a: App) -> None:
+        code = await _poster_code(a, factory) if factory else None
+        terminal = TerminalChat(a.service, sys.stdout, user_id=user, lang=lang)
+        if not sys.stdin.isatty():
+            await terminal.run(sys.stdin, code)
+            return
+        await terminal.start(code)
+        while True:
+            try:
+                line = await asyncio.to_thread(input, "> ")
+            except (EOFError, KeyboardInterrupt):
+                print()
+                return
+            await terminal.say(line)
+
+    _run(work)
+
+
+async def _poster_code(a: App, factory: str) -> str:
+    """Accept a factory's own code (e.g. KHI-001) and find its open round's poster code."""
+    from sqlalchemy import select
+
+    from bot.storage.models import Factory, Round, RoundFactory
+
+    async with a.db.transaction() as s:
+        code = (
+            await s.execute(
+                select(RoundFactory.code)
+                .join(Factory)
+                .join(Round)
+                .where(Factory.code == factory, Round.status == "open")
+                .order_by(Round.id.desc())
+            )
+        ).scalar()
+    return code or factory
+
+
+# ------------------------------------------------------------------ demo
+@app.command()
+def demo(
+    workers: Annotated[int, typer.Option(min=1, max=100_000, help="simulated workers")] = 300,
+    seed: Annotated[int, typer.Option(help="random seed (same seed, same round)")] = 7,
+) -> None:
+    """Run a complete round on a fresh SQLite database in the home folder and print the results."""
+    from bot.demo import set_up, simulate
+
+    base = Settings()
+    db_file = (base.home / "demo.db").resolve()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_file}{suffix}").unlink(missing_ok=True)
+    settings = base.model_copy(update={"database_url": f"sqlite+aiosqlite:///{db_file}"})
+
+    async def work(a: App) -> None:
+        console.print(f"[bold]WageCheck demo[/bold] — database {db_file}")
+        round_id, codes = await set_up(a)
+        console.print(
+            f"round {round_id} opened for {len(codes)} factories; poster codes: "
+            + ", ".join(f"{f}={c}" for f, c in codes.items())
+        )
+        with Progress(
+            TextColumn("simulating workers"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task("workers", total=workers)
+            result = await simulate(
+                a,
+                round_id,
+                codes,
+                workers,
+                seed,
+                progress=lambda n: progress.update(task, completed=n),
+            )
+        console.print(
+            f"{result.messages} messages handled in {result.seconds:.1f} s "
+            f"({result.messages / result.seconds:.0f}/s); {result.completed} "
+            f"completed, {result.stopped} stopped halfway"
+        )
+        purged = await a.admin.close_round(round_id)
+        console.print(f"round closed; {purged['addresses_purged']} contact addresses purged")
+        await _print_results(a, round_id, a.settings.k_cso)
+
+    _run(work, settings)
+
+
+async def _print_results(a: App, round_id: int, k: int) -> None:
+    from bot.reports import compute_round_results
+
+    async with a.db.transaction() as s:
+        results = await compute_round_results(s, round_id, a.wages, k)
+    table = Table(
+        "factory",
+        "name",
+        "respondents",
+        "response rate",
+        "full-month answers",
+        "paid ≥ legal minimum",
+        "95% interval",
+        title=f"{results.name} — CSO view (k = {k})",
+    )
+    for f in results.factories:
+        rate = f"{f.response_rate:.0%}" if f.response_rate is not None else "–"
+        if f.suppressed:
+            share = ci = f"fewer than {k} answers"
+        else:
+            assert f.share is not None and f.ci95 is not None
+            share = f"{f.share:.0%} ({f.at_least_minimum}/{f.assessed})"
+            ci = f"{f.ci95[0]:.0%} – {f.ci95[1]:.0%}"
+        respondents = str(f.respondents) if f.respondents >= k else f"fewer than {k}"
+        table.add_row(
+            f.code,
+            f.name,
+            respondents,
+            rate if f.respondents >= k else "–",
+            str(f.assessed) if not f.suppressed else "–",
+            share,
+            ci,
+        )
+    console.print(table)
+    console.print(
+        "Each answer is compared with the legal minimum in force for its month, "
+        "region and job grade (surveys/minimum-wages.yaml)."
+    )
+
+
+if __name__ == "__main__":
+    app()
