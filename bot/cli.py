@@ -175,7 +175,7 @@ def round_close(round_id: int) -> None:
     purged = _run(lambda a: a.admin.close_round(round_id))
     console.print(
         f"round {round_id} closed; {purged['addresses_purged']} contact address(es) "
-        f"and {purged['conversations_purged']} conversation(s) purged"
+        f"purged; {purged['conversations_trimmed']} conversation(s) cleared of answers"
     )
 
 

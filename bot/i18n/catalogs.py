@@ -13,6 +13,7 @@ from typing import Any
 
 from babel import Locale
 from babel.dates import format_date
+from babel.lists import format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -87,6 +88,10 @@ class Localizer:
     def month(self, value: date) -> str:
         """A month and year in the locale's words, e.g. 'October 2026' / 'اکتوبر 2026'."""
         return format_date(value, "LLLL y", locale=self._locale)
+
+    def join(self, items: list[str]) -> str:
+        """Items as a list in the locale's words ("cash and bank" / "نقد اور بینک")."""
+        return format_list(items, locale=self._locale) if items else ""
 
     def date(self, value: date) -> str:
         """A date in the locale's medium format."""

@@ -1,4 +1,4 @@
-"""Aggregated, disclosure-controlled results (the full report formats come with the reports issue)."""
+"""Aggregated, disclosure-controlled results (full report formats: the reports issue)."""
 
 from bot.reports.figures import FactoryResult, RoundResults, compute_round_results
 from bot.reports.intervals import wilson_interval

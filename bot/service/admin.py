@@ -28,6 +28,7 @@ from bot.storage.models import (
     SurveyVersion,
 )
 from bot.survey.definition import Survey
+from bot.survey.state import ConversationState
 
 # No 0/O, 1/I/L: codes are read off a poster and typed on a phone.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -296,17 +297,29 @@ class AdminService:
                     )
                 )
             ).rowcount
-            conversations = (
-                await s.execute(delete(Conversation).where(Conversation.round_id == round_id))
-            ).rowcount
+            conversations = await self._trim_conversations(s, round_id)
             self._audit(
                 s,
                 "round.close",
                 f"round {round_id}",
                 addresses_purged=purged,
-                conversations_purged=conversations,
+                conversations_trimmed=conversations,
             )
-        return {"addresses_purged": purged or 0, "conversations_purged": conversations or 0}
+        return {"addresses_purged": purged or 0, "conversations_trimmed": conversations or 0}
+
+    async def _trim_conversations(self, s: AsyncSession, round_id: int) -> int:
+        """Drop the in-progress answers kept in conversation state; keep only what is needed
+        to tell a returning worker, in their language, that the round has closed."""
+        rows = await s.execute(select(Conversation).where(Conversation.round_id == round_id))
+        trimmed = 0
+        for conv in rows.scalars():
+            old = ConversationState.from_json(conv.state)
+            conv.state = ConversationState(
+                survey=old.survey, lang=old.lang, lang_chosen=old.lang_chosen, factory=old.factory
+            ).to_json()
+            conv.response_id = None
+            trimmed += 1
+        return trimmed
 
     async def publish_round(self, round_id: int) -> None:
         """Mark results as delivered; completion hours are no longer needed and are dropped."""

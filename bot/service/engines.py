@@ -13,12 +13,12 @@ from bot.wages import WageTable
 
 
 def definition_sha256(definition: dict[str, Any]) -> str:
-    """A stable fingerprint of a survey definition (to notice an edited file without a new version)."""
+    """A stable fingerprint of a definition (notices an edited file that kept its version)."""
     return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()
 
 
 class EngineRegistry:
-    """Caches engines by `survey@version`; the default survey serves conversations without a round."""
+    """Engines by `survey@version`; the default one serves conversations without a round."""
 
     def __init__(
         self,

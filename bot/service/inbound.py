@@ -137,32 +137,26 @@ class SurveyService:
         if state is not None and engine is None:
             engine = await self._engine_for_key(session, state.survey)
 
-        conv_closed = False
-        if (
-            state is not None
-            and state.factory is not None
-            and state.phase != "done"
-            and round_status != "open"
-        ):
-            state, conv_closed = None, True  # the round closed under this conversation
+        if state is not None and state.factory is not None and round_status != "open":
+            # The round closed under this conversation: say so once and keep nothing of it;
+            # a new link or code starts afresh.
+            if msg.kind != "start":
+                await session.execute(delete(Conversation).where(Conversation.key == key))
+                loc = self.engines.catalogs.get(state.lang)
+                text = loc.gettext(ROUND_CLOSED)
+                return Outcome(replies=[Reply(text, lang=loc.lang, rtl=loc.rtl)])
+            state = None
 
         inp, factory_engine = await self._input(session, msg, state, engine)
         engine = factory_engine or engine or self.engines.default
         if state is None:
             state = engine.new_state(lang=msg.client_language)
-            if inp.kind not in ("start",):
-                inp_first = Input(
+            if inp.kind != "start":
+                inp = Input(
                     kind="start",
                     client_language=msg.client_language,
                     language_chosen=msg.language_chosen,
                 )
-                sprint = engine.resume(state, inp_first, msg.received_at)
-                if conv_closed:
-                    loc = self.engines.catalogs.get(state.lang)
-                    sprint.replies.insert(
-                        0, Reply(loc.gettext(ROUND_CLOSED), lang=loc.lang, rtl=loc.rtl)
-                    )
-                return await self._store(session, msg, key, conv, engine, sprint)
         elif state.survey != engine.survey.key:
             state = engine.new_state(lang=state.lang if state.lang_chosen else msg.client_language)
         sprint = engine.resume(state, inp, msg.received_at)

@@ -5,7 +5,7 @@ Pure: no database, no network, no clock. Every channel, the demo and the tests d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -43,6 +43,8 @@ from bot.wages import WageTable
 
 SETUP_TYPES = frozenset({"language", "consent", "factory"})
 SKIP, DONE, OK, RETRY = "_skip", "_done", "_ok", "_retry"
+# WhatsApp's body limit; a note and a question are joined only below it.
+MAX_MERGED_CHARS = 1024
 # Shorter typed fragments could match several labels by accident.
 MIN_PARTIAL_MATCH = 4
 
@@ -159,7 +161,7 @@ class Engine:
                 if returning and state.phase != "paused":
                     st.say(st.loc.gettext(P.WELCOME_BACK))
                 self._on_answer(st, inp)
-        return Sprint(state=st.state, replies=st.replies, events=st.events, echo=st.echo)
+        return Sprint(state=st.state, replies=_merge(st.replies), events=st.events, echo=st.echo)
 
     # ------------------------------------------------------------------ navigation
     def _current(self, state: ConversationState) -> Question | None:
@@ -257,8 +259,7 @@ class Engine:
         expects = "choice"
         text = self._text(st, q)
         if q.type == "language":
-            lines = [self.catalogs.get(lang).gettext(q.text) for lang in self.survey.languages]
-            text = "\n".join(dict.fromkeys(lines))
+            text = self._in_every_language(state.model_copy(update={"lang_chosen": False}), q.text)
             buttons = [
                 Button(answer_payload(q.id, lang), ENDONYMS[lang]) for lang in self.survey.languages
             ]
@@ -452,8 +453,15 @@ class Engine:
         self._choose_language_from(st, inp)
         st.loc = self.catalogs.get(fresh.lang)
         if inp.unknown_code:
-            st.say(st.loc.gettext(P.UNKNOWN_FACTORY_CODE))
+            st.say(self._in_every_language(fresh, P.UNKNOWN_FACTORY_CODE))
         self._ask_next(st, after=None)
+
+    def _in_every_language(self, state: ConversationState, message: str) -> str:
+        """Before the worker chose a language, say it in every language of the survey."""
+        if state.lang_chosen:
+            return self.catalogs.get(state.lang).gettext(message)
+        lines = [self.catalogs.get(lang).gettext(message) for lang in self.survey.languages]
+        return "\n".join(dict.fromkeys(lines))
 
     def _choose_language_from(self, st: _Step, inp: Input) -> None:
         lang = inp.client_language
@@ -669,7 +677,7 @@ class Engine:
                 chosen = [single]
         if not chosen:
             return _Invalid(st.loc.gettext(P.INVALID_MULTI))
-        self._accept(st, q, chosen, ", ".join(st.loc.gettext(labels[c]) for c in chosen))
+        self._accept(st, q, chosen, st.loc.join([st.loc.gettext(labels[c]) for c in chosen]))
         return None
 
     def _answer_yes_no(self, st: _Step, q: Question, inp: Input) -> _Invalid | None:
@@ -780,6 +788,26 @@ class Engine:
         else:
             st.say(st.loc.gettext(P.INVALID_YES_NO))
             self._ask_delete(st)
+
+
+def _merge(replies: list[Reply]) -> list[Reply]:
+    """Join a plain note ("That is too small.") with the question after it: one message, not two.
+
+    Fewer messages matter: Telegram allows about one message a second per chat.
+    """
+    merged: list[Reply] = []
+    for reply in replies:
+        previous = merged[-1] if merged else None
+        if (
+            previous is not None
+            and not previous.buttons
+            and previous.question_id is None
+            and len(previous.text) + len(reply.text) + 2 <= MAX_MERGED_CHARS
+        ):
+            merged[-1] = replace(reply, text=f"{previous.text}\n\n{reply.text}")
+        else:
+            merged.append(reply)
+    return merged
 
 
 @dataclass(frozen=True)
