@@ -160,7 +160,7 @@ class SurveyService:
         elif state.survey != engine.survey.key:
             state = engine.new_state(lang=state.lang if state.lang_chosen else msg.client_language)
         sprint = engine.resume(state, inp, msg.received_at)
-        return await self._store(session, msg, key, conv, engine, sprint)
+        return await self._store(session, msg, key, conv, engine, sprint, previous=state)
 
     async def _input(
         self,
@@ -244,18 +244,37 @@ class SurveyService:
         conv: _Stored | None,
         engine: Engine,
         sprint: Sprint,
+        previous: ConversationState | None,
     ) -> Outcome:
         state = sprint.state
         response_id = conv.response_id if conv else None
+        # Questions that may already have a stored answer; for the others a plain INSERT will do.
+        stored = set(previous.answers) if previous is not None else set()
         response: Response | None = None
         for event in sprint.events:
             if isinstance(event, ResponseStarted):
                 response = await self._start_response(session, msg, key, event)
-            elif response_id is not None or response is not None:
+                response_id, stored = response.id, set()
+            elif response_id is None:
+                continue
+            elif isinstance(event, AnswerGiven | AnswerRetracted):
+                if event.question_id in stored:
+                    await session.execute(delete(Answer).where(
+                        Answer.response_id == response_id,
+                        Answer.question_id == event.question_id))
+                if isinstance(event, AnswerGiven):
+                    await session.execute(insert(Answer).values(
+                        _answer_values(engine, response_id, event, msg.received_at.date())))
+                    stored.add(event.question_id)
+                else:
+                    stored.discard(event.question_id)
+            else:
                 response = response or await session.get(Response, response_id)
                 if response is not None:
-                    response = await self._apply(session, msg, key, engine, response, event)
-            response_id = response.id if response is not None else None
+                    response = await self._apply(session, msg, key, response, event)
+                response_id = response.id if response is not None else None
+                if isinstance(event, AnswersCleared):
+                    stored = set()
         values = {
             "state": state.to_json(),
             "response_id": response_id,
@@ -282,28 +301,12 @@ class SurveyService:
         session: AsyncSession,
         msg: InboundMessage,
         key: str,
-        engine: Engine,
         response: Response,
         event: Event,
     ) -> Response | None:
         """Persist one engine event on the worker's response; None once it is deleted."""
         today = msg.received_at.date()
-        if isinstance(event, AnswerGiven):
-            await session.execute(
-                delete(Answer).where(
-                    Answer.response_id == response.id, Answer.question_id == event.question_id
-                )
-            )
-            await session.execute(
-                insert(Answer).values(_answer_values(engine, response.id, event, today))
-            )
-        elif isinstance(event, AnswerRetracted):
-            await session.execute(
-                delete(Answer).where(
-                    Answer.response_id == response.id, Answer.question_id == event.question_id
-                )
-            )
-        elif isinstance(event, AnswersCleared):
+        if isinstance(event, AnswersCleared):
             await session.execute(delete(Answer).where(Answer.response_id == response.id))
             response.status, response.completed_hour, response.completed_on = (
                 "in_progress",
