@@ -322,38 +322,25 @@ async def _print_results(a: App, round_id: int, k: int) -> None:
 
     async with a.db.transaction() as s:
         results = await compute_round_results(s, round_id, a.wages, k)
-    table = Table(
-        "factory",
-        "name",
-        "respondents",
-        "response rate",
-        "full-month answers",
-        "paid ≥ legal minimum",
-        "95% interval",
-        title=f"{results.name} — CSO view (k = {k})",
-    )
+    table = Table("factory", "answers", "rate", "paid ≥ legal minimum", "95% interval",
+                  title=f"{results.name} — CSO view (k = {k})")
+    hidden = f"< {k} answers"
     for f in results.factories:
-        rate = f"{f.response_rate:.0%}" if f.response_rate is not None else "–"
+        shown = f.respondents >= k
+        rate = f"{f.response_rate:.0%}" if shown and f.response_rate is not None else "–"
         if f.suppressed:
-            share = ci = f"fewer than {k} answers"
+            share = ci = hidden
         else:
             assert f.share is not None and f.ci95 is not None
-            share = f"{f.share:.0%} ({f.at_least_minimum}/{f.assessed})"
+            share = f"{f.share:.0%} of {f.assessed}"
             ci = f"{f.ci95[0]:.0%} – {f.ci95[1]:.0%}"
-        respondents = str(f.respondents) if f.respondents >= k else f"fewer than {k}"
-        table.add_row(
-            f.code,
-            f.name,
-            respondents,
-            rate if f.respondents >= k else "–",
-            str(f.assessed) if not f.suppressed else "–",
-            share,
-            ci,
-        )
+        table.add_row(f"{f.code} {f.name}", str(f.respondents) if shown else hidden, rate,
+                      share, ci)
     console.print(table)
     console.print(
-        "Each answer is compared with the legal minimum in force for its month, "
-        "region and job grade (surveys/minimum-wages.yaml)."
+        "Answers about a full month only. Each is compared with the legal minimum in force "
+        "for its month, region and job grade (surveys/minimum-wages.yaml). Rate = answers / "
+        "headcount. Figures from fewer than k answers are not shown."
     )
 
 

@@ -123,7 +123,7 @@ def test_demo_runs_a_whole_round_and_prints_results(tmp_path: Path) -> None:
     assert "round 1 opened for 6 factories" in out
     assert "completed" in out and "round closed" in out
     assert "KHI-001" in out and "95% interval" in out
-    assert "fewer than 5" in out  # the smallest factory is suppressed
+    assert "< 5 answers" in out  # the smallest factory is suppressed
     again = run(tmp_path / "home2", "demo", "--workers", "60", "--seed", "3").stdout
     summary = [line for line in out.splitlines() if line.startswith("│ KHI-001")]
     assert summary == [line for line in again.splitlines() if line.startswith("│ KHI-001")]

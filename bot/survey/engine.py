@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.i18n import ENDONYMS, Catalogs, Localizer, isolate
+from bot.i18n import ENDONYMS, Catalogs, Localizer, isolate, negotiate_language
 from bot.survey import phrases as P
 from bot.survey.definition import Question, Survey
 from bot.survey.parsing import (
@@ -108,8 +108,10 @@ class Engine:
         self, factory: FactoryRef | None = None, lang: str | None = None
     ) -> ConversationState:
         """A fresh conversation, optionally for a factory (deep link) and a language hint."""
-        default = lang if lang in self.survey.languages else self.survey.default_language
-        return ConversationState(survey=self.survey.key, lang=default, factory=factory)
+        # Until the worker chooses: the phone's language if we have it, else the survey default.
+        hinted = negotiate_language(lang, self.survey.languages) if lang else None
+        chosen = hinted if hinted in self.survey.languages else self.survey.default_language
+        return ConversationState(survey=self.survey.key, lang=chosen, factory=factory)
 
     def start(
         self, now: datetime, factory: FactoryRef | None = None, client_language: str | None = None
@@ -688,7 +690,7 @@ class Engine:
         if value is None and inp.kind == "text":
             value = parse_yes_no(inp.text)
         allowed = ("yes", "no", "dont_know") if q.dont_know else ("yes", "no")
-        if value not in allowed:
+        if value is None or value not in allowed:
             return _Invalid(st.loc.gettext(P.INVALID_YES_NO))
         self._accept(st, q, value, st.loc.gettext(labels[value]))
         return None
