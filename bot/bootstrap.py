@@ -36,12 +36,13 @@ class App:
         await self.db.dispose()
 
 
-def load_default_survey(settings: Settings, catalogs: Catalogs) -> Survey:
-    """The configured survey, validated against every channel's limits in every language."""
-    survey = load_survey(settings.surveys_dir / f"{settings.survey}.yaml")
-    check_channel_limits(
-        survey, catalogs, source=str(settings.surveys_dir / f"{settings.survey}.yaml")
-    )
+def load_default_survey(settings: Settings, catalogs: Catalogs, wages: WageTable) -> Survey:
+    """The configured survey, validated against the wage table's grades and against every
+    channel's limits in every language."""
+    path = settings.surveys_dir / f"{settings.survey}.yaml"
+    survey = load_survey(path)
+    survey.check_grades(wages.grades, str(path))
+    check_channel_limits(survey, catalogs, source=str(path))
     return survey
 
 
@@ -52,7 +53,7 @@ async def build_app(
     settings = settings or Settings()
     catalogs = Catalogs.load(settings.locales_dir)
     wages = WageTable.load(settings.surveys_dir / settings.wage_table)
-    survey = load_default_survey(settings, catalogs)
+    survey = load_default_survey(settings, catalogs, wages)
     engines = EngineRegistry(survey, wages, catalogs, EngineOptions(time_zone=settings.time_zone))
     keyring = Keyring(settings.secret_key_bytes())
     db = Database(settings.effective_database_url)
@@ -67,7 +68,12 @@ async def build_app(
         engines=engines,
         keyring=keyring,
         service=SurveyService(db, engines, keyring),
-        admin=AdminService(db, actor=actor),
+        admin=AdminService(
+            db,
+            actor=actor,
+            processed_message_days=settings.processed_message_days,
+            opt_in_days=settings.opt_in_days,
+        ),
     )
 
 

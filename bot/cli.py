@@ -55,8 +55,12 @@ def _run(work: Callable[[App], Awaitable[T]], settings: Settings | None = None) 
 
 
 @app.callback()
-def _main(log_level: Annotated[str, typer.Option(help="Logging level")] = "WARNING") -> None:
-    configure_logging(log_level)
+def _main(
+    log_level: Annotated[
+        str | None, typer.Option(help="logging level (default: WAGECHECK_LOG_LEVEL)")
+    ] = None,
+) -> None:
+    configure_logging(log_level or Settings().log_level)
 
 
 @app.command()
@@ -176,6 +180,23 @@ def round_close(round_id: int) -> None:
     console.print(
         f"round {round_id} closed; {purged['addresses_purged']} contact address(es) "
         f"purged; {purged['conversations_trimmed']} conversation(s) cleared of answers"
+    )
+
+
+@round_app.command("publish")
+def round_publish(round_id: int) -> None:
+    """Mark a closed round's results as delivered (drops completion hours)."""
+    _run(lambda a: a.admin.publish_round(round_id))
+    console.print(f"round {round_id} published")
+
+
+@db_app.command("prune")
+def db_prune() -> None:
+    """Forget old message ids and expired opt-in addresses (also done when a round closes)."""
+    pruned = _run(lambda a: a.admin.prune())
+    console.print(
+        f"{pruned['message_ids']} message id(s) and {pruned['opt_in_addresses']} "
+        "expired opt-in address(es) removed"
     )
 
 
@@ -322,8 +343,14 @@ async def _print_results(a: App, round_id: int, k: int) -> None:
 
     async with a.db.transaction() as s:
         results = await compute_round_results(s, round_id, a.wages, k)
-    table = Table("factory", "answers", "rate", "paid ≥ legal minimum", "95% interval",
-                  title=f"{results.name} — CSO view (k = {k})")
+    table = Table(
+        "factory",
+        "answers",
+        "rate",
+        "paid ≥ legal minimum",
+        "95% interval",
+        title=f"{results.name} — CSO view (k = {k})",
+    )
     hidden = f"< {k} answers"
     for f in results.factories:
         shown = f.respondents >= k
@@ -334,8 +361,9 @@ async def _print_results(a: App, round_id: int, k: int) -> None:
             assert f.share is not None and f.ci95 is not None
             share = f"{f.share:.0%} of {f.assessed}"
             ci = f"{f.ci95[0]:.0%} – {f.ci95[1]:.0%}"
-        table.add_row(f"{f.code} {f.name}", str(f.respondents) if shown else hidden, rate,
-                      share, ci)
+        table.add_row(
+            f"{f.code} {f.name}", str(f.respondents) if shown else hidden, rate, share, ci
+        )
     console.print(table)
     console.print(
         "Answers about a full month only. Each is compared with the legal minimum in force "

@@ -29,7 +29,13 @@ class Settings(BaseSettings):
     survey: str = Field("sindh-minimum-wage", description="survey id used for new rounds")
     wage_table: str = Field("minimum-wages.yaml", description="file in surveys_dir")
     time_zone: str = Field("Asia/Karachi", description="local time zone of the factories")
-    log_level: str = Field("INFO")
+    log_level: str = Field("WARNING", description="DEBUG, INFO, WARNING or ERROR")
+    processed_message_days: int = Field(
+        7, ge=2, description="days to remember handled message ids (redeliveries come within 1)"
+    )
+    opt_in_days: int = Field(
+        400, ge=30, description="days to keep the address of a worker who asked to be invited"
+    )
     k_brand: int = Field(10, ge=5, description="small-cell threshold for brand-facing output")
     k_cso: int = Field(5, ge=5, description="small-cell threshold for CSO-facing output")
 

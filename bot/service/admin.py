@@ -7,7 +7,7 @@ import io
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -22,6 +22,7 @@ from bot.storage.models import (
     Conversation,
     Factory,
     Organisation,
+    ProcessedMessage,
     Response,
     Round,
     RoundFactory,
@@ -62,9 +63,17 @@ def _now() -> datetime:
 class AdminService:
     """What a CSO does on the command line (and later in the bot and the portal)."""
 
-    def __init__(self, db: Database, actor: str = "cli") -> None:
+    def __init__(
+        self,
+        db: Database,
+        actor: str = "cli",
+        processed_message_days: int = 7,
+        opt_in_days: int = 400,
+    ) -> None:
         self.db = db
         self.actor = actor
+        self.processed_message_days = processed_message_days
+        self.opt_in_days = opt_in_days
 
     def _audit(self, session: AsyncSession, action: str, target: str, **details: Any) -> None:
         session.add(
@@ -305,7 +314,33 @@ class AdminService:
                 addresses_purged=purged,
                 conversations_trimmed=conversations,
             )
+        await self.prune()
         return {"addresses_purged": purged or 0, "conversations_trimmed": conversations or 0}
+
+    async def prune(self, today: date | None = None) -> dict[str, int]:
+        """Delete what is no longer needed: handled message ids past the redelivery window,
+        and opt-in addresses past their keeping period."""
+        today = today or _now().date()
+        async with self.db.transaction() as s:
+            ids = (
+                await s.execute(
+                    delete(ProcessedMessage).where(
+                        ProcessedMessage.processed_on
+                        < today - timedelta(days=self.processed_message_days)
+                    )
+                )
+            ).rowcount
+            addresses = (
+                await s.execute(
+                    delete(ContactAddress).where(
+                        ContactAddress.purpose == "opt_in",
+                        ContactAddress.created_on < today - timedelta(days=self.opt_in_days),
+                    )
+                )
+            ).rowcount
+            if addresses:
+                self._audit(s, "contact.expire", f"{addresses} opt-in address(es)")
+        return {"message_ids": ids or 0, "opt_in_addresses": addresses or 0}
 
     async def _trim_conversations(self, s: AsyncSession, round_id: int) -> int:
         """Drop the in-progress answers kept in conversation state; keep only what is needed

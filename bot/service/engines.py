@@ -18,7 +18,8 @@ def definition_sha256(definition: dict[str, Any]) -> str:
 
 
 class EngineRegistry:
-    """Engines by `survey@version`; the default one serves conversations without a round."""
+    """Engines keyed by the hash of their definition, so a round always runs the definition
+    stored with it, even if the file on disk was edited since (without a new version)."""
 
     def __init__(
         self,
@@ -31,18 +32,13 @@ class EngineRegistry:
         self.catalogs = catalogs
         self.options = options or EngineOptions()
         self._engines: dict[str, Engine] = {}
-        self.default = self.add(default)
-
-    def add(self, survey: Survey) -> Engine:
-        engine = self._engines.get(survey.key)
-        if engine is None:
-            engine = Engine(survey, self.wages, self.catalogs, self.options)
-            self._engines[survey.key] = engine
-        return engine
+        self.default = self.for_definition(default.model_dump(mode="json"))
 
     def for_definition(self, definition: dict[str, Any]) -> Engine:
-        key = f"{definition['id']}@{definition['version']}"
-        return self._engines.get(key) or self.add(Survey.model_validate(definition))
-
-    def get(self, key: str) -> Engine | None:
-        return self._engines.get(key)
+        """The engine for a stored (or loaded) definition."""
+        sha = definition_sha256(definition)
+        engine = self._engines.get(sha)
+        if engine is None:
+            survey = Survey.model_validate(definition)
+            engine = self._engines[sha] = Engine(survey, self.wages, self.catalogs, self.options)
+        return engine

@@ -124,7 +124,12 @@ class SurveyService:
         # and the status of its round.
         row = (
             await session.execute(
-                select(Conversation.state, Conversation.response_id, Round.status)
+                select(
+                    Conversation.state,
+                    Conversation.response_id,
+                    Round.status,
+                    Round.survey_version_id,
+                )
                 .outerjoin(Round, Round.id == Conversation.round_id)
                 .where(Conversation.key == key)
                 .with_for_update(of=Conversation)
@@ -133,9 +138,8 @@ class SurveyService:
         conv = _Stored(row[0], row[1]) if row else None
         round_status = row[2] if row else None
         state = ConversationState.from_json(conv.state) if conv else None
-        engine = self.engines.get(state.survey) if state else None
-        if state is not None and engine is None:
-            engine = await self._engine_for_key(session, state.survey)
+        # A conversation within a round runs that round's pinned survey version.
+        engine = await self._engine_for_version(session, row[3]) if row and row[3] else None
 
         if state is not None and state.factory is not None and round_status != "open":
             # The round closed under this conversation: say so once and keep nothing of it;
@@ -225,17 +229,6 @@ class SurveyService:
             engine = self._by_version_id[version_id] = self.engines.for_definition(definition)
         return engine
 
-    async def _engine_for_key(self, session: AsyncSession, survey_key: str) -> Engine | None:
-        survey_id, _, version = survey_key.partition("@")
-        sv = (
-            await session.execute(
-                select(SurveyVersion).where(
-                    SurveyVersion.survey_id == survey_id, SurveyVersion.version == int(version)
-                )
-            )
-        ).scalar_one_or_none()
-        return self.engines.for_definition(sv.definition) if sv else None
-
     async def _store(
         self,
         session: AsyncSession,
@@ -259,12 +252,18 @@ class SurveyService:
                 continue
             elif isinstance(event, AnswerGiven | AnswerRetracted):
                 if event.question_id in stored:
-                    await session.execute(delete(Answer).where(
-                        Answer.response_id == response_id,
-                        Answer.question_id == event.question_id))
+                    await session.execute(
+                        delete(Answer).where(
+                            Answer.response_id == response_id,
+                            Answer.question_id == event.question_id,
+                        )
+                    )
                 if isinstance(event, AnswerGiven):
-                    await session.execute(insert(Answer).values(
-                        _answer_values(engine, response_id, event, msg.received_at.date())))
+                    await session.execute(
+                        insert(Answer).values(
+                            _answer_values(engine, response_id, event, msg.received_at.date())
+                        )
+                    )
                     stored.add(event.question_id)
                 else:
                     stored.discard(event.question_id)

@@ -179,6 +179,9 @@ class Survey(_Strict):
         for kind in ("language", "consent", "factory"):
             if sum(q.type == kind for q in self.questions) > 1:
                 raise ValueError(f"at most one {kind} step")
+        # Answers are evidence about one factory, so every survey identifies it.
+        if not any(q.type == "factory" for q in self.questions):
+            raise ValueError("a survey needs a factory step (type: factory)")
         if (
             ids
             and self.questions[0].type != "language"
@@ -186,6 +189,16 @@ class Survey(_Strict):
         ):
             raise ValueError("the language step must come first")
         return self
+
+    def check_grades(self, grades: tuple[str, ...] | list[str], source: str) -> None:
+        """Every `grade` on a choice must be a grade of the wage table."""
+        for q in self.questions:
+            for c in q.choices:
+                if c.grade is not None and c.grade not in grades:
+                    raise SurveyError(
+                        f"{source}: question {q.id!r} choice {c.id!r}: unknown grade "
+                        f"{c.grade!r} (the wage table knows {', '.join(grades)})"
+                    )
 
     def question(self, question_id: str) -> Question:
         """The question with this id (KeyError if none)."""

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from babel import Locale
 
 from bot.i18n import ENDONYMS, Catalogs, Localizer, isolate, negotiate_language
 from bot.survey import phrases as P
@@ -43,6 +46,7 @@ from bot.wages import WageTable
 
 SETUP_TYPES = frozenset({"language", "consent", "factory"})
 SKIP, DONE, OK, RETRY = "_skip", "_done", "_ok", "_retry"
+YES_NO = {"yes": "yes", "no": "no"}
 # WhatsApp's body limit; a note and a question are joined only below it.
 MAX_MERGED_CHARS = 1024
 # Shorter typed fragments could match several labels by accident.
@@ -142,7 +146,8 @@ class Engine:
             and state.phase in ("asking", "confirm_number", "paused")
             and state.step is not None
         )
-        state.last_seen = now
+        # Only the hour is kept: enough for "welcome back", less revealing next to answers.
+        state.last_seen = now.replace(minute=0, second=0, microsecond=0)
         if inp.kind == "start" and (inp.factory is not None or inp.unknown_code):
             self._on_start(st, inp)
         elif inp.kind == "start" and state.step is None:
@@ -519,15 +524,23 @@ class Engine:
             return inp.payload.split(":")[2]
         return None
 
-    def _typed_label(self, st: _Step, inp: Input, labels: dict[str, str]) -> str | None:
-        """A typed answer that equals a button's label (in the worker's language or English)."""
+    def _typed_label(
+        self, st: _Step, inp: Input, labels: dict[str, str], yes_no: dict[str, str] | None = None
+    ) -> str | None:
+        """A typed answer naming a button: its label (in the worker's language or English);
+        else, given `yes_no` (word meaning -> value), a yes/no word; else a word of one label."""
         if inp.kind != "text":
             return None
         typed = clean_text(inp.text).casefold()
         for value, label in labels.items():
             if typed in (st.loc.gettext(label).casefold(), label.casefold()):
                 return value
-        # A word from one label only ("contractor" for "Through a contractor") is clear enough.
+        if yes_no is not None:
+            word = parse_yes_no(inp.text)
+            if word in yes_no:
+                return yes_no[word]
+        # A word from one label only ("contractor" for "Through a contractor") is clear enough,
+        # but only after the yes/no words: Sindhi "ناهي" (no) is part of "خبر ناهي" (don't know).
         if len(typed) >= MIN_PARTIAL_MATCH:
             hits = {
                 value
@@ -577,7 +590,7 @@ class Engine:
             typed = clean_text(inp.text).casefold()
             index = parse_choice_index(inp.text, len(self.survey.languages))
             for lang in self.survey.languages:
-                if typed in (lang, ENDONYMS[lang].casefold()):
+                if typed in _language_names(lang):
                     value = lang
             if value is None and index is not None:
                 value = self.survey.languages[index]
@@ -592,10 +605,8 @@ class Engine:
 
     def _answer_consent(self, st: _Step, q: Question, inp: Input) -> _Invalid | None:
         value = self._button_value(inp, q) or self._typed_label(
-            st, inp, {"yes": P.BUTTON_AGREE, "no": P.BUTTON_DECLINE}
+            st, inp, {"yes": P.BUTTON_AGREE, "no": P.BUTTON_DECLINE}, YES_NO
         )
-        if value is None and inp.kind == "text":
-            value = parse_yes_no(inp.text)
         if value == "yes":
             self._accept(st, q, "yes", st.loc.gettext(P.BUTTON_AGREE))
         elif value == "no":
@@ -686,9 +697,8 @@ class Engine:
         if self._skip(st, q, inp):
             return None
         labels = {"yes": P.BUTTON_YES, "no": P.BUTTON_NO, "dont_know": P.BUTTON_DONT_KNOW}
-        value = self._button_value(inp, q) or self._typed_label(st, inp, labels)
-        if value is None and inp.kind == "text":
-            value = parse_yes_no(inp.text)
+        words = {**YES_NO, "dont_know": "dont_know"}
+        value = self._button_value(inp, q) or self._typed_label(st, inp, labels, words)
         allowed = ("yes", "no", "dont_know") if q.dont_know else ("yes", "no")
         if value is None or value not in allowed:
             return _Invalid(st.loc.gettext(P.INVALID_YES_NO))
@@ -696,6 +706,8 @@ class Engine:
         return None
 
     def _answer_month(self, st: _Step, q: Question, inp: Input) -> _Invalid | None:
+        if self._skip(st, q, inp):
+            return None
         options = {f"m{b}": self._month_back(b, st.now) for b in q.months_back}
         value = self._button_value(inp, q)
         if value is None and inp.kind == "text":
@@ -737,10 +749,9 @@ class Engine:
     def _on_number_confirmation(self, st: _Step, q: Question, inp: Input) -> None:
         state = st.state
         labels = {OK: P.BUTTON_CORRECT, RETRY: P.BUTTON_RETYPE}
-        value = self._button_value(inp, q) or self._typed_label(st, inp, labels)
-        if value is None and inp.kind == "text":
-            yes_no = parse_yes_no(inp.text)
-            value = {"yes": OK, "no": RETRY}.get(yes_no or "")
+        value = self._button_value(inp, q) or self._typed_label(
+            st, inp, labels, {"yes": OK, "no": RETRY}
+        )
         if value == OK:
             fmt = st.loc.money if q.unit == "PKR" else st.loc.number
             state.phase = "asking"
@@ -773,8 +784,8 @@ class Engine:
             value = {"yes": "yes", "no": "no"}.get(inp.payload.rsplit(":", 1)[1])
         elif inp.kind == "text":
             value = self._typed_label(
-                st, inp, {"yes": P.BUTTON_DELETE, "no": P.BUTTON_KEEP}
-            ) or parse_yes_no(inp.text)
+                st, inp, {"yes": P.BUTTON_DELETE, "no": P.BUTTON_KEEP}, YES_NO
+            )
         if value == "yes":
             st.events.append(ResponseDeleted())
             fresh = self.new_state(state.factory, state.lang)
@@ -790,6 +801,13 @@ class Engine:
         else:
             st.say(st.loc.gettext(P.INVALID_YES_NO))
             self._ask_delete(st)
+
+
+@cache
+def _language_names(lang: str) -> frozenset[str]:
+    """What a worker may type to pick a language: its code, own name, English name."""
+    english = Locale.parse(lang).get_display_name("en") or lang
+    return frozenset({lang, ENDONYMS[lang].casefold(), english.casefold()})
 
 
 def _merge(replies: list[Reply]) -> list[Reply]:
