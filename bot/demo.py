@@ -153,7 +153,10 @@ class Worker:
         if qid == "comment":
             return say(COMMENTS[self.lang]) if rng.random() < 0.12 else press("_skip")
         if qid == "pay_month":
-            return press("m1") if rng.random() < 0.8 else press("m2")
+            return {
+                "kind": "button",
+                "payload": reply.buttons[0 if rng.random() < 0.8 else 1].payload,
+            }
         if qid == "job":
             return press(self.job)
         if qid == "employment":

@@ -12,12 +12,14 @@ import pytest
 WAGECHECK = [sys.executable, "-m", "bot"]
 
 
-def run(home: Path, *args: str, stdin: str | None = None,
-        check: bool = True) -> subprocess.CompletedProcess[str]:
+def run(
+    home: Path, *args: str, stdin: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WAGECHECK_")}
     env.update(WAGECHECK_HOME=str(home), COLUMNS="160", PYTHONIOENCODING="utf-8")
-    result = subprocess.run([*WAGECHECK, *args], input=stdin, capture_output=True, text=True,
-                            env=env, timeout=120)
+    result = subprocess.run(
+        [*WAGECHECK, *args], input=stdin, capture_output=True, text=True, env=env, timeout=120
+    )
     if check:
         assert result.returncode == 0, result.stderr + result.stdout
     return result
@@ -28,8 +30,17 @@ def home(tmp_path: Path) -> Path:
     home = tmp_path / "home"
     run(home, "org", "add", "Karachi Workers Centre", "--kind", "cso")
     run(home, "factory", "add", "KHI-001", "--name", "Korangi Knitwear", "--headcount", "200")
-    run(home, "round", "open", "--name", "Round 1", "--cso", "Karachi Workers Centre",
-        "-f", "KHI-001")
+    run(
+        home,
+        "round",
+        "open",
+        "--name",
+        "Round 1",
+        "--cso",
+        "Karachi Workers Centre",
+        "-f",
+        "KHI-001",
+    )
     return home
 
 
@@ -53,8 +64,9 @@ URDU_ANSWERS = [
 
 
 def test_piped_chat_in_urdu_with_urdu_digits_completes_the_survey(home: Path) -> None:
-    out = run(home, "chat", "--lang", "ur", "--factory", "KHI-001",
-              stdin="\n".join(URDU_ANSWERS) + "\n").stdout
+    out = run(
+        home, "chat", "--lang", "ur", "--factory", "KHI-001", stdin="\n".join(URDU_ANSWERS) + "\n"
+    ).stdout
     assert "کیا آپ جواب دینے پر راضی ہیں" in out
     assert "✓ مشین آپریٹر" in out
     assert "✓ \u2066PKR 42,500\u2069" in out  # recorded and shown in order inside Urdu text
@@ -67,8 +79,9 @@ def test_piped_chat_in_urdu_with_urdu_digits_completes_the_survey(home: Path) ->
 
 def test_piped_chat_handles_nonsense_and_commands_politely(home: Path) -> None:
     answers = ["yes", "yes", "what?", "🙂", "help", "1", "back", "3", "stop", "hello"]
-    out = run(home, "chat", "--lang", "en", "--factory", "KHI-001",
-              stdin="\n".join(answers) + "\n").stdout
+    out = run(
+        home, "chat", "--lang", "en", "--factory", "KHI-001", stdin="\n".join(answers) + "\n"
+    ).stdout
     assert "Please press one of the buttons" in out
     assert "You can type these words at any time" in out
     assert "✓ Helper" in out and "✓ Checker" in out
@@ -77,20 +90,29 @@ def test_piped_chat_handles_nonsense_and_commands_politely(home: Path) -> None:
 
 
 def test_help_lists_every_command() -> None:
-    out = subprocess.run([*WAGECHECK, "--help"], capture_output=True, text=True,
-                         env={**os.environ, "COLUMNS": "160"}).stdout
+    out = subprocess.run(
+        [*WAGECHECK, "--help"], capture_output=True, text=True, env={**os.environ, "COLUMNS": "160"}
+    ).stdout
     for command in ("init", "db", "factory", "org", "round", "chat", "demo", "config"):
         assert command in out
-    sub = subprocess.run([*WAGECHECK, "round", "--help"], capture_output=True, text=True,
-                         env={**os.environ, "COLUMNS": "160"}).stdout
+    sub = subprocess.run(
+        [*WAGECHECK, "round", "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "160"},
+    ).stdout
     for command in ("open", "close", "list", "status"):
         assert command in sub
 
 
 def test_config_masks_secrets(tmp_path: Path) -> None:
     env_home = tmp_path / "h"
-    env = {**os.environ, "WAGECHECK_HOME": str(env_home), "COLUMNS": "200",
-           "WAGECHECK_SECRET_KEY": "top-secret-value-" + "x" * 30}
+    env = {
+        **os.environ,
+        "WAGECHECK_HOME": str(env_home),
+        "COLUMNS": "200",
+        "WAGECHECK_SECRET_KEY": "top-secret-value-" + "x" * 30,
+    }
     out = subprocess.run([*WAGECHECK, "config"], capture_output=True, text=True, env=env).stdout
     assert "WAGECHECK_SECRET_KEY" in out and "********" in out
     assert "top-secret-value" not in out
@@ -107,13 +129,15 @@ def test_errors_are_clear_messages_not_tracebacks(home: Path) -> None:
 def test_factory_import_and_brand_link(tmp_path: Path) -> None:
     home = tmp_path / "home"
     csv = tmp_path / "factories.csv"
-    csv.write_text("code,name,region,city,os_id,headcount\n"
-                   "KHI-001,Korangi Knitwear,sindh,Karachi,PK2026X1,420\n"
-                   "HYD-001,Hyderabad Home,sindh,Hyderabad,,\n", encoding="utf-8")
+    csv.write_text(
+        "code,name,region,city,os_id,headcount\n"
+        "KHI-001,Korangi Knitwear,sindh,Karachi,PK2026X1,420\n"
+        "HYD-001,Hyderabad Home,sindh,Hyderabad,,\n",
+        encoding="utf-8",
+    )
     assert "2 added" in run(home, "factory", "import", str(csv)).stdout
     run(home, "org", "add", "Noordzee Fashion", "--kind", "brand")
-    assert "2 new link" in run(home, "org", "link", "Noordzee Fashion", "KHI-001",
-                               "HYD-001").stdout
+    assert "2 new link" in run(home, "org", "link", "Noordzee Fashion", "KHI-001", "HYD-001").stdout
     listing = run(home, "factory", "list").stdout
     assert "PK2026X1" in listing and "Hyderabad Home" in listing
 

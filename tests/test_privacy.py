@@ -23,8 +23,12 @@ RAW_IDS = ["5123498765", "923001234567", "PK.7f3a9c0e1d"]
 
 @pytest.fixture
 def sqlite_settings(tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path / "home", database_url=None,  # the default SQLite file
-                    secret_key="privacy-test-" + "k" * 40, _env_file=None)  # type: ignore[call-arg]
+    return Settings(
+        home=tmp_path / "home",
+        database_url=None,  # the default SQLite file
+        secret_key="privacy-test-" + "k" * 40,
+        _env_file=None,
+    )  # type: ignore[call-arg]
 
 
 def _database_bytes(home: Path) -> bytes:
@@ -36,15 +40,18 @@ def _database_bytes(home: Path) -> bytes:
 
 
 async def test_raw_ids_never_reach_the_database_file_or_logs(
-        sqlite_settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    sqlite_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     app = await build_app(sqlite_settings)
     try:
         codes = await open_round(app)
-        await complete_survey(Worker(app, RAW_IDS[0], channel="telegram"), codes["KHI-001"],
-                              opt_in="yes")
-        await complete_survey(Worker(app, RAW_IDS[1], channel="whatsapp"), codes["KHI-001"],
-                              lang="ur", pay="۳۸۰۰۰")
+        await complete_survey(
+            Worker(app, RAW_IDS[0], channel="telegram"), codes["KHI-001"], opt_in="yes"
+        )
+        await complete_survey(
+            Worker(app, RAW_IDS[1], channel="whatsapp"), codes["KHI-001"], lang="ur", pay="۳۸۰۰۰"
+        )
         w = Worker(app, RAW_IDS[2], channel="whatsapp")  # still answering: address kept
         await w.start(codes["KHI-001"])
         for v in ("sd", "yes", "yes", "helper"):
@@ -65,8 +72,7 @@ async def test_raw_ids_never_reach_the_database_file_or_logs(
     assert "handled message" in logs  # the logs were captured at all
 
 
-async def test_contact_addresses_are_encrypted_and_decryptable_only_with_the_key(
-        app: App) -> None:
+async def test_contact_addresses_are_encrypted_and_decryptable_only_with_the_key(app: App) -> None:
     codes = await open_round(app)
     w = Worker(app, RAW_IDS[0], channel="telegram")
     await w.start(codes["KHI-001"])
@@ -106,9 +112,12 @@ def test_generated_secret_key_is_private_and_stable(tmp_path: Path) -> None:
 
 
 def test_configured_secret_is_masked_and_must_be_long(tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path, secret_key="s" * 40,
-                        database_url="postgresql+asyncpg://wc:hunter2@db/wc",
-                        _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(
+        home=tmp_path,
+        secret_key="s" * 40,
+        database_url="postgresql+asyncpg://wc:hunter2@db/wc",
+        _env_file=None,
+    )  # type: ignore[call-arg]
     shown = settings.masked()
     assert shown["secret_key"] == "********"
     assert "hunter2" not in shown["database_url"] and "wc:********@db" in shown["database_url"]

@@ -80,7 +80,7 @@ async def complete_survey(
     await w.press("yes")  # factory confirmed
     await w.press("helper")
     await w.press("permanent")
-    await w.press("m1")
+    await w.press("2026-10")
     await w.press("yes")  # full month
     await w.type(pay)
     await w.press("yes")  # pay rise
@@ -196,7 +196,7 @@ async def test_answering_twice_in_a_round_replaces_the_first_response(app: App) 
     await complete_survey(w, codes["KHI-001"], pay="38000")
     await w.type("restart")
     assert w.question == "consent"  # the language choice is kept
-    for v in ("yes", "yes", "helper", "permanent", "m1", "yes"):
+    for v in ("yes", "yes", "helper", "permanent", "2026-10", "yes"):
         await w.press(v)
     await w.type("41000")
     assert await count(app, Answer, Answer.question_id == "pay") == 1

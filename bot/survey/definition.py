@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -21,6 +22,7 @@ TELEGRAM_CALLBACK_DATA_MAX_BYTES = 64
 CALLBACK_PREFIX = "a:"
 
 ID_PATTERN = r"^[a-z][a-z0-9_]{0,23}$"
+MAX_MONTHS_BACK = 24
 
 
 class SurveyError(ValueError):
@@ -47,6 +49,15 @@ class Condition(_Strict):
     equals: str | None = None
     any_of: list[str] | None = None
     not_any_of: list[str] | None = None
+
+    @field_validator("equals", "any_of", "not_any_of", mode="before")
+    @classmethod
+    def _yaml_words(cls, value: Any) -> Any:
+        # YAML reads an unquoted yes/no as a boolean; in a condition it means the answer.
+        def word(v: Any) -> Any:
+            return ("yes" if v else "no") if isinstance(v, bool) else v
+
+        return [word(v) for v in value] if isinstance(value, list) else word(value)
 
     @model_validator(mode="after")
     def _one_test(self) -> Condition:
@@ -103,8 +114,8 @@ class Question(_Strict):
     plausible_min: int | None = None
     plausible_max: int | None = None
     example: int | None = None
-    # month: how many months back the offered options go (1 = last month)
-    months_back: list[int] = Field(default_factory=list)
+    # month: how many months back the offered options go (1 = last month); two years at most
+    months_back: list[Annotated[int, Field(ge=0, le=MAX_MONTHS_BACK)]] = Field(default_factory=list)
     # text
     max_chars: int = 500
     cso_only: bool = False
@@ -251,11 +262,30 @@ def parse_survey(text: str, source: str = "<string>") -> Survey:
         survey = Survey.model_validate(data)
     except ValidationError as exc:
         problems = []
+        questions = data.get("questions") or []
         for err in exc.errors():
             loc = tuple(err["loc"])
+            # Survey-wide checks name the question in their message; point at that question.
+            named = re.search(r"question '([^']+)'", str(err["msg"]))
+            if not loc and named and isinstance(questions, list):
+                index = next(
+                    (
+                        i
+                        for i, q in enumerate(questions)
+                        if isinstance(q, dict) and q.get("id") == named.group(1)
+                    ),
+                    None,
+                )
+                if index is not None:
+                    # The last question with that id is the offending one for duplicates.
+                    index = max(
+                        i
+                        for i, q in enumerate(questions)
+                        if isinstance(q, dict) and q.get("id") == named.group(1)
+                    )
+                    loc = ("questions", index)
             where = ""
             if len(loc) >= 2 and loc[0] == "questions" and isinstance(loc[1], int):
-                questions = data.get("questions") or []
                 if loc[1] < len(questions) and isinstance(questions[loc[1]], dict):
                     where = f" question {questions[loc[1]].get('id', loc[1])!r}"
             line = _line_of(node, loc)

@@ -150,7 +150,7 @@ class Engine:
         state.last_seen = now.replace(minute=0, second=0, microsecond=0)
         if inp.kind == "start" and (inp.factory is not None or inp.unknown_code):
             self._on_start(st, inp)
-        elif inp.kind == "start" and state.step is None:
+        elif inp.kind == "start" and state.step is None and state.phase not in ("done", "declined"):
             self._choose_language_from(st, inp)
             self._ask_next(st, after=None)
         elif inp.kind == "media":
@@ -221,6 +221,8 @@ class Engine:
         state = st.state
         if state.phase == "done":
             st.say(st.loc.gettext(P.ALREADY_DONE))
+        elif state.phase == "declined" and state.factory is not None:
+            self._on_start(st, Input(kind="start", factory=state.factory))
         elif state.phase == "declined":
             st.say(st.loc.gettext(P.NOT_STARTED))
         elif state.phase == "confirm_delete":
@@ -233,7 +235,9 @@ class Engine:
             q = self._current(state)
             assert q is not None
             if state.phase == "paused":
-                state.phase = "asking"
+                _restore(state)
+                self._reask(st)
+                return
             self._ask(st, q)
 
     # ------------------------------------------------------------------ asking
@@ -300,10 +304,10 @@ class Engine:
         elif q.type == "yes_no":
             buttons = self._yes_no_buttons(q, loc)
         elif q.type == "month":
-            buttons = [
-                Button(answer_payload(q.id, f"m{back}"), loc.month(self._month_back(back, st.now)))
-                for back in q.months_back
-            ]
+            months = [self._month_back(back, st.now) for back in q.months_back]
+            # The payload names the month itself: a button pressed on the 1st of the next
+            # month must not record a different month than the one its label shows.
+            buttons = [Button(answer_payload(q.id, f"{m:%Y-%m}"), loc.month(m)) for m in months]
         elif q.type == "number":
             expects = "number"
         elif q.type == "text":
@@ -407,21 +411,23 @@ class Engine:
             if lang_q is None:
                 self._reask(st)
                 return
-            if state.phase not in ("done", "declined") and state.step != lang_q.id:
-                state.resume_step, state.resume_phase = state.step, "asking"
+            if state.step != lang_q.id or state.resume_phase is None:
+                _interrupt(state)
             state.step, state.phase = lang_q.id, "asking"
             self._ask(st, lang_q)
         elif command is Command.STOP:
-            if state.phase in ("asking", "confirm_number"):
-                state.phase = "paused"
+            if state.phase in ("done", "declined"):
+                self._reask(st)  # nothing is being asked, so there is nothing to pause
+                return
+            _interrupt(state)
+            state.phase = "paused"
             st.say(st.loc.gettext(P.PAUSED))
         elif command is Command.DELETE:
             if not state.started and not state.answers:
                 st.say(st.loc.gettext(P.NOTHING_TO_DELETE))
                 self._reask(st)
                 return
-            if state.phase != "confirm_delete":
-                state.resume_phase = state.phase
+            _interrupt(state)
             state.phase = "confirm_delete"
             self._ask_delete(st)
 
@@ -434,7 +440,7 @@ class Engine:
             return
         previous = state.history.pop()
         state.answers.pop(previous, None)
-        state.pending = None
+        state.pending = state.resume_step = state.resume_phase = None
         st.events.append(AnswerRetracted(previous))
         state.step, state.phase = previous, "asking"
         q = self._current(state)
@@ -480,7 +486,7 @@ class Engine:
     def _on_answer(self, st: _Step, inp: Input) -> None:
         state = st.state
         if state.phase == "paused":
-            state.phase = state.resume_phase if state.resume_phase == "confirm_number" else "asking"
+            _restore(state)
             st.say(st.loc.gettext(P.WELCOME_BACK))
             self._reask(st)
             return
@@ -565,12 +571,11 @@ class Engine:
                     st.events.append(AnswerGiven(q.id, value))
             state.history.append(q.id)
         st.echo = echo
-        if q.type == "language" and state.resume_step:
-            step, state.resume_step, state.resume_phase = state.resume_step, None, None
-            state.step = step
-            resumed = self._current(state)
-            assert resumed is not None
-            self._ask(st, resumed)
+        if q.type == "language" and state.resume_phase is not None:
+            _restore(state)
+            if state.phase in ("done", "declined"):
+                st.say(st.loc.gettext(P.LANGUAGE_SET))
+            self._reask(st)
             return
         self._ask_next(st, after=q.id)
 
@@ -708,7 +713,7 @@ class Engine:
     def _answer_month(self, st: _Step, q: Question, inp: Input) -> _Invalid | None:
         if self._skip(st, q, inp):
             return None
-        options = {f"m{b}": self._month_back(b, st.now) for b in q.months_back}
+        options = {f"{m:%Y-%m}": m for m in (self._month_back(b, st.now) for b in q.months_back)}
         value = self._button_value(inp, q)
         if value is None and inp.kind == "text":
             typed = clean_text(inp.text).casefold()
@@ -761,7 +766,9 @@ class Engine:
             self._ask(st, q)
         elif inp.kind == "text" and parse_number(inp.text) is not None:
             state.phase, state.pending = "asking", None
-            self._answer_number(st, q, inp)  # a new amount typed instead of yes/no
+            result = self._answer_number(st, q, inp)  # a new amount typed instead of yes/no
+            if isinstance(result, _Invalid):
+                self._invalid(st, q, result.message)
         else:
             st.say(st.loc.gettext(P.INVALID_YES_NO))
             self._ask_confirm_number(st, q)
@@ -794,8 +801,7 @@ class Engine:
             st.state = fresh
             st.say(st.loc.gettext(P.DELETED))
         elif value == "no":
-            state.phase = state.resume_phase or "asking"
-            state.resume_phase = None
+            _restore(state)
             st.say(st.loc.gettext(P.DELETE_CANCELLED))
             self._reask(st)
         else:
@@ -808,6 +814,25 @@ def _language_names(lang: str) -> frozenset[str]:
     """What a worker may type to pick a language: its code, own name, English name."""
     english = Locale.parse(lang).get_display_name("en") or lang
     return frozenset({lang, ENDONYMS[lang].casefold(), english.casefold()})
+
+
+def _interrupt(state: ConversationState) -> None:
+    """Remember what was being asked before a pause, a delete question or a language change."""
+    if state.resume_phase is None:
+        state.resume_step, state.resume_phase = state.step, state.phase
+
+
+def _restore(state: ConversationState) -> None:
+    """Go back to what was being asked before the interruption."""
+    phase: Phase = state.resume_phase or "asking"
+    if phase in ("paused", "confirm_delete") or (
+        phase == "confirm_number" and state.pending is None
+    ):
+        phase = "asking"
+    if state.resume_phase is not None:
+        state.step = state.resume_step
+    state.phase = phase
+    state.resume_step = state.resume_phase = None
 
 
 def _merge(replies: list[Reply]) -> list[Reply]:

@@ -39,7 +39,7 @@ def _buttons(q: Question, survey: Survey, catalogs: Catalogs, lang: str) -> list
     elif q.type in ("single", "multiple"):
         labels = [(c.id, c.label) for c in q.choices]
     elif q.type == "month":
-        return [(answer_payload(q.id, f"m{b}"), loc.month(_LONG_MONTH)) for b in q.months_back]
+        return [(answer_payload(q.id, "2026-09"), loc.month(_LONG_MONTH)) for _ in q.months_back]
     elif q.type == "info":
         labels = [("_ok", P.BUTTON_CONTINUE)]
     else:
