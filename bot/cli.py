@@ -372,5 +372,14 @@ async def _print_results(a: App, round_id: int, k: int) -> None:
     )
 
 
+def _register_extensions() -> None:
+    """Commands that live next to what they drive (reports), registered on the main app."""
+    from bot.reports.cli import register as register_reports
+
+    register_reports(app)
+
+
+_register_extensions()
+
 if __name__ == "__main__":
     app()
