@@ -119,6 +119,55 @@ def org_link(brand: str, factories: list[str]) -> None:
     console.print(f"{added} new link(s) for {brand!r}")
 
 
+@org_app.command("invite")
+def org_invite(
+    org: str,
+    role: Annotated[str, typer.Option(help="admin or viewer")] = "viewer",
+    days: Annotated[int, typer.Option(help="valid for this many days")] = 7,
+) -> None:
+    """A single-use invite code for a member of ORG to use in the bot (/join CODE)."""
+    from bot.service.members import MemberService
+
+    async def work(a: App) -> tuple[str, str | None]:
+        code, _ = await MemberService(a.db, a.keyring).create_invite(org, role, days)
+        return code, await _bot_username(a)
+
+    code, username = _run(work)
+    console.print(f"invite for {org} ({role}), valid {days} days, usable once:")
+    console.print(f"  code: {code}")
+    if username:
+        console.print(f"  link: https://t.me/{username}?start={code}")
+    console.print("In the bot: /join CODE (or open the link).")
+
+
+@org_app.command("members")
+def org_members(org: str) -> None:
+    """Members of ORG linked in the bot."""
+    from bot.service.members import MemberService
+
+    members = _run(lambda a: MemberService(a.db, a.keyring).list_members(org))
+    table = Table("member", "channel", "role", "joined", "subscribed", "status")
+    for m in members:
+        table.add_row(
+            str(m.id),
+            m.channel,
+            m.role,
+            _day(m.joined_at),
+            "yes" if m.subscribed else "no",
+            "revoked" if m.revoked_at else "active",
+        )
+    console.print(table)
+
+
+@org_app.command("revoke")
+def org_revoke(org: str, member: int) -> None:
+    """Remove a member from ORG (they lose access at once)."""
+    from bot.service.members import MemberService
+
+    _run(lambda a: MemberService(a.db, a.keyring).revoke(org, member))
+    console.print(f"member {member} of {org} revoked")
+
+
 # ------------------------------------------------------------------ factories
 @factory_app.command("add")
 def factory_add(
@@ -231,6 +280,46 @@ def round_status(round_id: int) -> None:
     console.print(table)
 
 
+@round_app.command("links")
+def round_links(round_id: int) -> None:
+    """The deep link (and poster code) of every factory in a round."""
+    rows = _run(lambda a: _links(a, round_id))
+    table = Table("factory", "name", "poster code", "Telegram link", title=f"round {round_id}")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+async def _links(a: App, round_id: int) -> list[tuple[str, str, str, str]]:
+    username = await _bot_username(a)
+    rnd = await a.admin.get_round(round_id)
+    from bot.channels.telegram.adapter import deep_link
+
+    return [
+        (
+            rf.factory.code,
+            rf.factory.name,
+            rf.code,
+            deep_link(username, rf.code) if username else "(set WAGECHECK_TELEGRAM_TOKEN)",
+        )
+        for rf in sorted(rnd.factories, key=lambda rf: rf.factory.code)
+    ]
+
+
+async def _bot_username(a: App) -> str | None:
+    """The bot's username: from the settings, else asked from the Bot API with the token."""
+    s = a.settings
+    if s.telegram_bot_username:
+        return s.telegram_bot_username.lstrip("@")
+    if s.telegram_token is None:
+        return None
+    from telegram import Bot
+
+    bot = Bot(s.telegram_token.get_secret_value(), base_url=f"{s.telegram_api_url.rstrip('/')}/bot")
+    async with bot:
+        return bot.username
+
+
 def _day(moment: datetime | None) -> str:
     return moment.date().isoformat() if moment else "–"
 
@@ -286,6 +375,37 @@ async def _poster_code(a: App, factory: str) -> str:
             )
         ).scalar()
     return code or factory
+
+
+# ------------------------------------------------------------------ running the channels
+@app.command("run")
+def run_channels(
+    channels: Annotated[list[str], typer.Argument(help="which channels: telegram")],
+    webhook: Annotated[
+        bool, typer.Option(help="Telegram: webhook instead of long polling")
+    ] = False,
+    listen: Annotated[str, typer.Option(help="HOST:PORT of the webhook server")] = "127.0.0.1:8080",
+) -> None:
+    """Run the bot (until SIGINT/SIGTERM)."""
+    from bot.channels.telegram import TelegramChannel, run_polling, run_webhook
+
+    unknown = set(channels) - {"telegram"}
+    if unknown:
+        err.print(f"[red]error:[/red] unknown channel(s): {', '.join(sorted(unknown))}")
+        raise typer.Exit(2)
+
+    async def work(a: App) -> None:
+        channel = TelegramChannel.build(a)
+        if webhook:
+            await run_webhook(channel, listen)
+        else:
+            await run_polling(channel)
+
+    try:
+        _run(work)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
 
 
 # ------------------------------------------------------------------ demo

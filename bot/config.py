@@ -36,6 +36,21 @@ class Settings(BaseSettings):
     opt_in_days: int = Field(
         400, ge=30, description="days to keep the address of a worker who asked to be invited"
     )
+    # Telegram (docs: README "Telegram")
+    telegram_token: SecretStr | None = Field(None, description="bot token from @BotFather")
+    telegram_api_url: str = Field(
+        "https://api.telegram.org", description="Bot API server root (self-hosted or stand-in)"
+    )
+    telegram_bot_username: str | None = Field(
+        None, description="bot username for t.me links (asked from Telegram if unset)"
+    )
+    telegram_webhook_url: str | None = Field(None, description="public HTTPS URL of the webhook")
+    telegram_webhook_secret: SecretStr | None = Field(
+        None, description="secret Telegram sends back in X-Telegram-Bot-Api-Secret-Token"
+    )
+    telegram_rate_overall: float = Field(30, gt=0, description="messages per second, all chats")
+    telegram_rate_per_chat: float = Field(1, gt=0, description="messages per second, one chat")
+    telegram_max_retries: int = Field(5, ge=0, description="retries after a 429 (RetryAfter)")
     k_brand: int = Field(10, ge=5, description="small-cell threshold for brand-facing output")
     k_cso: int = Field(5, ge=5, description="small-cell threshold for CSO-facing output")
 

@@ -20,6 +20,7 @@ from bot.storage.models import (
     ContactAddress,
     Conversation,
     Factory,
+    OutboxMessage,
     ProcessedMessage,
     Response,
     Round,
@@ -43,6 +44,8 @@ from bot.survey.state import (
     ResponseDeleted,
     ResponseStarted,
     Sprint,
+    reply_from_dict,
+    reply_to_dict,
 )
 
 log = logging.getLogger(__name__)
@@ -67,16 +70,23 @@ class InboundMessage:
     media: str = ""
     client_language: str | None = None
     language_chosen: bool = False
+    # Channels that send over a network record replies in the outbox (see OutboxMessage) and
+    # call SurveyService.mark_sent once they are delivered.
+    outbox: bool = False
 
 
 @dataclass
 class Outcome:
-    """What to send back, and whether the message had been handled before."""
+    """What to send back, and whether the message had been handled before.
+
+    For a redelivered message, `replies` holds what was recorded but never marked sent.
+    """
 
     replies: list[Reply] = field(default_factory=list)
     duplicate: bool = False
     echo: str | None = None
     events: list[Event] = field(default_factory=list)
+    outbox_ids: list[int] = field(default_factory=list)
 
 
 def _hour(moment: datetime) -> datetime:
@@ -103,7 +113,7 @@ class SurveyService:
                 # Either this message was handled meanwhile (a redelivery racing the first
                 # delivery), or a lock conflict: look, then try again.
                 if await self._seen(dedup):
-                    return Outcome(duplicate=True)
+                    return await self._unsent(dedup)
                 if attempt == MAX_ATTEMPTS:
                     raise
                 log.warning("retrying inbound message after %s", type(exc).__name__)
@@ -112,6 +122,28 @@ class SurveyService:
     async def _seen(self, dedup: str) -> bool:
         async with self.db.transaction() as session:
             return await session.get(ProcessedMessage, dedup) is not None
+
+    async def _unsent(self, dedup: str) -> Outcome:
+        """A redelivery: nothing changes, but replies never confirmed as sent go out again."""
+        async with self.db.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(OutboxMessage.id, OutboxMessage.reply)
+                    .where(OutboxMessage.message_key == dedup)
+                    .order_by(OutboxMessage.position)
+                )
+            ).all()
+        return Outcome(
+            duplicate=True,
+            replies=[reply_from_dict(r) for _, r in rows],
+            outbox_ids=[i for i, _ in rows],
+        )
+
+    async def mark_sent(self, outbox_ids: list[int]) -> None:
+        """The channel delivered these replies; forget them (they may echo answers)."""
+        if outbox_ids:
+            async with self.db.transaction() as session:
+                await session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(outbox_ids)))
 
     async def _handle(self, session: AsyncSession, msg: InboundMessage, dedup: str) -> Outcome:
         # Recording the message id first makes a redelivery fail here, before any work.
@@ -164,7 +196,7 @@ class SurveyService:
         elif state.survey != engine.survey.key:
             state = engine.new_state(lang=state.lang if state.lang_chosen else msg.client_language)
         sprint = engine.resume(state, inp, msg.received_at)
-        return await self._store(session, msg, key, conv, engine, sprint, previous=state)
+        return await self._store(session, msg, key, conv, engine, sprint, state, dedup)
 
     async def _input(
         self,
@@ -238,6 +270,7 @@ class SurveyService:
         engine: Engine,
         sprint: Sprint,
         previous: ConversationState | None,
+        dedup: str,
     ) -> Outcome:
         state = sprint.state
         response_id = conv.response_id if conv else None
@@ -288,12 +321,30 @@ class SurveyService:
             await session.execute(
                 update(Conversation).where(Conversation.key == key).values(**values)
             )
+        outbox_ids: list[int] = []
+        if msg.outbox and sprint.replies:
+            result = await session.execute(
+                insert(OutboxMessage).returning(OutboxMessage.id),
+                [
+                    {
+                        "message_key": dedup,
+                        "channel": msg.channel,
+                        "position": i,
+                        "reply": reply_to_dict(r),
+                        "created_at": msg.received_at,
+                    }
+                    for i, r in enumerate(sprint.replies)
+                ],
+            )
+            outbox_ids = list(result.scalars())
         log.info(
             "handled message kind=%s events=%s",
             msg.kind,
             ",".join(type(e).__name__ for e in sprint.events) or "-",
         )
-        return Outcome(replies=sprint.replies, echo=sprint.echo, events=sprint.events)
+        return Outcome(
+            replies=sprint.replies, echo=sprint.echo, events=sprint.events, outbox_ids=outbox_ids
+        )
 
     async def _apply(
         self,

@@ -204,3 +204,53 @@ class AuditEntry(Base):
     target: Mapped[str] = mapped_column(String(200))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     ok: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class OutboxMessage(Base):
+    """A reply recorded in the same transaction as the state that produced it, and deleted once
+    the channel has sent it; a redelivered message re-sends what is still here, so a crash
+    between commit and send loses no question."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_key: Mapped[str] = mapped_column(String(64), index=True)  # the inbound message's
+    channel: Mapped[str] = mapped_column(String(16))
+    position: Mapped[int] = mapped_column(Integer)
+    reply: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Member(Base):
+    """A person of a CSO or brand who uses the bot for their organisation's work.
+
+    Staff, not workers; still only a keyed hash of their account and an encrypted address.
+    """
+
+    __tablename__ = "members"
+    __table_args__ = (UniqueConstraint("org_id", "account"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    account: Mapped[str] = mapped_column(String(64), index=True)  # keyed hash of the user id
+    address: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted chat id, to send reports
+    role: Mapped[str] = mapped_column(String(10))  # "admin" | "viewer"
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    subscribed: Mapped[bool] = mapped_column(Boolean, default=False)
+    joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    organisation: Mapped[Organisation] = relationship(lazy="joined")
+
+
+class Invite(Base):
+    """A single-use invitation into an organisation; only a hash of the code is stored."""
+
+    __tablename__ = "invites"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))

@@ -47,6 +47,12 @@ from bot.wages import WageTable
 SETUP_TYPES = frozenset({"language", "consent", "factory"})
 SKIP, DONE, OK, RETRY = "_skip", "_done", "_ok", "_retry"
 YES_NO = {"yes": "yes", "no": "no"}
+# Inputs that are not answers: a polite note, then the same question again.
+NOTICES = {
+    "media": P.MEDIA_NOT_UNDERSTOOD,
+    "unknown_command": P.UNKNOWN_COMMAND,
+    "edited": P.EDITED_MESSAGE,
+}
 # WhatsApp's body limit; a note and a question are joined only below it.
 MAX_MERGED_CHARS = 1024
 # Shorter typed fragments could match several labels by accident.
@@ -153,8 +159,8 @@ class Engine:
         elif inp.kind == "start" and state.step is None and state.phase not in ("done", "declined"):
             self._choose_language_from(st, inp)
             self._ask_next(st, after=None)
-        elif inp.kind == "media":
-            st.say(st.loc.gettext(P.MEDIA_NOT_UNDERSTOOD))
+        elif inp.kind in NOTICES:
+            st.say(st.loc.gettext(NOTICES[inp.kind]))
             self._reask(st)
         elif inp.kind == "start":
             if returning:

@@ -48,6 +48,10 @@ TEXT_EMPTY = N_("Please write your answer, or press “Skip”.")
 MEDIA_NOT_UNDERSTOOD = N_(
     "Sorry, I can only read text and buttons. Voice notes, pictures and stickers are not saved."
 )
+UNKNOWN_COMMAND = N_("I do not know that command. Type “help” to see what you can type.")
+EDITED_MESSAGE = N_(
+    "You changed a message. I only read new messages. To change your last answer, type “back”."
+)
 STILL_STUCK = N_("If you are stuck, type “help”.")
 PAUSED = N_(
     "Paused. Your answers so far are saved. Send any message to continue, "

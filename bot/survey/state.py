@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -51,7 +51,7 @@ class ConversationState(BaseModel):
         return cls.model_validate_json(data)
 
 
-InputKind = Literal["text", "button", "start", "media"]
+InputKind = Literal["text", "button", "start", "media", "unknown_command", "edited"]
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,20 @@ class Reply:
     rtl: bool = False
     # The message re-renders the previous question (ticks on a multiple choice): edit, don't add.
     replaces_previous: bool = False
+
+
+def reply_to_dict(reply: Reply) -> dict[str, Any]:
+    """A reply as JSON-ready data (for the outbox)."""
+    data = asdict(reply)
+    data["buttons"] = [[b.payload, b.label] for b in reply.buttons]
+    return data
+
+
+def reply_from_dict(data: dict[str, Any]) -> Reply:
+    """The reply that reply_to_dict stored."""
+    fields = dict(data)
+    fields["buttons"] = tuple(Button(p, label) for p, label in data.get("buttons", []))
+    return Reply(**fields)
 
 
 # Events: what the host must persist. Each sprint's events are applied in one transaction.

@@ -1,0 +1,7 @@
+"""The Telegram channel: a thin adapter between the Bot API (python-telegram-bot) and the
+survey service, plus the staff commands of CSO and brand members."""
+
+from bot.channels.telegram.adapter import CHANNEL, TelegramChannel, deep_link
+from bot.channels.telegram.runner import run_polling, run_webhook, webhook_app
+
+__all__ = ["CHANNEL", "TelegramChannel", "deep_link", "run_polling", "run_webhook", "webhook_app"]

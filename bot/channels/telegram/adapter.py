@@ -1,0 +1,263 @@
+"""Turn Telegram updates into InboundMessages for the survey service, and replies back into
+Bot API calls. Nothing here decides what to ask: the engine does."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllPrivateChats,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from telegram.error import BadRequest, Forbidden
+from telegram.ext import Application, ApplicationBuilder, ExtBot
+
+from bot.bootstrap import App
+from bot.channels.telegram import texts
+from bot.channels.telegram.ratelimit import ChatRateLimiter
+from bot.i18n import WORKER_LANGUAGES, negotiate_language
+from bot.service import InboundMessage, Outcome
+from bot.service.members import INVITE_PREFIX, MemberService
+from bot.survey.state import Reply
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+# What a worker may send that is not text, by the Message attribute that carries it. A shared
+# contact's phone number is never read.
+MEDIA_KINDS = (
+    "voice",
+    "audio",
+    "video",
+    "video_note",
+    "photo",
+    "sticker",
+    "animation",
+    "document",
+    "location",
+    "venue",
+    "contact",
+    "poll",
+    "dice",
+)
+WORKER_COMMANDS = frozenset(texts.COMMANDS)
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+
+
+def deep_link(bot_username: str, code: str) -> str:
+    """The link a poster's QR code carries: opens the bot and sends /start <code>."""
+    return f"https://t.me/{bot_username}?start={code}"
+
+
+def build_application(app: App) -> Application:  # type: ignore[type-arg]
+    """A python-telegram-bot Application for our bot, pointed at the configured Bot API server."""
+    s = app.settings
+    if s.telegram_token is None:
+        raise ValueError("set WAGECHECK_TELEGRAM_TOKEN (from @BotFather) to run the Telegram bot")
+    root = s.telegram_api_url.rstrip("/")
+    return (
+        ApplicationBuilder()
+        .token(s.telegram_token.get_secret_value())
+        .base_url(f"{root}/bot")
+        .base_file_url(f"{root}/file/bot")
+        .rate_limiter(
+            ChatRateLimiter(
+                s.telegram_rate_overall, s.telegram_rate_per_chat, s.telegram_max_retries
+            )
+        )
+        .updater(None)  # we poll ourselves: see TelegramChannel.poll
+        .build()
+    )
+
+
+class TelegramChannel:
+    """The adapter. `process(update)` handles one update completely, or raises."""
+
+    def __init__(self, app: App, application: Application) -> None:  # type: ignore[type-arg]
+        self.app = app
+        self.application = application
+        self.members = MemberService(app.db, app.keyring, actor="telegram")
+        from bot.channels.telegram.staff import StaffCommands
+
+        self.staff = StaffCommands(self)
+        self.username: str | None = app.settings.telegram_bot_username
+
+    @classmethod
+    def build(cls, app: App) -> TelegramChannel:
+        return cls(app, build_application(app))
+
+    @property
+    def bot(self) -> ExtBot:  # type: ignore[type-arg]
+        return self.application.bot
+
+    async def start(self) -> None:
+        """Initialise the client, learn our username, publish the command menu per language."""
+        await self.application.initialize()
+        self.username = self.bot.username
+        await self.publish_commands()
+
+    async def stop(self) -> None:
+        await self.application.shutdown()
+
+    async def publish_commands(self) -> None:
+        """setMyCommands with descriptions in each worker language (private chats only)."""
+        scope = BotCommandScopeAllPrivateChats()
+        for lang in WORKER_LANGUAGES:
+            loc = self.app.catalogs.get(lang)
+            commands = [BotCommand(c, loc.gettext(d)) for c, d in texts.COMMANDS.items()]
+            await self.bot.set_my_commands(
+                commands, scope=scope, language_code=None if lang == "en" else lang
+            )
+
+    # ------------------------------------------------------------------ dispatch
+    async def process(self, update: Update) -> None:
+        """Handle one update; raises if it could not be handled (so it is delivered again)."""
+        if update.callback_query is not None:
+            await self._on_callback(update, update.callback_query)
+            return
+        message = update.effective_message
+        if message is None or update.effective_chat is None or update.effective_user is None:
+            return  # other update kinds (chat member changes, ...) need nothing from us
+        if update.effective_chat.type != "private":
+            await self._in_group(update, message)
+            return
+        if update.edited_message is not None:
+            await self._worker(update, kind="edited")
+            return
+        text = message.text
+        if text is None:
+            media = next((k for k in MEDIA_KINDS if getattr(message, k, None)), "other")
+            await self._worker(update, kind="media", media=media)
+            return
+        if text.startswith("/"):
+            await self._on_command(update, text)
+            return
+        await self._worker(update, kind="text", text=text)
+
+    async def _on_command(self, update: Update, text: str) -> None:
+        command, _, argument = text[1:].partition(" ")
+        command = command.split("@", 1)[0].lower()
+        argument = argument.strip()
+        if command == "start" and argument.startswith(INVITE_PREFIX):
+            await self.staff.join(update, argument)
+        elif command == "start":
+            await self._worker(update, kind="start", start_code=argument or None)
+        elif command in WORKER_COMMANDS:
+            await self._worker(update, kind="text", text=f"/{command}")
+        elif await self.staff.handle(update, command, argument):
+            pass  # an authorised staff command, answered by StaffCommands
+        else:
+            # Unknown, or a staff command from someone without the role: the same answer.
+            await self._worker(update, kind="unknown_command")
+
+    async def _in_group(self, update: Update, message: Message) -> None:
+        if message.text and message.text.startswith("/"):
+            lang = negotiate_language(
+                update.effective_user.language_code if update.effective_user else None
+            )
+            await self.bot.send_message(
+                message.chat_id, self.app.catalogs.get(lang).gettext(texts.PRIVATE_ONLY)
+            )
+
+    # ------------------------------------------------------------------ workers
+    async def _worker(
+        self,
+        update: Update,
+        *,
+        kind: str,
+        text: str = "",
+        payload: str = "",
+        start_code: str | None = None,
+        media: str = "",
+        pressed: Message | None = None,
+    ) -> None:
+        user = update.effective_user
+        assert user is not None
+        chat_id = update.effective_chat.id if update.effective_chat else user.id
+        outcome = await self.app.service.handle(
+            InboundMessage(
+                channel=CHANNEL,
+                user_id=str(user.id),
+                message_id=str(update.update_id),
+                kind=kind,  # type: ignore[arg-type]
+                received_at=datetime.now(UTC),
+                text=text,
+                payload=payload,
+                start_code=start_code,
+                media=media,
+                client_language=user.language_code,
+                outbox=True,
+            )
+        )
+        await self.deliver(chat_id, outcome, pressed)
+
+    async def _on_callback(self, update: Update, query: CallbackQuery) -> None:
+        # Answer first so the phone stops its spinner, whatever happens next.
+        try:
+            await query.answer()
+        except BadRequest:
+            pass  # too old to answer; the button press itself still counts
+        message = query.message if isinstance(query.message, Message) else None
+        if message is None or message.chat.type != "private" or not query.data:
+            return
+        await self._worker(update, kind="button", payload=query.data, pressed=message)
+
+    async def deliver(self, chat_id: int, outcome: Outcome, pressed: Message | None) -> None:
+        """Send the replies; mark them sent only afterwards (a crash re-sends, never loses)."""
+        if outcome.echo and pressed is not None and not outcome.duplicate:
+            await self._edit(pressed, f"{pressed.text or ''}\n\n✓ {outcome.echo}", None)
+        for reply in outcome.replies:
+            markup = keyboard(reply.buttons)
+            if reply.replaces_previous and pressed is not None:
+                await self._edit(pressed, reply.text, markup)
+            else:
+                try:
+                    await self.bot.send_message(chat_id, reply.text, reply_markup=markup)
+                except Forbidden:
+                    log.info("worker blocked the bot; reply dropped")
+                    break
+        await self.app.service.mark_sent(outcome.outbox_ids)
+
+    async def _edit(self, message: Message, text: str, markup: InlineKeyboardMarkup | None) -> None:
+        try:
+            await self.bot.edit_message_text(
+                text, chat_id=message.chat_id, message_id=message.message_id, reply_markup=markup
+            )
+        except BadRequest as exc:
+            # "message is not modified" or too old to edit: the new question still goes out.
+            log.info("edit skipped: %s", type(exc).__name__)
+
+
+def keyboard(buttons: Sequence[object]) -> InlineKeyboardMarkup | None:
+    """One button per row: labels are long in Urdu and Sindhi, and easier to hit on a phone."""
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(b.label, callback_data=b.payload)]  # type: ignore[attr-defined]
+            for b in buttons
+        ]
+    )
+
+
+def language_of(update: Update) -> str:
+    user = update.effective_user
+    return negotiate_language(user.language_code if user else None)
+
+
+__all__ = [
+    "CHANNEL",
+    "Reply",
+    "TelegramChannel",
+    "build_application",
+    "deep_link",
+    "keyboard",
+    "language_of",
+]

@@ -1,0 +1,60 @@
+"""Telegram's flood limits: about 30 messages a second overall (PTB's AIORateLimiter) and about
+one a second per private chat, which AIORateLimiter leaves out."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from aiolimiter import AsyncLimiter
+from telegram.ext import AIORateLimiter
+
+# A short burst is fine (a question after an edited answer); the average stays at the rate.
+PER_CHAT_BURST = 3
+MAX_TRACKED_CHATS = 4096
+
+
+class ChatRateLimiter(AIORateLimiter):
+    """AIORateLimiter plus a per-private-chat limit; retries 429 answers after `retry_after`."""
+
+    def __init__(
+        self, overall_per_second: float, per_chat_per_second: float, max_retries: int
+    ) -> None:
+        super().__init__(
+            overall_max_rate=overall_per_second, overall_time_period=1, max_retries=max_retries
+        )
+        self._per_chat = per_chat_per_second
+        self._chats: OrderedDict[int, AsyncLimiter] = OrderedDict()
+
+    def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
+        limiter = self._chats.pop(chat_id, None)
+        if limiter is None:
+            limiter = AsyncLimiter(PER_CHAT_BURST, PER_CHAT_BURST / self._per_chat)
+        self._chats[chat_id] = limiter  # most recently used last
+        while len(self._chats) > MAX_TRACKED_CHATS:
+            self._chats.popitem(last=False)
+        return limiter
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        chat_id = data.get("chat_id")
+        try:
+            private = chat_id is not None and int(chat_id) > 0
+        except (TypeError, ValueError):
+            private = False
+        if not private:
+            return await super().process_request(
+                callback, args, kwargs, endpoint, data, rate_limit_args
+            )
+        async with self._chat_limiter(int(chat_id)):  # type: ignore[arg-type]
+            return await super().process_request(
+                callback, args, kwargs, endpoint, data, rate_limit_args
+            )

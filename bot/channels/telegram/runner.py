@@ -1,0 +1,209 @@
+"""Running the Telegram bot: long polling, or a webhook behind our own ASGI endpoint.
+
+Both are at-least-once. python-telegram-bot's Updater confirms updates when it fetches them and
+its webhook server answers 200 before handlers run; an update in flight when the process dies
+would be lost. Here an update is confirmed (next getUpdates offset, or the HTTP 200) only after
+`TelegramChannel.process` returned, and a redelivered update_id changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import signal
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from telegram import Update
+from telegram.error import NetworkError, RetryAfter, TelegramError
+
+from bot.channels.telegram.adapter import ALLOWED_UPDATES, TelegramChannel
+
+log = logging.getLogger(__name__)
+
+POLL_TIMEOUT = 25  # seconds a getUpdates call waits for news
+RETRY_DELAYS = (1, 2, 5, 10, 30)  # after a failed update or a network error
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+async def process_batch(channel: TelegramChannel, updates: list[Update]) -> list[Update]:
+    """Handle updates: one chat's in order, different chats concurrently. Returns the failed."""
+    by_chat: OrderedDict[int, list[Update]] = OrderedDict()
+    for update in updates:
+        chat = update.effective_chat
+        by_chat.setdefault(chat.id if chat else 0, []).append(update)
+
+    failed: list[Update] = []
+
+    async def one_chat(chat_updates: list[Update]) -> None:
+        for i, update in enumerate(chat_updates):
+            try:
+                await channel.process(update)
+            except Exception:
+                log.exception("update failed; it will be tried again")
+                failed.extend(chat_updates[i:])  # keep this chat's order
+                return
+
+    await asyncio.gather(*(one_chat(u) for u in by_chat.values()))
+    return sorted(failed, key=lambda u: u.update_id)
+
+
+async def poll(
+    channel: TelegramChannel, stop: asyncio.Event, poll_seconds: int = POLL_TIMEOUT
+) -> None:
+    """Long polling that confirms a batch only after every update in it was handled."""
+    bot = channel.bot
+    await bot.delete_webhook(drop_pending_updates=False)
+    offset: int | None = None
+    attempt = 0
+    while not stop.is_set():
+        fetch = asyncio.ensure_future(
+            bot.get_updates(
+                offset=offset,
+                timeout=poll_seconds,
+                allowed_updates=ALLOWED_UPDATES,
+                read_timeout=poll_seconds + 10,
+            )
+        )
+        stopping = asyncio.ensure_future(stop.wait())
+        done, _ = await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if fetch not in done:
+            fetch.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TelegramError):
+                await fetch
+            break
+        stopping.cancel()
+        try:
+            updates = list(fetch.result())
+        except RetryAfter as exc:
+            await _sleep(stop, float(exc.retry_after))  # type: ignore[arg-type]
+            continue
+        except (NetworkError, TelegramError) as exc:
+            delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
+            attempt += 1
+            log.warning("getUpdates failed (%s); again in %s s", type(exc).__name__, delay)
+            await _sleep(stop, delay)
+            continue
+        attempt = 0
+        pending = updates
+        retry = 0
+        while pending and not stop.is_set():
+            pending = await process_batch(channel, pending)
+            if pending:
+                await _sleep(stop, RETRY_DELAYS[min(retry, len(RETRY_DELAYS) - 1)])
+                retry += 1
+        if pending:
+            break  # stopping: leave them unconfirmed, Telegram keeps them for the next start
+        if updates:
+            offset = updates[-1].update_id + 1
+    if offset is not None:
+        # Confirm what was handled, so a restart does not fetch it again (it would be a no-op).
+        with contextlib.suppress(TelegramError):
+            await bot.get_updates(offset=offset, timeout=0, allowed_updates=ALLOWED_UPDATES)
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+def _on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def run_polling(channel: TelegramChannel, stop: asyncio.Event | None = None) -> None:
+    """`wagecheck run telegram`: poll until SIGINT/SIGTERM (or `stop` is set)."""
+    stop = stop or asyncio.Event()
+    _on_signals(stop)
+    await channel.start()
+    log.info("telegram bot running (long polling)")
+    try:
+        await poll(channel, stop)
+    finally:
+        await channel.stop()
+        log.info("telegram bot stopped")
+
+
+def webhook_app(
+    channel: TelegramChannel, path: str, secret: str, public_url: str | None = None
+) -> Starlette:
+    """The ASGI app: POST `path` (updates) and GET /healthz."""
+
+    async def receive(request: Request) -> Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), secret.encode()):
+            return JSONResponse({"ok": False}, status_code=403)
+        try:
+            data = json.loads(await request.body())
+            update = Update.de_json(data, channel.bot)
+        except (ValueError, TypeError, KeyError):
+            return JSONResponse({"ok": False, "error": "not an update"}, status_code=400)
+        if update is None:
+            return JSONResponse({"ok": False, "error": "not an update"}, status_code=400)
+        try:
+            await channel.process(update)
+        except Exception:
+            log.exception("update failed; Telegram will deliver it again")
+            return JSONResponse({"ok": False}, status_code=500)
+        return JSONResponse({"ok": True})
+
+    async def healthz(request: Request) -> Response:
+        try:
+            async with channel.app.db.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            return JSONResponse({"ok": False, "database": "unreachable"}, status_code=503)
+        return JSONResponse({"ok": True, "database": "ok"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await channel.start()
+        if public_url:
+            await channel.bot.set_webhook(
+                public_url, secret_token=secret, allowed_updates=ALLOWED_UPDATES
+            )
+        yield
+        await channel.stop()
+
+    return Starlette(
+        routes=[
+            Route(path, receive, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+
+
+async def run_webhook(channel: TelegramChannel, listen: str) -> None:
+    """`wagecheck run telegram --webhook`: serve until SIGINT/SIGTERM (uvicorn handles them)."""
+    import uvicorn
+
+    s = channel.app.settings
+    if not s.telegram_webhook_url or s.telegram_webhook_secret is None:
+        raise ValueError(
+            "webhook mode needs WAGECHECK_TELEGRAM_WEBHOOK_URL and "
+            "WAGECHECK_TELEGRAM_WEBHOOK_SECRET"
+        )
+    path = urlsplit(s.telegram_webhook_url).path or "/"
+    host, _, port = listen.rpartition(":")
+    app = webhook_app(
+        channel, path, s.telegram_webhook_secret.get_secret_value(), s.telegram_webhook_url
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host=host or "127.0.0.1", port=int(port), log_level="warning", lifespan="on"
+        )
+    )
+    await server.serve()

@@ -1,0 +1,196 @@
+"""Commands for CSO and brand members. Every call checks the role; someone without it gets
+exactly the answer an unknown command gets (so the bot does not reveal what exists)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from telegram import Update
+
+from bot.service.admin import AdminError, AdminService
+from bot.service.members import Membership
+from bot.storage.models import Round
+
+if TYPE_CHECKING:
+    from bot.channels.telegram.adapter import TelegramChannel
+
+log = logging.getLogger(__name__)
+
+STAFF_COMMANDS = (
+    "rounds",
+    "round",
+    "close",
+    "report",
+    "subscribe",
+    "unsubscribe",
+    "join",
+    "whoami",
+)
+
+
+class StaffCommands:
+    """What CSO and brand staff can do in the bot (replies in English for now)."""
+
+    def __init__(self, channel: TelegramChannel) -> None:
+        self.channel = channel
+        self.app = channel.app
+
+    async def _send(self, update: Update, text: str) -> None:
+        assert update.effective_chat is not None
+        await self.channel.bot.send_message(update.effective_chat.id, text)
+
+    async def join(self, update: Update, code: str) -> None:
+        """`/start join_…` or `/join join_…`: link this account to an organisation."""
+        user = update.effective_user
+        assert user is not None
+        membership = await self.channel.members.join(
+            "telegram", str(user.id), code, language=user.language_code or "en"
+        )
+        if membership is None:
+            await self._send(
+                update,
+                "This invite code is not valid (unknown, used or "
+                "expired). Ask your organisation for a new one.",
+            )
+            return
+        await self._send(
+            update,
+            f"Welcome. You are now a {membership.role} of "
+            f"{membership.org_name}.\n" + _help(membership),
+        )
+
+    async def handle(self, update: Update, command: str, argument: str) -> bool:
+        """Run a staff command if this account may; False means "treat as unknown"."""
+        if command not in STAFF_COMMANDS:
+            return False
+        if command == "join":
+            if not argument:
+                return False
+            await self.join(update, argument)
+            return True
+        user = update.effective_user
+        assert user is not None
+        memberships = await self.channel.members.memberships("telegram", str(user.id))
+        if not memberships:
+            return False
+        m = memberships[0]  # one organisation per account is the normal case
+        if command == "whoami":
+            await self._send(
+                update, "\n".join(f"{x.org_name} ({x.org_kind}, {x.role})" for x in memberships)
+            )
+        elif command == "rounds" and m.is_cso:
+            await self._rounds(update, m)
+        elif command == "round" and m.is_cso:
+            await self._round(update, m, argument)
+        elif command == "close" and m.is_cso_admin:
+            await self._close(update, m, argument)
+        elif command in ("subscribe", "unsubscribe"):
+            await self.channel.members.set_subscribed(m.member_id, command == "subscribe")
+            await self._send(
+                update,
+                "You will receive the results when a round closes."
+                if command == "subscribe"
+                else "You will no longer receive results automatically.",
+            )
+        elif command == "report":
+            await self.channel.staff_reports(update, m, argument)
+        else:
+            return False  # e.g. a brand member typing /close
+        return True
+
+    async def _own_round(self, m: Membership, argument: str) -> Round | None:
+        if not argument.isdecimal():
+            return None
+        async with self.app.db.transaction() as s:
+            rnd = await s.get(Round, int(argument))
+            return rnd if rnd is not None and rnd.cso_id == m.org_id else None
+
+    async def _rounds(self, update: Update, m: Membership) -> None:
+        async with self.app.db.transaction() as s:
+            rounds = list(
+                (
+                    await s.execute(
+                        select(Round)
+                        .where(Round.cso_id == m.org_id)
+                        .order_by(Round.id.desc())
+                        .limit(10)
+                    )
+                ).scalars()
+            )
+        if not rounds:
+            await self._send(update, "Your organisation has no rounds yet.")
+            return
+        lines = []
+        for rnd in rounds:
+            counts = await self.app.admin.counts(rnd.id)
+            done = sum(c.complete for c in counts)
+            lines.append(
+                f"#{rnd.id} {rnd.name} — {rnd.status}, {done} complete answers "
+                f"from {len(counts)} factories"
+            )
+        await self._send(update, "\n".join(lines) + "\n\nDetails: /round <number>")
+
+    async def _round(self, update: Update, m: Membership, argument: str) -> None:
+        rnd = await self._own_round(m, argument)
+        if rnd is None:
+            await self._send(update, "Usage: /round <number> (a round of your organisation).")
+            return
+        counts = await self.app.admin.counts(rnd.id)
+        closes = rnd.closes_at.date().isoformat() if rnd.closes_at else "not set"
+        lines = [f"#{rnd.id} {rnd.name}", f"Status: {rnd.status}; closes: {closes}", ""]
+        for c in counts:
+            rate = f", {c.complete / c.headcount:.0%} of {c.headcount}" if c.headcount else ""
+            link = (
+                f"\n  {self.channel_link(c.access_code)}"
+                if rnd.status == "open" and self.channel.username
+                else ""
+            )
+            lines.append(
+                f"{c.code} {c.name}: {c.complete} complete, {c.started} started{rate}{link}"
+            )
+        await self._send(update, "\n".join(lines))
+
+    def channel_link(self, code: str) -> str:
+        from bot.channels.telegram.adapter import deep_link
+
+        assert self.channel.username is not None
+        return deep_link(self.channel.username, code)
+
+    async def _close(self, update: Update, m: Membership, argument: str) -> None:
+        rnd = await self._own_round(m, argument)
+        if rnd is None:
+            await self._send(update, "Usage: /close <number> (a round of your organisation).")
+            return
+        admin = AdminService(
+            self.app.db,
+            actor=f"telegram member {m.member_id}",
+            processed_message_days=self.app.settings.processed_message_days,
+            opt_in_days=self.app.settings.opt_in_days,
+        )
+        try:
+            purged = await admin.close_round(rnd.id)
+        except AdminError as exc:
+            await self._send(update, str(exc))
+            return
+        await self._send(
+            update,
+            f"Round #{rnd.id} is closed. {purged['addresses_purged']} "
+            "contact addresses were deleted.",
+        )
+        await self.channel.deliver_round_results(rnd.id)
+
+
+def _help(m: Membership) -> str:
+    if m.is_cso:
+        extra = "/close <number> — close a round\n" if m.role == "admin" else ""
+        return (
+            "/rounds — your rounds and response counts\n/round <number> — one round, "
+            f"with the links for the posters\n{extra}/report <number> — the results of "
+            "a closed round\n/subscribe — receive results when a round closes"
+        )
+    return (
+        "/report — results for your factories (closed rounds)\n"
+        "/subscribe — receive results when a round closes"
+    )

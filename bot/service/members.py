@@ -1,0 +1,257 @@
+"""CSO and brand staff in the bot: single-use invites, membership, roles. Every change audited."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from bot.privacy import Keyring
+from bot.service.admin import CODE_ALPHABET, AdminError
+from bot.storage import Database
+from bot.storage.models import AuditEntry, Invite, Member, Organisation
+
+INVITE_PREFIX = "join_"
+INVITE_LENGTH = 12  # 31^12 ≈ 8e17: not guessable, still typable once
+ROLES = ("admin", "viewer")
+
+
+@dataclass(frozen=True)
+class Membership:
+    """Who is asking, for the role checks of every staff command."""
+
+    member_id: int
+    org_id: int
+    org_name: str
+    org_kind: str  # "cso" | "brand"
+    role: str
+    language: str
+    subscribed: bool
+
+    @property
+    def is_cso(self) -> bool:
+        return self.org_kind == "cso"
+
+    @property
+    def is_cso_admin(self) -> bool:
+        return self.org_kind == "cso" and self.role == "admin"
+
+
+def _hash(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite returns naive datetimes for timezone-aware columns; they were stored as UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class MemberService:
+    """Invitations and memberships of one instance."""
+
+    def __init__(self, db: Database, keyring: Keyring, actor: str = "cli") -> None:
+        self.db = db
+        self.keyring = keyring
+        self.actor = actor
+
+    def account(self, channel: str, user_id: str) -> str:
+        """The keyed hash a member's account is known by (never the raw id)."""
+        return self.keyring.conversation_key(f"member:{channel}", user_id)
+
+    async def create_invite(self, org_name: str, role: str, days: int = 7) -> tuple[str, Invite]:
+        """A new invite code (shown once; only its hash is stored)."""
+        if role not in ROLES:
+            raise AdminError(f"role must be one of {', '.join(ROLES)}")
+        if not 1 <= days <= 90:
+            raise AdminError("an invite is valid for 1 to 90 days")
+        code = INVITE_PREFIX + "".join(secrets.choice(CODE_ALPHABET) for _ in range(INVITE_LENGTH))
+        async with self.db.transaction() as s:
+            org = (
+                await s.execute(select(Organisation).where(Organisation.name == org_name))
+            ).scalar()
+            if org is None:
+                raise AdminError(f"no organisation called {org_name!r}")
+            invite = Invite(
+                org_id=org.id,
+                code_hash=_hash(code),
+                role=role,
+                created_at=_now(),
+                expires_at=_now() + timedelta(days=days),
+            )
+            s.add(invite)
+            s.add(
+                AuditEntry(
+                    at=_now(),
+                    actor=self.actor,
+                    action="invite.create",
+                    target=org_name,
+                    details={"role": role, "days": days},
+                    ok=True,
+                )
+            )
+        return code, invite
+
+    async def join(
+        self,
+        channel: str,
+        user_id: str,
+        code: str,
+        language: str = "en",
+        now: datetime | None = None,
+    ) -> Membership | None:
+        """Use an invite: link this account to the organisation. None if the code is not valid
+        (unknown, used or expired — deliberately not saying which)."""
+        now = now or _now()
+        account = self.account(channel, user_id)
+        async with self.db.transaction() as s:
+            invite = (
+                await s.execute(
+                    select(Invite).where(Invite.code_hash == _hash(code.strip())).with_for_update()
+                )
+            ).scalar()
+            if invite is None or invite.used_at is not None or _aware(invite.expires_at) <= now:
+                s.add(
+                    AuditEntry(
+                        at=now,
+                        actor=f"{channel} account",
+                        action="invite.refused",
+                        target="invite",
+                        details={},
+                        ok=False,
+                    )
+                )
+                return None
+            member = (
+                await s.execute(
+                    select(Member).where(Member.org_id == invite.org_id, Member.account == account)
+                )
+            ).scalar()
+            address = self.keyring.encrypt_address(channel, user_id)
+            if member is None:
+                member = Member(
+                    org_id=invite.org_id,
+                    channel=channel,
+                    account=account,
+                    address=address,
+                    role=invite.role,
+                    language=language,
+                    subscribed=False,
+                    joined_at=now,
+                )
+                s.add(member)
+            else:
+                member.role, member.revoked_at, member.address = invite.role, None, address
+            await s.flush()
+            invite.used_at, invite.member_id = now, member.id
+            org = await s.get(Organisation, invite.org_id)
+            assert org is not None
+            s.add(
+                AuditEntry(
+                    at=now,
+                    actor=f"member {member.id}",
+                    action="member.join",
+                    target=org.name,
+                    details={"role": invite.role},
+                    ok=True,
+                )
+            )
+            return _membership(member, org)
+
+    async def memberships(self, channel: str, user_id: str) -> list[Membership]:
+        """The organisations this account acts for (not revoked)."""
+        account = self.account(channel, user_id)
+        async with self.db.transaction() as s:
+            rows = (
+                await s.execute(
+                    select(Member, Organisation)
+                    .join(Organisation)
+                    .where(Member.account == account, Member.revoked_at.is_(None))
+                    .order_by(Organisation.name)
+                )
+            ).all()
+        return [_membership(m, o) for m, o in rows]
+
+    async def list_members(self, org_name: str) -> list[Member]:
+        async with self.db.transaction() as s:
+            return list(
+                (
+                    await s.execute(
+                        select(Member)
+                        .join(Organisation)
+                        .where(Organisation.name == org_name)
+                        .order_by(Member.id)
+                    )
+                ).scalars()
+            )
+
+    async def revoke(self, org_name: str, member_id: int) -> None:
+        async with self.db.transaction() as s:
+            member = (
+                await s.execute(
+                    select(Member)
+                    .join(Organisation)
+                    .where(Organisation.name == org_name, Member.id == member_id)
+                )
+            ).scalar()
+            if member is None:
+                raise AdminError(f"{org_name!r} has no member {member_id}")
+            member.revoked_at = _now()
+            s.add(
+                AuditEntry(
+                    at=_now(),
+                    actor=self.actor,
+                    action="member.revoke",
+                    target=org_name,
+                    details={"member": member_id},
+                    ok=True,
+                )
+            )
+
+    async def set_subscribed(self, member_id: int, subscribed: bool) -> None:
+        async with self.db.transaction() as s:
+            member = await s.get(Member, member_id)
+            assert member is not None
+            member.subscribed = subscribed
+            s.add(
+                AuditEntry(
+                    at=_now(),
+                    actor=f"member {member_id}",
+                    action="member.subscribe" if subscribed else "member.unsubscribe",
+                    target=member.organisation.name,
+                    details={},
+                    ok=True,
+                )
+            )
+
+    async def audit(self, member_id: int, action: str, target: str, **details: object) -> None:
+        """Record an administrative action taken in the bot."""
+        async with self.db.transaction() as s:
+            s.add(
+                AuditEntry(
+                    at=_now(),
+                    actor=f"member {member_id}",
+                    action=action,
+                    target=target,
+                    details=details,
+                    ok=True,
+                )
+            )
+
+
+def _membership(member: Member, org: Organisation) -> Membership:
+    return Membership(
+        member_id=member.id,
+        org_id=org.id,
+        org_name=org.name,
+        org_kind=org.kind,
+        role=member.role,
+        language=member.language,
+        subscribed=member.subscribed,
+    )
