@@ -35,9 +35,9 @@ CODE_LINE = N_("Code: {code}")
 # TRANSLATORS: poster, under the big code.
 SEND_CODE = N_("or send this code to the bot")
 # TRANSLATORS: poster, first line: what it is.
-WHAT = N_("A short survey about your wage: about 3 minutes.")
+WHAT = N_("A short survey about your wage. It takes about 3 minutes.")
 # TRANSLATORS: poster, second line: that it is anonymous.
-ANONYMOUS = N_("Anonymous: we do not ask your name, and your employer never sees your answers.")
+ANONYMOUS = N_("It is anonymous: we do not ask your name. Your employer never sees your answers.")
 # TRANSLATORS: poster, how to start, when the poster has a Telegram and a WhatsApp QR code.
 HOW_BOTH = N_(
     "Scan a QR code with your phone camera, or open Telegram or WhatsApp and send the code."
@@ -75,10 +75,19 @@ def pt(value: float) -> int:
 
 
 PAGE_W, PAGE_H = mm(210), mm(297)  # A4: 2480 x 3508 px at 300 dpi
-MARGIN = mm(12)  # cheap printers cannot print the outer 4-6 mm
+MARGIN = mm(10)  # cheap printers cannot print the outer 4-6 mm
 CONTENT_W = PAGE_W - 2 * MARGIN
 QR_MIN = mm(60)  # the symbol itself, without its quiet zone
+QUIET = 4  # modules of white around a QR code, as the standard asks
 RULE = max(2, mm(0.5))
+QR_TWO, QR_ONE = mm(62), mm(80)  # aimed-at symbol size with two codes, with one
+# Design sizes in points (Arabic script looks smaller than Latin at the same size).
+TITLE_PT, TITLE_EN_PT = 20, 17
+FACTORY_PT = 24
+CHANNEL_PT = 18
+CODE_PT, SEND_PT, SEND_EN_PT = 38, 13, 12
+BODY_PT, BODY_EN_PT = 13, 12
+MIN_SCALE = 0.6  # below this the body text would be too small to read
 BLACK, WHITE = 0, 255
 
 FONT_DIR_LATIN = Path(fontpkg_noto_sans.ROOT) / "files"
@@ -91,6 +100,7 @@ FSI, PDI = "\u2068", "\u2069"
 BIDI_CONTROLS = re.compile(r"[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 # Break lines at spaces, but never inside an isolated name.
 WORDS = re.compile(r"\S*[\u2066-\u2068][^\u2069]*\u2069\S*|\S+")
+SENTENCE_END = re.compile(r"(?<=[.?!؟۔])\s+")
 
 
 @dataclass(frozen=True)
@@ -157,20 +167,32 @@ def is_rtl_text(text: str) -> bool:
     return bool(ARABIC_LETTER.search(text))
 
 
+def first_strong_is_rtl(text: str) -> bool:
+    """The direction of a name by its first letter (Unicode's rule for a paragraph)."""
+    for ch in text:
+        if ARABIC_LETTER.match(ch):
+            return True
+        if ch.isalpha():
+            return False
+    return False
+
+
 @dataclass(frozen=True)
 class _Run:
     """How to draw one piece of text: font, direction and language tag for shaping."""
 
     font: ImageFont.FreeTypeFont
+    script: str  # "arabic" | "latin": which font, so which line extents
     rtl: bool
-    language: str | None
+    language: str
 
     @property
     def kwargs(self) -> dict[str, Any]:
         return {"direction": "rtl" if self.rtl else "ltr", "language": self.language}
 
-    def width(self, text: str) -> float:
-        return self.font.getlength(text, **self.kwargs)
+    def ink_width(self, text: str) -> int:
+        left, _, right, _ = self.bbox(text)
+        return right - left
 
     def bbox(self, text: str) -> tuple[int, int, int, int]:
         """Ink box relative to the left end of the baseline."""
@@ -178,21 +200,22 @@ class _Run:
 
 
 def _run(text: str, lang: str, size: int, bold: bool) -> _Run:
-    """Arabic-script text is drawn right to left with the Arabic font, whatever `lang` says
-    (a name can be in Urdu on an English line); everything else with Noto Sans."""
-    if is_rtl_text(text):
-        return _Run(poster_font("arabic", size, bold), True, lang if lang in RTL_LANGUAGES else "ur")
-    return _Run(poster_font("latin", size, bold), False, "en")
+    """Urdu and Sindhi lines run right to left, the others left to right. Any line with
+    Arabic letters (also an English line with an Urdu name in it) uses Noto Sans Arabic,
+    which has the Latin letters too; Latin-only lines use Noto Sans."""
+    rtl = lang in RTL_LANGUAGES
+    script = "arabic" if is_rtl_text(text) else "latin"
+    return _Run(poster_font(script, size, bold), script, rtl, lang if rtl else "en")
 
 
 @lru_cache(maxsize=128)
 def _line_extent(script: str, size: int, bold: bool) -> tuple[int, int]:
     """Typical ascent and descent (px) of a line, so that lines sit at an even pitch."""
     if script == "arabic":
-        run = _Run(poster_font("arabic", size, bold), True, "ur")
-        box = run.bbox("آلطکگ ےیجعںو")
+        run = _Run(poster_font("arabic", size, bold), "arabic", True, "sd")
+        box = run.bbox("آلطکگ ڇڃجےی")
     else:
-        run = _Run(poster_font("latin", size, bold), False, "en")
+        run = _Run(poster_font("latin", size, bold), "latin", False, "en")
         box = run.bbox("ÀHbdfhkl gjpqy")
     return -box[1], box[3]
 
@@ -231,26 +254,28 @@ class _Strip:
         """Wrap `text` to the width and draw it; RTL lines right-aligned, LTR left-aligned."""
         width = self.width - left if width is None else width
         run = _run(text, lang, size, bold)
-        asc, desc = _line_extent("arabic" if run.rtl else "latin", size, bold)
+        asc, desc = _line_extent(run.script, size, bold)
         for line in _wrap(text, run, width):
             box = run.bbox(line)
-            line_w = run.width(line)
+            # align the ink, not the advance: a glyph may reach past its advance width
             if center:
-                x = left + (width - line_w) / 2
+                x = left + (width - (box[2] - box[0])) // 2 - box[0]
             elif run.rtl:
-                x = left + width - line_w
+                x = left + width - box[2]
             else:
-                x = left
+                x = left - box[0]
             baseline = self.y + max(asc, -box[1])
-            self.draw.text((x, baseline), line, fill=BLACK, font=run.font, anchor="ls", **run.kwargs)
-            ink = (round(x + box[0]), baseline + box[1], round(x + box[2]), baseline + box[3])
+            self.draw.text(
+                (x, baseline), line, fill=BLACK, font=run.font, anchor="ls", **run.kwargs
+            )
+            ink = (x + box[0], baseline + box[1], x + box[2], baseline + box[3])
             self.texts.append(PlacedText(lang, line, ink, size, run.rtl))
             self.y = baseline + max(desc, box[3]) + round(size * leading)
         self.y -= round(size * leading)  # no leading after the last line
 
-    def qr(self, link: PosterLink, size: int, x: int) -> int:
-        """Draw a QR code at (x, y) at least `size` px wide; returns its width."""
-        image, module = qr_image(link.url, size)
+    def qr(self, link: PosterLink, matrix: list[list[bool]], module: int, x: int) -> int:
+        """Draw a QR code with its top-left corner at (x, y); returns its width."""
+        image = qr_image(matrix, module)
         self.image.paste(image, (x, self.y))
         box = (x, self.y, x + image.width, self.y + image.height)
         self.qrs.append(PlacedQR(link.channel, link.url, box, module))
@@ -261,11 +286,23 @@ class _Strip:
 
 
 def _wrap(text: str, run: _Run, width: float) -> list[str]:
+    """Lines of at most `width`; a line break falls between sentences where that costs no
+    extra line (the title reads as question / answer, not as a sentence cut anywhere)."""
+    greedy = _wrap_words(text, run, width)
+    if len(greedy) > 1:
+        sentences = [p for p in SENTENCE_END.split(text) if p]
+        by_sentence = [line for part in sentences for line in _wrap_words(part, run, width)]
+        if len(by_sentence) <= len(greedy):
+            return by_sentence
+    return greedy
+
+
+def _wrap_words(text: str, run: _Run, width: float) -> list[str]:
     lines: list[str] = []
     current = ""
     for word in WORDS.findall(text):
         candidate = f"{current} {word}" if current else word
-        if current and run.width(candidate) > width:
+        if current and run.ink_width(candidate) > width:
             lines.append(current)
             current = word
         else:
@@ -275,28 +312,37 @@ def _wrap(text: str, run: _Run, width: float) -> list[str]:
     return lines
 
 
-def qr_image(url: str, size: int) -> tuple[Image.Image, int]:
-    """A QR code (error correction Q: a torn or dirty poster still scans) whose symbol is at
-    least `size` px and at least QR_MIN, in whole pixels per module; returns (image, module)."""
-    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_Q, box_size=1, border=4)
+def qr_matrix(url: str, version: int | None = None) -> list[list[bool]]:
+    """The modules of a QR code, quiet zone included. Error correction Q (25 %): a torn or
+    dirty poster still scans."""
+    qr = qrcode.QRCode(
+        version=version, error_correction=qrcode.constants.ERROR_CORRECT_Q, border=QUIET
+    )
+    qr.add_data(url)
+    qr.make(fit=version is None)
+    return qr.get_matrix()
+
+
+def qr_version(url: str) -> int:
+    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_Q, border=QUIET)
     qr.add_data(url)
     qr.make(fit=True)
-    matrix = qr.get_matrix()  # quiet zone included
+    return int(qr.version)
+
+
+def qr_image(matrix: list[list[bool]], module: int) -> Image.Image:
+    """The matrix drawn with `module` whole pixels per module (crisp edges on any printer)."""
     n = len(matrix)
-    symbol = n - 2 * qr.border
-    module = max(-(-QR_MIN // symbol), round(size / symbol))
     small = Image.new("L", (n, n), WHITE)
     small.putdata([BLACK if dark else WHITE for row in matrix for dark in row])
-    return small.resize((n * module, n * module), Image.Resampling.NEAREST), module
+    return small.resize((n * module, n * module), Image.Resampling.NEAREST)
 
 
 # ------------------------------------------------------------------------------ the content
-def _texts(
-    catalogs: Catalogs, msgid: str, languages: tuple[str, ...] = POSTER_LANGUAGES, **params: str
-) -> list[tuple[str, str]]:
+def _texts(catalogs: Catalogs, msgid: str, **params: str) -> list[tuple[str, str]]:
     """(lang, text) per poster language; a language without a translation is left out."""
     found = []
-    for lang in languages:
+    for lang in POSTER_LANGUAGES:
         loc = catalogs.get(lang)
         if lang != "en" and (loc.lang != lang or loc.gettext(msgid) == msgid):
             continue
@@ -314,85 +360,105 @@ def _title(catalogs: Catalogs, s: float) -> _Strip:
     strip = _Strip()
     for i, (lang, text) in enumerate(_texts(catalogs, TITLE)):
         if i:
-            strip.space(round(pt(10) * s))
-        big = pt(27 if lang != "en" else 26) * s
-        strip.paragraph(text, lang, round(big), bold=True, center=True, leading=0.12)
+            strip.space(round(pt(9) * s))
+        size = TITLE_PT if lang in RTL_LANGUAGES else TITLE_EN_PT
+        strip.paragraph(
+            text,
+            lang,
+            round(pt(size) * s),
+            bold=True,
+            center=True,
+            leading=0.1,
+            left=CONTENT_W // 20,
+            width=CONTENT_W * 9 // 10,
+        )
     return strip
 
 
 def _factory(factory_name: str, s: float) -> _Strip:
+    """The factory's name, large, between two rules; at most two lines (smaller if long)."""
     strip = _Strip()
     strip.rule()
-    strip.space(round(pt(12) * s))
-    name = " ".join(factory_name.split())
-    size = round(pt(34) * s)
-    run = _run(name, "ur", size, True)
-    while size > pt(16) and len(_wrap(name, run, CONTENT_W)) > 2:
+    strip.space(round(pt(9) * s))
+    name = " ".join(BIDI_CONTROLS.sub("", factory_name).split())
+    lang = "ur" if first_strong_is_rtl(name) else "en"
+    size = round(pt(FACTORY_PT) * s)
+    while size > pt(14) and len(_wrap(name, _run(name, lang, size, True), CONTENT_W)) > 2:
         size = round(size * 0.92)
-        run = _run(name, "ur", size, True)
-    strip.paragraph(name, "ur" if run.rtl else "en", size, bold=True, center=True, leading=0.1)
-    strip.space(round(pt(12) * s))
+    strip.paragraph(name, lang, size, bold=True, center=True, leading=0.1)
+    strip.space(round(pt(9) * s))
     strip.rule()
     return strip
 
 
 def _qr_row(links: list[PosterLink], s: float) -> _Strip:
+    """The QR codes side by side, all of one version so they print at one size; each symbol
+    at least QR_MIN wide. Their quiet zones keep them apart."""
     strip = _Strip()
-    base = mm(72) if len(links) > 1 else mm(90)
-    images = [qr_image(link.url, round(base * s))[0].width for link in links]
-    gap = mm(14)
-    total = sum(images) + gap * (len(links) - 1)
-    if total > CONTENT_W:
-        raise ValueError("the QR codes do not fit side by side on A4")
-    x = (CONTENT_W - total) // 2
-    top = strip.y
-    bottom = top
-    for link, w in zip(links, images, strict=True):
+    version = max(qr_version(link.url) for link in links)
+    matrices = [qr_matrix(link.url, version) for link in links]
+    n = len(matrices[0])
+    symbol = n - 2 * QUIET
+    target = (QR_TWO if len(links) > 1 else QR_ONE) * s
+    module = max(-(-QR_MIN // symbol), round(target / symbol))
+    width = n * module
+    if len(links) * width > CONTENT_W:
+        raise ValueError("the links are too long: their QR codes do not fit side by side on A4")
+    gap = (CONTENT_W - len(links) * width) // (len(links) + 1)
+    top = bottom = strip.y
+    for i, (link, matrix) in enumerate(zip(links, matrices, strict=True)):
+        x = gap + i * (width + gap)
         strip.y = top
-        strip.qr(link, round(base * s), x)
-        strip.y += w + round(pt(4) * s)
+        strip.qr(link, matrix, module, x)
+        # the quiet zone is white: the label may start just below the symbol
+        strip.y += width - (QUIET - 1) * module
         strip.paragraph(
-            CHANNELS.get(link.channel, link.channel), "en", round(pt(24) * s), bold=True,
-            center=True, left=x, width=w,
+            CHANNELS[link.channel],
+            "en",
+            round(pt(CHANNEL_PT) * s),
+            bold=True,
+            center=True,
+            left=x,
+            width=width,
         )
-        strip.space(round(pt(4) * s))
-        short = re.sub(r"^https?://", "", link.url)
-        strip.paragraph(short, "en", round(pt(10) * s), center=True, left=x, width=w)
         bottom = max(bottom, strip.y)
-        x += w + gap
     strip.y = bottom
     return strip
 
 
 def _code_box(catalogs: Catalogs, code: str, s: float) -> _Strip:
+    """The code in big Latin letters, for typing it into the bot, in a box."""
     strip = _Strip()
-    pad, inset = round(pt(12) * s), mm(8)
+    pad, inset, border = round(pt(10) * s), mm(10), 2 * RULE
     top = strip.y
-    strip.space(RULE + pad)
-    en = catalogs.get("en")
-    strip.paragraph(
-        en.gettext(CODE_LINE, code=code), "en", round(pt(44) * s), bold=True, center=True,
-        leading=0.1,
-    )
-    strip.space(round(pt(8) * s))
+    strip.space(border + pad)
+    line = catalogs.get("en").gettext(CODE_LINE, code=code)
+    strip.paragraph(line, "en", round(pt(CODE_PT) * s), bold=True, center=True)
+    strip.space(round(pt(6) * s))
     for lang, text in _texts(catalogs, SEND_CODE):
-        strip.space(round(pt(3) * s))
-        strip.paragraph(text, lang, round(pt(17) * s), center=True, leading=0.1)
-    strip.space(pad + RULE)
+        strip.space(round(pt(2) * s))
+        size = SEND_PT if lang in RTL_LANGUAGES else SEND_EN_PT
+        strip.paragraph(text, lang, round(pt(size) * s), center=True, leading=0.1)
+    strip.space(pad + border)
     strip.draw.rounded_rectangle(
-        (inset, top, strip.width - 1 - inset, strip.y - 1), radius=mm(4), outline=BLACK,
-        width=RULE * 2,
+        (inset, top, strip.width - 1 - inset, strip.y - 1),
+        radius=mm(4),
+        outline=BLACK,
+        width=border,
     )
     return strip
 
 
 def _body(catalogs: Catalogs, channels: frozenset[str], cso_name: str | None, s: float) -> _Strip:
+    """What it is, that it is anonymous, how to start, who runs it: a block per language."""
     strip = _Strip()
     sentences: list[tuple[str, dict[str, str]]] = [
         (WHAT, {}),
         (ANONYMOUS, {}),
         (HOW[channels], {}),
-        (RUN_BY, {"cso": _name(cso_name)}) if cso_name else (RUN_BY_UNNAMED, {}),
+        (RUN_BY, {"cso": _name(cso_name)})
+        if cso_name and cso_name.strip()
+        else (RUN_BY_UNNAMED, {}),
     ]
     per_lang: dict[str, list[str]] = {lang: [] for lang in POSTER_LANGUAGES}
     for msgid, params in sentences:
@@ -401,13 +467,12 @@ def _body(catalogs: Catalogs, channels: frozenset[str], cso_name: str | None, s:
     blocks = [(lang, lines) for lang, lines in per_lang.items() if lines]
     for i, (lang, lines) in enumerate(blocks):
         if i:
-            strip.space(round(pt(9) * s))
-            strip.rule(inset=CONTENT_W // 3)
-            strip.space(round(pt(9) * s))
+            strip.space(round(pt(12) * s))
+        size = round(pt(BODY_PT if lang in RTL_LANGUAGES else BODY_EN_PT) * s)
         for j, line in enumerate(lines):
             if j:
-                strip.space(round(pt(4) * s))
-            strip.paragraph(line, lang, round(pt(15 if lang != "en" else 14) * s), leading=0.15)
+                strip.space(round(pt(2) * s))
+            strip.paragraph(line, lang, size, leading=0.12)
     return strip
 
 
@@ -419,7 +484,10 @@ def compose_poster(
     catalogs: Catalogs,
     cso_name: str | None = None,
 ) -> Poster:
-    """Draw the poster page (PIL image, 300 dpi, greyscale) and record what is where."""
+    """Draw the poster page (PIL image, 300 dpi, greyscale) and record what is where.
+
+    Text starts at its design size and shrinks (QR codes never below QR_MIN) until the page
+    holds everything; the space left over is spread between the sections."""
     require_raqm()
     _check(factory_name, code, links)
     channels = frozenset(link.channel for link in links)
@@ -432,15 +500,14 @@ def compose_poster(
             _code_box(catalogs, code, scale),
             _body(catalogs, channels, cso_name, scale),
         ]
-        used = sum(section.y for section in sections)
-        free = PAGE_H - 2 * MARGIN - used
-        min_gap = round(pt(14) * scale)
-        if free >= min_gap * (len(sections) - 1) or scale < 0.6:
+        free = PAGE_H - 2 * MARGIN - sum(section.y for section in sections)
+        min_gap = round(pt(10) * scale)
+        if free >= min_gap * (len(sections) - 1):
             break
-        scale *= 0.94
-    if free < min_gap * (len(sections) - 1):
-        raise ValueError("the poster's text does not fit on one A4 page; shorten the names")
-    gap = min(free // (len(sections) - 1), pt(40))
+        if scale < MIN_SCALE:
+            raise ValueError("the poster's text does not fit on one A4 page; shorten the names")
+        scale *= 0.97
+    gap = min(free // (len(sections) - 1), pt(36))
     y = MARGIN + (free - gap * (len(sections) - 1)) // 2
     page = Image.new("L", (PAGE_W, PAGE_H), WHITE)
     poster = Poster(page, scale=scale)
@@ -509,13 +576,15 @@ def render_poster(
 
 
 def _save_pdf(poster: Poster, out: Path, title: str) -> None:
-    """An A4 PDF: the page image, clickable QR codes, and an invisible text layer so the
-    poster's words can be searched and copied."""
+    """An A4 PDF: the page image, clickable QR codes, and an invisible text layer with the
+    Latin-script lines (code, English, names) so they can be searched and copied. Urdu and
+    Sindhi are left out of that layer: a PDF text layer holds glyphs in visual order, and
+    writing logical-order Arabic there makes readers extract it backwards."""
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.utils import ImageReader
     from reportlab.pdfgen import canvas
 
-    fonts = _pdf_fonts()
+    font = _pdf_font()
     page_w, page_h = A4
     k = page_w / PAGE_W  # points per pixel
     pdf = canvas.Canvas(str(out), pagesize=A4, pageCompression=1)
@@ -523,14 +592,16 @@ def _save_pdf(poster: Poster, out: Path, title: str) -> None:
     pdf.setCreator("WageCheck")
     pdf.drawImage(ImageReader(poster.image), 0, 0, width=page_w, height=page_h)
     for q in poster.qrs:
-        pdf.linkURL(q.url, (q.box[0] * k, page_h - q.box[3] * k, q.box[2] * k, page_h - q.box[1] * k))
+        rect = (q.box[0] * k, page_h - q.box[3] * k, q.box[2] * k, page_h - q.box[1] * k)
+        pdf.linkURL(q.url, rect)
     for t in poster.texts:
         text = BIDI_CONTROLS.sub("", t.text)
-        font = fonts["arabic" if t.rtl else "latin"]
+        if t.rtl or is_rtl_text(text):
+            continue
         size = t.size * k
         width = pdf.stringWidth(text, font, size)
         obj = pdf.beginText()
-        obj.setTextRenderMode(3)  # invisible: the image shows the shaped text
+        obj.setTextRenderMode(3)  # invisible: the image shows the text
         obj.setFont(font, size)
         if width:
             obj.setHorizScale(100 * (t.box[2] - t.box[0]) * k / width)
@@ -542,11 +613,10 @@ def _save_pdf(poster: Poster, out: Path, title: str) -> None:
 
 
 @lru_cache(maxsize=1)
-def _pdf_fonts() -> dict[str, str]:
+def _pdf_font() -> str:
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
 
-    names = {"latin": "WageCheck-NotoSans", "arabic": "WageCheck-NotoSansArabic"}
-    pdfmetrics.registerFont(TTFont(names["latin"], str(LATIN_FONT)))
-    pdfmetrics.registerFont(TTFont(names["arabic"], str(ARABIC_FONT)))
-    return names
+    name = "WageCheck-NotoSans"
+    pdfmetrics.registerFont(TTFont(name, str(LATIN_FONT)))
+    return name
