@@ -216,10 +216,15 @@ def round_open(
         return await a.admin.open_round(name, cso, a.survey, factory, closes)
 
     rnd = _run(work)
-    table = Table("factory", "name", "poster code", title=f"round {rnd.id} is open")
-    for rf in sorted(rnd.factories, key=lambda rf: rf.factory.code):
-        table.add_row(rf.factory.code, rf.factory.name, rf.code)
+    rows = _run(lambda a: _links(a, rnd.id))
+    table = Table(
+        "factory", "name", "poster code", "Telegram link", title=f"round {rnd.id} is open"
+    )
+    table.columns[-1].overflow = "fold"  # a cut link is useless; wrap it whole
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
+    console.print(f"Posters: wagecheck round poster {rnd.id} --factory CODE --out poster.pdf")
 
 
 @round_app.command("close")
@@ -285,9 +290,55 @@ def round_links(round_id: int) -> None:
     """The deep link (and poster code) of every factory in a round."""
     rows = _run(lambda a: _links(a, round_id))
     table = Table("factory", "name", "poster code", "Telegram link", title=f"round {round_id}")
+    table.columns[-1].overflow = "fold"  # a cut link is useless; wrap it whole
     for row in rows:
         table.add_row(*row)
     console.print(table)
+
+
+@round_app.command("poster")
+def round_poster(
+    round_id: int,
+    factory: Annotated[str, typer.Option(help="factory code (e.g. KHI-001) or poster code")],
+    out: Annotated[Path, typer.Option(help="file to write (.pdf or .png)")],
+) -> None:
+    """An A4 poster with the QR code and a few lines in Urdu, Sindhi and English."""
+    from bot.posters import PosterLink, render_poster
+
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in ("pdf", "png"):
+        err.print("[red]error:[/red] --out must end in .pdf or .png")
+        raise typer.Exit(2)
+
+    async def work(a: App) -> Path:
+        rnd = await a.admin.get_round(round_id)
+        rf = next((rf for rf in rnd.factories if factory in (rf.factory.code, rf.code)), None)
+        if rf is None:
+            raise AdminError(f"factory {factory!r} is not in round {round_id}")
+        username = await _bot_username(a)
+        if username is None:
+            raise AdminError(
+                "the poster needs the bot's username: set "
+                "WAGECHECK_TELEGRAM_TOKEN or WAGECHECK_TELEGRAM_BOT_USERNAME"
+            )
+        from bot.channels.telegram.adapter import deep_link
+
+        async with a.db.transaction() as s:
+            from bot.storage.models import Organisation
+
+            cso = await s.get(Organisation, rnd.cso_id)
+        return render_poster(
+            factory_name=rf.factory.name,
+            code=rf.code,
+            links=[PosterLink("telegram", deep_link(username, rf.code))],
+            catalogs=a.catalogs,
+            out=out,
+            fmt=fmt,
+            cso_name=cso.name if cso else None,
+        )
+
+    path = _run(work)
+    console.print(f"poster written to {path}")
 
 
 async def _links(a: App, round_id: int) -> list[tuple[str, str, str, str]]:
