@@ -187,7 +187,7 @@ class SurveyService:
         engine = factory_engine or engine or self.engines.default
         if state is None:
             state = engine.new_state(lang=msg.client_language)
-            if inp.kind != "start":
+            if inp.kind in ("text", "button"):  # a first "hi": greet with the first question
                 inp = Input(
                     kind="start",
                     client_language=msg.client_language,

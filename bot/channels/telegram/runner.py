@@ -16,6 +16,7 @@ import logging
 import signal
 from collections import OrderedDict
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy import text
@@ -85,7 +86,8 @@ async def poll(
         try:
             updates = list(fetch.result())
         except RetryAfter as exc:
-            await _sleep(stop, float(exc.retry_after))  # type: ignore[arg-type]
+            wait = exc.retry_after
+            await _sleep(stop, wait.total_seconds() if isinstance(wait, timedelta) else wait)
             continue
         except (NetworkError, TelegramError) as exc:
             delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
@@ -123,10 +125,12 @@ def _on_signals(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
-async def run_polling(channel: TelegramChannel, stop: asyncio.Event | None = None) -> None:
+async def run_polling(channel: TelegramChannel, stop: asyncio.Event | None = None,
+                      handle_signals: bool = True) -> None:
     """`wagecheck run telegram`: poll until SIGINT/SIGTERM (or `stop` is set)."""
     stop = stop or asyncio.Event()
-    _on_signals(stop)
+    if handle_signals:
+        _on_signals(stop)
     await channel.start()
     log.info("telegram bot running (long polling)")
     try:

@@ -1,0 +1,451 @@
+"""The Telegram channel end to end: the real python-telegram-bot client and our runner against a
+stand-in Bot API server on 127.0.0.1, with a real database (SQLite; PostgreSQL when set)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from babel.dates import format_date
+from pydantic import SecretStr
+from sqlalchemy import func, select
+
+from bot.bootstrap import App
+from bot.channels.telegram import TelegramChannel, run_polling, webhook_app
+from bot.service.members import MemberService
+from bot.storage.models import Answer, ContactAddress, Response
+from tests.telegram_standin import Sent, TelegramStandin, serve_asgi
+from tests.test_service import open_round
+
+TOKEN = "4242:TEST-token"
+
+
+class Bot:
+    """A running bot (polling) and the stand-in it talks to, with worker-side helpers."""
+
+    def __init__(self, app: App, api: TelegramStandin) -> None:
+        self.app, self.api = app, api
+        self.channel: TelegramChannel | None = None
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.channel = TelegramChannel.build(self.app)
+        self._stop = asyncio.Event()
+        self._task = asyncio.create_task(
+            run_polling(self.channel, self._stop, handle_signals=False)
+        )
+        await self.api.wait_for_call("setMyCommands", 3)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await asyncio.wait_for(self._task, 10)
+
+    async def expect(self, chat: int, inject: Any, new: int = 1) -> Sent:
+        """Do something as the worker, wait for the bot's next message(s), return the last."""
+        before = len(self.api.messages_to(chat))
+        inject()
+        messages = await self.api.wait_for_messages(chat, before + new)
+        return messages[-1]
+
+    async def text(self, chat: int, text: str, **kw: Any) -> Sent:
+        return await self.expect(chat, lambda: self.api.user_sends_text(chat, text, **kw))
+
+    async def tick(self, chat: int, value: str) -> None:
+        """Tick an option of a multiple-choice question: the bot edits the question in place."""
+        message = next(m for m in reversed(self.api.messages_to(chat)) if self.api.buttons(m))
+        data = next(d for _, d in self.api.buttons(message) if d and d.endswith(":" + value))
+        edits = len(self.api.edits_to(chat))
+        self.api.user_presses(chat, message, data)
+        await self.api.wait_until(lambda: len(self.api.edits_to(chat)) > edits)
+        now = self.api.message(chat, message.message_id)  # type: ignore[arg-type]
+        assert any(t.startswith("✓") for t, _ in self.api.buttons(now))
+
+    async def press(self, chat: int, value: str) -> Sent:
+        """Press the button whose payload ends in `value` on the newest message that has one."""
+        for sent in reversed(self.api.messages_to(chat)):
+            for _, data in self.api.buttons(sent):
+                if data and data.rsplit(":", 1)[-1] == value:
+                    return await self.expect(
+                        chat, lambda s=sent, d=data: self.api.user_presses(chat, s, d)
+                    )
+        raise AssertionError(f"no button {value!r} in chat {chat}")
+
+
+@pytest.fixture
+async def bot(app: App) -> AsyncIterator[Bot]:
+    async with TelegramStandin(TOKEN) as api:
+        app.settings = app.settings.model_copy(
+            update={
+                "telegram_token": SecretStr(TOKEN),
+                "telegram_api_url": api.url,
+                "telegram_rate_per_chat": 50.0,  # tests talk fast; the limiter has its own test
+            }
+        )
+        running = Bot(app, api)
+        await running.start()
+        try:
+            yield running
+        finally:
+            await running.stop()
+
+
+async def count(app: App, model: type, *where: Any) -> int:
+    async with app.db.transaction() as s:
+        return await s.scalar(select(func.count()).select_from(model).where(*where))  # type: ignore[arg-type]
+
+
+async def answers(app: App) -> dict[str, Any]:
+    async with app.db.transaction() as s:
+        rows = (await s.execute(select(Answer))).scalars().all()
+    return {
+        a.question_id: a.value_number
+        if a.value_number is not None
+        else (a.value_json if a.value_json is not None else a.value_text)
+        for a in rows
+    }
+
+
+async def test_a_worker_answers_in_urdu_with_urdu_digits_via_the_poster_link(bot: Bot) -> None:
+    codes = await open_round(bot.app)
+    chat = 7001
+    first = await bot.expect(
+        chat, lambda: bot.api.user_sends_start(chat, codes["KHI-001"], language_code="ur")
+    )
+    assert "Please choose your language" in (first.text or "")
+    assert [t for t, _ in bot.api.buttons(first)] == ["اردو", "سنڌي", "English"]
+    consent = await bot.press(chat, "ur")
+    assert "سروے" in (consent.text or "")
+    factory = await bot.press(chat, "yes")
+    assert "Factory 0" in (factory.text or "")  # preselected from the link: the worker confirms
+    job = await bot.press(chat, "yes")
+    assert "آپ کا کام کیا ہے؟" in (job.text or "")
+    # Pressing a button shows what was recorded, in the question's message.
+    await bot.text(chat, "۲")  # machine operator, typed as an Urdu digit
+    month = await bot.press(chat, "permanent")
+    assert bot.api.buttons(month)[0][0] == _month_label("ur")
+    await bot.press(chat, _last_month())
+    await bot.text(chat, "ہاں")
+    pay_rise = await bot.text(chat, "۴۲٬۵۰۰ روپے")
+    assert "کم از کم تنخواہ" in (pay_rise.text or "")
+    for value in ("yes", "no"):
+        await bot.press(chat, value)
+    await bot.text(chat, "۱، ۲")
+    await bot.press(chat, "no")
+    await bot.press(chat, "woman")
+    await bot.press(chat, "_skip")
+    thanks = await bot.press(chat, "no")
+    assert "شکریہ" in (thanks.text or "")
+    stored = await answers(bot.app)
+    assert stored["pay"] == 42500 and stored["job"] == "operator"
+    assert stored["payment_method"] == ["cash", "bank"]
+    edits = [e.params.get("text", "") for e in bot.api.edits_to(chat)]
+    assert any("✓ ہاں" in e for e in edits)  # the recorded answer under the question
+    async with bot.app.db.transaction() as s:
+        response = (await s.execute(select(Response))).scalar_one()
+    assert response.status == "complete" and response.channel == "telegram"
+    assert await count(bot.app, ContactAddress) == 0  # no opt-in: address gone at once
+
+
+def _last_month() -> str:
+    """Last month in Karachi, as the month buttons carry it."""
+    today = datetime.now(ZoneInfo("Asia/Karachi")).date()
+    return (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+
+
+def _month_label(lang: str) -> str:
+    year, month = _last_month().split("-")
+    return format_date(date(int(year), int(month), 1), "LLLL y", locale=lang)
+
+
+@pytest.mark.parametrize(
+    ("lang", "yes_word", "thanks_word"), [("sd", "ها", "مهرباني"), ("en", "yes", "Thank you")]
+)
+async def test_complete_surveys_in_sindhi_and_english(
+    bot: Bot, lang: str, yes_word: str, thanks_word: str
+) -> None:
+    codes = await open_round(bot.app)
+    chat = 7100
+    await bot.expect(chat, lambda: bot.api.user_sends_start(chat, codes["KHI-001"]))
+    await bot.press(chat, lang)
+    await bot.text(chat, yes_word)  # consent typed
+    await bot.press(chat, "yes")
+    await bot.press(chat, "helper")
+    await bot.text(chat, "2")
+    await bot.press(chat, _last_month())
+    await bot.press(chat, "yes")
+    await bot.text(chat, "Rs 41,000/-")
+    for value in ("dont_know", "yes"):
+        await bot.press(chat, value)
+    await bot.tick(chat, "wallet")
+    await bot.press(chat, "_done")
+    for value in ("no", "unsaid", "_skip"):
+        await bot.press(chat, value)
+    thanks = await bot.press(chat, "yes")
+    assert thanks_word in (thanks.text or "")
+    stored = await answers(bot.app)
+    assert stored["pay"] == 41000 and stored["payment_method"] == ["wallet"]
+    assert stored["contact_opt_in"] == "yes"
+    assert await count(bot.app, ContactAddress, ContactAddress.purpose == "opt_in") == 1
+
+
+async def test_plain_start_asks_for_the_poster_code(bot: Bot) -> None:
+    codes = await open_round(bot.app)
+    chat = 7200
+    await bot.expect(chat, lambda: bot.api.user_sends_start(chat))
+    await bot.press(chat, "en")
+    ask = await bot.press(chat, "yes")
+    assert "code printed on the poster" in (ask.text or "")
+    wrong = await bot.text(chat, "ZZZZZZ")
+    assert "do not know this code" in (wrong.text or "")
+    job = await bot.text(chat, codes["KHI-001"].lower())
+    assert "What is your job?" in (job.text or "")
+
+
+async def test_non_text_messages_get_a_polite_reply_and_nothing_is_stored(bot: Bot) -> None:
+    codes = await open_round(bot.app)
+    chat = 7300
+    await bot.expect(chat, lambda: bot.api.user_sends_start(chat, codes["KHI-001"]))
+    for value in ("en", "yes", "yes"):
+        await bot.press(chat, value)
+    for send in (
+        bot.api.user_sends_voice,
+        bot.api.user_sends_sticker,
+        bot.api.user_sends_photo,
+        bot.api.user_sends_location,
+        bot.api.user_sends_contact,
+        bot.api.user_sends_document,
+    ):
+        reply = await bot.expect(chat, lambda send=send: send(chat))
+        assert "I can only read text and buttons" in (reply.text or "")
+        assert "What is your job?" in (reply.text or "")  # and the same question again
+    assert await count(bot.app, Answer) == 0
+    nonsense = await bot.text(chat, "what??")
+    assert "Please press one of the buttons" in (nonsense.text or "")
+
+
+async def test_back_restart_and_delete_as_telegram_commands(bot: Bot) -> None:
+    codes = await open_round(bot.app)
+    chat = 7400
+    await bot.expect(chat, lambda: bot.api.user_sends_start(chat, codes["KHI-001"]))
+    for value in ("en", "yes", "yes", "helper"):
+        await bot.press(chat, value)
+    back = await bot.text(chat, "/back")
+    assert "What is your job?" in (back.text or "")
+    assert await count(bot.app, Answer) == 0
+    await bot.press(chat, "checker")
+    assert (await answers(bot.app))["job"] == "checker"
+    confirm = await bot.text(chat, "/delete")
+    assert "erase all your answers" in (confirm.text or "")
+    erased = await bot.press(chat, "yes")
+    assert "erased" in (erased.text or "")
+    assert await count(bot.app, Response) == 0 and await count(bot.app, Answer) == 0
+    again = await bot.text(chat, "/restart")
+    assert again.text
+
+
+async def test_the_bot_restarts_mid_survey_and_the_worker_continues(bot: Bot) -> None:
+    codes = await open_round(bot.app)
+    chat = 7500
+    await bot.expect(chat, lambda: bot.api.user_sends_start(chat, codes["KHI-001"]))
+    for value in ("sd", "yes", "yes", "operator"):
+        await bot.press(chat, value)
+    await bot.stop()
+    bot.api.user_sends_text(chat, "1")  # answered while the bot was down
+    await bot.start()
+    await bot.api.wait_for_messages(chat, len(bot.api.messages_to(chat)) + 1)
+    assert (await answers(bot.app))["employment"] == "permanent"
+    month = bot.api.last_message(chat)
+    assert month is not None and bot.api.buttons(month)[0][0] == _month_label("sd")
+
+
+async def test_an_old_button_does_nothing_harmful(bot: Bot) -> None:
+    codes = await open_round(bot.app)
+    chat = 7600
+    await bot.expect(chat, lambda: bot.api.user_sends_start(chat, codes["KHI-001"]))
+    for value in ("en", "yes", "yes", "helper"):
+        await bot.press(chat, value)
+    job_question = next(
+        m for m in bot.api.messages_to(chat) if "What is your job?" in (m.text or "")
+    )
+    again = await bot.expect(
+        chat, lambda: bot.api.user_presses(chat, job_question, "a:job:operator", strict=False)
+    )
+    assert "How are you employed?" in (again.text or "")
+    assert (await answers(bot.app))["job"] == "helper"
+
+
+async def test_groups_get_a_private_chat_only_answer(bot: Bot) -> None:
+    group = -100123
+    bot.api.group_message(group, "/start")
+    await bot.api.wait_for_messages(group, 1)
+    assert "private chat" in (bot.api.last_message(group).text or "")  # type: ignore[union-attr]
+
+
+async def test_commands_menu_is_published_per_language(bot: Bot) -> None:
+    menus = {
+        lang: [c["description"] for c in commands]
+        for (_, lang), commands in bot.api.commands.items()
+    }
+    assert "What you can type" in menus[""]
+    assert "پچھلا جواب بدلیں" in menus["ur"]
+    assert "آخري جواب بدلايو" in menus["sd"]
+
+
+async def test_edited_messages_are_explained_not_stored(bot: Bot) -> None:
+    codes = await open_round(bot.app)
+    chat = 7700
+    await bot.expect(chat, lambda: bot.api.user_sends_start(chat, codes["KHI-001"]))
+    for value in ("en", "yes", "yes"):
+        await bot.press(chat, value)
+    typed = bot.api.user_sends_text(chat, "1")
+    await bot.api.wait_for_messages(chat, len(bot.api.messages_to(chat)) + 1)
+    reply = await bot.expect(
+        chat, lambda: bot.api.user_edits_message(chat, typed["message"]["message_id"], "3")
+    )
+    assert "type “back”" in (reply.text or "")
+    assert (await answers(bot.app))["job"] == "helper"
+
+
+async def test_a_429_answer_is_waited_out_and_nothing_is_lost(bot: Bot) -> None:
+    codes = await open_round(bot.app)
+    chat = 7800
+    bot.api.fail_next("sendMessage", times=1, error_code=429, retry_after=1)
+    first = await bot.expect(chat, lambda: bot.api.user_sends_start(chat, codes["KHI-001"]))
+    assert "choose your language" in (first.text or "")
+    statuses = [c.status for c in bot.api.calls_of("sendMessage")]
+    assert statuses[:2] == [429, 200] and len(bot.api.messages_to(chat)) == 1
+
+
+# ------------------------------------------------------------------ staff
+async def _member(bot: Bot, chat: int, org: str, kind: str, role: str) -> None:
+    await bot.app.admin.add_org(org, kind)
+    code, _ = await MemberService(bot.app.db, bot.app.keyring).create_invite(org, role)
+    welcome = await bot.expect(chat, lambda: bot.api.user_sends_start(chat, code))
+    assert f"{role} of {org}" in (welcome.text or "")
+    used = await bot.text(chat + 1, f"/join {code}")
+    assert "not valid" in (used.text or "")  # single use
+
+
+async def test_cso_admin_follows_and_closes_a_round_in_the_bot(bot: Bot) -> None:
+    codes = await open_round(bot.app)  # run by "Test CSO"
+    await bot.app.admin.add_org("Other CSO", "cso")
+    chat = 8001
+    code, _ = await MemberService(bot.app.db, bot.app.keyring).create_invite("Test CSO", "admin")
+    await bot.expect(chat, lambda: bot.api.user_sends_start(chat, code))
+    rounds = await bot.text(chat, "/rounds")
+    assert "#1 Round 1 — open, 0 complete answers from 1 factories" in (rounds.text or "")
+    detail = await bot.text(chat, "/round 1")
+    assert f"https://t.me/WageCheckTestBot?start={codes['KHI-001']}" in (detail.text or "")
+    closed = await bot.text(chat, "/close 1")
+    assert "Round #1 is closed" in (closed.text or "")
+    assert (await bot.app.admin.get_round(1)).status == "closed"
+
+
+async def test_staff_commands_look_unknown_to_workers_and_wrong_roles(bot: Bot) -> None:
+    await open_round(bot.app)
+    worker = 8100
+    unknown = await bot.text(worker, "/foo")
+    admin_cmd = await bot.text(worker, "/close 1")
+    assert unknown.text == admin_cmd.text and "do not know that command" in (unknown.text or "")
+    brand = 8200
+    await _member(bot, brand, "Brand A", "brand", "viewer")
+    refused = await bot.text(brand, "/close 1")
+    assert "do not know that command" in (refused.text or "")
+    assert (await bot.app.admin.get_round(1)).status == "open"
+    viewer = 8300
+    code, _ = await MemberService(bot.app.db, bot.app.keyring).create_invite("Test CSO", "viewer")
+    await bot.expect(viewer, lambda: bot.api.user_sends_start(viewer, code))
+    refused = await bot.text(viewer, "/close 1")
+    assert "do not know that command" in (refused.text or "")
+    assert (await bot.app.admin.get_round(1)).status == "open"
+
+
+# ------------------------------------------------------------------ webhook
+@contextlib.asynccontextmanager
+async def webhook_bot(
+    app: App, api: TelegramStandin, secret: str = "s3cret-token_value"
+) -> AsyncIterator[tuple[str, TelegramChannel]]:
+    app.settings = app.settings.model_copy(
+        update={
+            "telegram_token": SecretStr(TOKEN),
+            "telegram_api_url": api.url,
+            "telegram_rate_per_chat": 50.0,
+        }
+    )
+    channel = TelegramChannel.build(app)
+    asgi = webhook_app(channel, "/tg/hook", secret)
+    async with serve_asgi(asgi) as url, asgi.router.lifespan_context(asgi):
+        await channel.bot.set_webhook(f"{url}/tg/hook", secret_token=secret)
+        yield url, channel
+
+
+async def test_webhook_refuses_a_wrong_secret_and_stores_nothing(app: App) -> None:
+    codes = await open_round(app)
+    async with TelegramStandin(TOKEN) as api, webhook_bot(app, api) as (url, _):
+        update = {
+            "update_id": 1,
+            "message": {
+                "message_id": 1,
+                "date": 1,
+                "chat": {"id": 9001, "type": "private"},
+                "from": {"id": 9001, "is_bot": False, "first_name": "W"},
+                "text": f"/start {codes['KHI-001']}",
+            },
+        }
+        response = await api.deliver_raw(update, secret="wrong")
+        assert response is not None and response.status_code == 403
+        response = await api.deliver_raw(update, secret=None)
+        assert response is not None and response.status_code == 403
+        assert api.messages_to(9001) == []
+        async with httpx.AsyncClient() as client:
+            health = await client.get(f"{url}/healthz")
+        assert health.status_code == 200 and health.json()["ok"] is True
+
+
+async def test_webhook_stores_before_acknowledging_and_ignores_redelivery(app: App) -> None:
+    codes = await open_round(app)
+    async with TelegramStandin(TOKEN) as api, webhook_bot(app, api):
+        chat = 9100
+        api.user_sends_start(chat, codes["KHI-001"])
+        await api.wait_for_messages(chat, 1)
+        for value in ("a:language:en", "a:consent:yes", "a:factory:yes"):
+            api.user_presses(chat, api.last_message(chat), value)  # type: ignore[arg-type]
+            await api.wait_for_messages(chat, len(api.messages_to(chat)) + 1)
+        press = api.user_presses(chat, api.last_message(chat), "a:job:helper")  # type: ignore[arg-type]
+        await api.wait_delivered(press)
+        # The 200 came after the answer was stored.
+        assert await count(app, Answer, Answer.question_id == "job") == 1
+        before = len(api.messages_to(chat))
+        for _ in range(3):  # Telegram delivers the same update again
+            response = await api.deliver_raw(press)
+            assert response is not None and response.status_code == 200
+        assert await count(app, Answer, Answer.question_id == "job") == 1
+        assert len(api.messages_to(chat)) == before  # no duplicate question
+
+
+async def test_per_chat_rate_limit_spaces_messages_to_one_chat(app: App) -> None:
+    async with TelegramStandin(TOKEN) as api:
+        app.settings = app.settings.model_copy(
+            update={
+                "telegram_token": SecretStr(TOKEN),
+                "telegram_api_url": api.url,
+                "telegram_rate_per_chat": 4.0,
+            }
+        )
+        channel = TelegramChannel.build(app)
+        await channel.application.initialize()
+        try:
+            await asyncio.gather(*(channel.bot.send_message(9200, f"m{i}") for i in range(7)))
+        finally:
+            await channel.application.shutdown()
+        times = sorted(api.send_times(9200))
+        # A burst of 3, then about one every 1/4 s.
+        assert len(times) == 7 and times[-1] - times[0] >= 0.7
