@@ -93,5 +93,7 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # SQL echo would print parameters, which may include answers.
-    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+    # SQL echo would print parameters, which may include answers; httpx logs every request
+    # URL, and Bot API URLs contain the bot token.
+    for noisy in ("sqlalchemy", "httpx", "httpcore", "telegram", "apscheduler"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

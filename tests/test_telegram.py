@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -449,3 +450,90 @@ async def test_per_chat_rate_limit_spaces_messages_to_one_chat(app: App) -> None
         times = sorted(api.send_times(9200))
         # A burst of 3, then about one every 1/4 s.
         assert len(times) == 7 and times[-1] - times[0] >= 0.7
+
+
+# ------------------------------------------------------------------ the real process
+async def test_wagecheck_run_telegram_serves_stops_on_sigterm_and_resumes(
+    app: App, settings: Any, tmp_path: Any
+) -> None:
+    import os
+    import signal
+    import sys
+
+    codes = await open_round(app)
+    async with TelegramStandin(TOKEN) as api:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WAGECHECK_")}
+        env.update(
+            WAGECHECK_HOME=str(settings.home),
+            WAGECHECK_DATABASE_URL=settings.database_url,
+            WAGECHECK_SECRET_KEY=settings.secret_key.get_secret_value(),
+            WAGECHECK_TELEGRAM_TOKEN=TOKEN,
+            WAGECHECK_TELEGRAM_API_URL=api.url,
+            WAGECHECK_LOG_LEVEL="INFO",
+        )
+
+        async def start() -> asyncio.subprocess.Process:
+            return await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot",
+                "run",
+                "telegram",
+                env=env,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+
+        chat = 9500
+        process = await start()
+        api.user_sends_start(chat, codes["KHI-001"])
+        await api.wait_for_messages(chat, 1, timeout=30)
+        api.user_presses(chat, api.last_message(chat), "a:language:ur")  # type: ignore[arg-type]
+        await api.wait_for_messages(chat, 2, timeout=10)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), 20)
+        assert process.returncode == 0, stderr.decode()
+        logs = stderr.decode()
+        assert "telegram bot stopped" in logs
+        assert TOKEN not in logs and str(chat) not in logs  # no token, no chat id in the logs
+
+        api.user_presses(chat, api.last_message(chat), "a:consent:yes")  # type: ignore[arg-type]
+        process = await start()  # the worker goes on with the new process
+        await api.wait_for_messages(chat, 3, timeout=30)
+        assert "Factory 0" in (api.last_message(chat).text or "")  # type: ignore[union-attr]
+        process.send_signal(signal.SIGINT)
+        await asyncio.wait_for(process.communicate(), 20)
+        assert process.returncode == 0
+
+
+async def test_two_webhook_processes_share_every_conversation(app: App) -> None:
+    codes = await open_round(app)
+    secret = "shared-secret_123"
+    async with TelegramStandin(TOKEN) as api:
+        app.settings = app.settings.model_copy(
+            update={
+                "telegram_token": SecretStr(TOKEN),
+                "telegram_api_url": api.url,
+                "telegram_rate_per_chat": 50.0,
+            }
+        )
+        first, second = TelegramChannel.build(app), TelegramChannel.build(app)
+        apps = [webhook_app(c, "/hook", secret) for c in (first, second)]
+        async with (
+            serve_asgi(apps[0]) as url_a,
+            serve_asgi(apps[1]) as url_b,
+            apps[0].router.lifespan_context(apps[0]),
+            apps[1].router.lifespan_context(apps[1]),
+        ):
+            chat = 9600
+            urls = itertools.cycle([f"{url_a}/hook", f"{url_b}/hook"])
+            update = api.user_sends_start(chat, codes["KHI-001"])  # no webhook set: queued
+            for value in (None, "a:language:en", "a:consent:yes", "a:factory:yes", "a:job:helper"):
+                if value is not None:
+                    update = api.user_presses(chat, api.last_message(chat), value)  # type: ignore[arg-type]
+                before = len(api.messages_to(chat))
+                response = await api.deliver_raw(update, secret=secret, url=next(urls))
+                assert response is not None and response.status_code == 200
+                await api.wait_for_messages(chat, before + 1)
+            assert "How are you employed?" in (api.last_message(chat).text or "")  # type: ignore[union-attr]
+    assert (await answers(app))["job"] == "helper"
