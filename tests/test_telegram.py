@@ -129,7 +129,8 @@ async def test_a_worker_answers_in_urdu_with_urdu_digits_via_the_poster_link(bot
     job = await bot.press(chat, "yes")
     assert "آپ کا کام کیا ہے؟" in (job.text or "")
     # Pressing a button shows what was recorded, in the question's message.
-    await bot.text(chat, "۲")  # machine operator, typed as an Urdu digit
+    employment = await bot.text(chat, "۲")  # machine operator, typed as an Urdu digit
+    assert (employment.text or "").startswith("✓ مشین آپریٹر\n\n")
     month = await bot.press(chat, "permanent")
     assert bot.api.buttons(month)[0][0] == _month_label("ur")
     await bot.press(chat, _last_month())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from telegram import (
@@ -211,9 +212,13 @@ class TelegramChannel:
 
     async def deliver(self, chat_id: int, outcome: Outcome, pressed: Message | None) -> None:
         """Send the replies; mark them sent only afterwards (a crash re-sends, never loses)."""
-        if outcome.echo and pressed is not None and not outcome.duplicate:
-            await self._edit(pressed, f"{pressed.text or ''}\n\n✓ {outcome.echo}", None)
-        for reply in outcome.replies:
+        replies = list(outcome.replies)
+        if outcome.echo and not outcome.duplicate:
+            if pressed is not None:  # show the choice under the question that was answered
+                await self._edit(pressed, f"{pressed.text or ''}\n\n✓ {outcome.echo}", None)
+            elif replies:  # typed ("۲"): say what it was taken as, before the next question
+                replies[0] = replace(replies[0], text=f"✓ {outcome.echo}\n\n{replies[0].text}")
+        for reply in replies:
             markup = keyboard(reply.buttons)
             if reply.replaces_previous and pressed is not None:
                 await self._edit(pressed, reply.text, markup)
