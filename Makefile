@@ -3,11 +3,13 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
-PO     := $(wildcard locales/*/LC_MESSAGES/wagecheck.po)
+# Two gettext domains: wagecheck (what workers read: en, ur, sd, nl) and reports (brand- and
+# CSO-facing report text: en, nl).
+PO     := $(wildcard locales/*/LC_MESSAGES/wagecheck.po locales/*/LC_MESSAGES/reports.po)
 MO     := $(PO:.po=.mo)
 PYTEST_ARGS ?=
 
-.PHONY: demo test setup catalogs extract lint bench clean
+.PHONY: demo test setup catalogs extract extract-worker extract-reports lint bench clean
 
 demo: setup
 	$(VENV)/bin/wagecheck demo
@@ -27,14 +29,26 @@ $(STAMP): pyproject.toml
 
 catalogs: $(MO)
 
-locales/%/LC_MESSAGES/wagecheck.mo: locales/%/LC_MESSAGES/wagecheck.po $(STAMP)
-	$(VENV)/bin/pybabel compile --use-fuzzy -D wagecheck -i $< -o $@
+locales/%.mo: locales/%.po $(STAMP)
+	$(VENV)/bin/pybabel compile --use-fuzzy -D $(notdir $*) -i $< -o $@
 
-# After changing strings in bot/ or surveys/: refresh the template and merge it into every .po.
-extract: $(STAMP)
+# After changing strings in bot/ or surveys/: refresh the templates and merge them into every .po.
+extract: extract-worker extract-reports
+
+extract-worker: $(STAMP)
 	$(VENV)/bin/pybabel extract -F babel.cfg -k N_ --add-comments=TRANSLATORS: \
 	    --sort-by-file --project wagecheck --version 0.1 -o locales/wagecheck.pot .
 	$(VENV)/bin/pybabel update -D wagecheck -i locales/wagecheck.pot -d locales --previous
+
+# Report strings are marked T_() in bot/reports (bot/reports/strings.py), nothing else is.
+extract-reports: $(STAMP)
+	$(VENV)/bin/pybabel extract --no-default-keywords -k T_ --add-comments=TRANSLATORS: \
+	    --sort-by-file --project wagecheck-reports --version 0.1 -o locales/reports.pot bot/reports
+	$(VENV)/bin/pybabel update -D reports -i locales/reports.pot -d locales --previous --ignore-obsolete
+
+# Benchmarks: SQLite always, PostgreSQL when WAGECHECK_BENCH_DATABASE_URL's server answers.
+bench: setup
+	$(PY) benchmarks/reports.py
 
 lint: setup
 	$(VENV)/bin/ruff check bot tests benchmarks

@@ -466,7 +466,8 @@ def demo(
     seed: Annotated[int, typer.Option(help="random seed (same seed, same round)")] = 7,
 ) -> None:
     """Run a complete round on a fresh SQLite database in the home folder and print the results."""
-    from bot.demo import set_up, simulate
+    from bot.demo import BRANDS, CSO, set_up, simulate
+    from bot.reports import write_reports
 
     base = Settings()
     db_file = (base.home / "demo.db").resolve()
@@ -505,6 +506,17 @@ def demo(
         purged = await a.admin.close_round(round_id)
         console.print(f"round closed; {purged['addresses_purged']} contact addresses purged")
         await _print_results(a, round_id, a.settings.k_cso)
+        folder = (base.home / "reports").resolve()
+        written = await write_reports(
+            a, round_id, f"cso:{CSO}", ("pdf", "html", "xlsx", "json", "csv", "answers"), folder
+        )
+        for brand in BRANDS:
+            written += await write_reports(
+                a, round_id, f"brand:{brand}", ("pdf", "html", "xlsx", "json", "csv"), folder
+            )
+        console.print(f"reports for the CSO and the brands written to {folder}:")
+        for path in written:
+            console.print(f"  {path.name}")
 
     _run(work, settings)
 

@@ -7,7 +7,7 @@ import secrets
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +53,29 @@ class Settings(BaseSettings):
     telegram_max_retries: int = Field(5, ge=0, description="retries after a 429 (RetryAfter)")
     k_brand: int = Field(10, ge=5, description="small-cell threshold for brand-facing output")
     k_cso: int = Field(5, ge=5, description="small-cell threshold for CSO-facing output")
+    # One question, "were at least this share of workers paid the minimum?", answered with 95%
+    # confidence or called inconclusive (docs/report-format.md, "Verdict").
+    verdict_likely_ok_lower: float = Field(
+        0.8,
+        gt=0,
+        lt=1,
+        description="verdict 'minimum likely met' when the 95% interval's lower bound >= this",
+    )
+    verdict_likely_below_upper: float = Field(
+        0.8,
+        gt=0,
+        lt=1,
+        description="verdict 'minimum likely not met' when the 95% interval's upper bound < this",
+    )
+
+    @model_validator(mode="after")
+    def _verdict_thresholds_do_not_overlap(self) -> Settings:
+        if self.verdict_likely_below_upper > self.verdict_likely_ok_lower:
+            raise ValueError(
+                "WAGECHECK_VERDICT_LIKELY_BELOW_UPPER must not exceed "
+                "WAGECHECK_VERDICT_LIKELY_OK_LOWER"
+            )
+        return self
 
     @cached_property
     def effective_database_url(self) -> str:

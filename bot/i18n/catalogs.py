@@ -106,11 +106,17 @@ class Catalogs:
         self._localizers = {lang: Localizer(lang, t) for lang, t in self._translations.items()}
 
     @classmethod
-    def load(cls, locales_dir: Path, languages: Iterable[str] = LANGUAGES) -> Catalogs:
-        """Read compiled .mo files; compile a .po in memory when its .mo is missing or stale."""
+    def load(
+        cls, locales_dir: Path, languages: Iterable[str] = LANGUAGES, domain: str = DOMAIN
+    ) -> Catalogs:
+        """Read compiled .mo files; compile a .po in memory when its .mo is missing or stale.
+
+        `domain` picks the catalog family: "wagecheck" (what workers read) or "reports"
+        (brand- and CSO-facing report text, en and nl only).
+        """
         found: dict[str, gettext.NullTranslations] = {}
         for lang in languages:
-            mo = locales_dir / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
+            mo = locales_dir / lang / "LC_MESSAGES" / f"{domain}.mo"
             po = mo.with_suffix(".po")
             if mo.exists() and (not po.exists() or mo.stat().st_mtime >= po.stat().st_mtime):
                 with mo.open("rb") as fh:

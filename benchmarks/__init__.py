@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`) and the synthetic rounds they, and property tests, use."""

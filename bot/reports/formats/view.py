@@ -1,0 +1,203 @@
+"""What the reading formats (HTML, PDF) show, as display strings: one place for both layouts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.reports import strings as S
+from bot.reports.model import Breakdown, FactoryReport, Figures, Report, Share, Verdict
+from bot.reports.text import ReportText
+
+
+@dataclass(frozen=True)
+class Kpi:
+    label: str
+    value: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    code: str
+    name: str
+    hidden: str | None  # the whole row is one note when the factory is suppressed
+    respondents: str
+    rate: str
+    share: str
+    interval: str
+    verdict: Verdict | None
+    verdict_text: str
+
+
+def share_text(s: Share, tx: ReportText, k: int) -> str:
+    return tx.hidden(k) if s.share is None else tx.pct(s.share)
+
+
+def interval_text(s: Share, tx: ReportText) -> str:
+    return "" if s.ci95 is None else tx.interval(s.ci95)
+
+
+def n_text(n: int | None, tx: ReportText, k: int) -> str:
+    return tx.hidden(k) if n is None else tx.number(n)
+
+
+def meta(report: Report, tx: ReportText) -> list[tuple[str, str]]:
+    r = report.round
+    status = {
+        "open": S.STATUS_OPEN,
+        "closed": S.STATUS_CLOSED,
+        "published": S.STATUS_PUBLISHED,
+    }.get(r.status)
+    period = tx.date(r.opened_on)
+    if r.closed_on and r.closed_on != r.opened_on:
+        period += f" – {tx.date(r.closed_on)}"
+    return [
+        (tx(S.PREPARED_FOR), report.audience.name),
+        (tx(S.PREPARED_BY), r.cso),
+        (tx(S.ROUND), r.name),
+        (tx(S.ROUND_PERIOD), period),
+        (tx(S.STATUS), tx(status) if status else r.status),
+        (tx(S.PAY_MONTHS), ", ".join(tx.month(m) for m in r.pay_months) or "–"),
+        (tx(S.REPORT_DATE), tx.date(report.generated_on)),
+        (tx(S.K_LABEL), tx(S.K_VALUE, k=report.k)),
+    ]
+
+
+def findings(report: Report, tx: ReportText) -> list[str]:
+    verdicts = [f.verdict for f in report.factories]
+    hidden = sum(f.figures.paid_at_least_minimum.suppressed for f in report.factories)
+    lines = [
+        tx(S.FINDING_FACTORIES, n=tx.number(len(report.factories))),
+        tx(S.FINDING_MET, n=tx.number(verdicts.count("likely_met"))),
+        tx(S.FINDING_NOT_MET, n=tx.number(verdicts.count("likely_not_met"))),
+        tx(
+            S.FINDING_INCONCLUSIVE_HIDDEN if hidden else S.FINDING_INCONCLUSIVE,
+            n=tx.number(verdicts.count("inconclusive")),
+            hidden=tx.number(hidden),
+            k=report.k,
+        ),
+    ]
+    paid = report.overall.paid_at_least_minimum
+    if paid.share is not None and paid.ci95 is not None and paid.n is not None:
+        lines.append(
+            tx(
+                S.FINDING_OVERALL,
+                share=tx.pct(paid.share),
+                interval=tx.interval(paid.ci95),
+                n=tx.number(paid.n),
+            )
+        )
+    return lines
+
+
+def summary_rows(report: Report, tx: ReportText) -> list[SummaryRow]:
+    k = report.k
+    rows = []
+    for f in report.factories:
+        fig = f.figures
+        paid = fig.paid_at_least_minimum
+        rows.append(
+            SummaryRow(
+                code=f.code,
+                name=f.name,
+                hidden=tx.hidden(k) if f.suppressed else None,
+                respondents=n_text(fig.respondents.n, tx, k),
+                rate="–" if f.response_rate is None else tx.pct(f.response_rate),
+                share=share_text(paid, tx, k),
+                interval=interval_text(paid, tx),
+                verdict=f.verdict,
+                verdict_text=tx.verdict(f.verdict),
+            )
+        )
+    return rows
+
+
+def kpis(f: FactoryReport | None, fig: Figures, tx: ReportText, k: int) -> list[Kpi]:
+    paid = fig.paid_at_least_minimum
+    rate = f.response_rate if f else None
+    pay = fig.pay
+    return [
+        Kpi(
+            tx(S.RESPONDENTS),
+            n_text(fig.respondents.n, tx, k),
+            f"{tx(S.RESPONSE_RATE)} {tx.pct(rate)}" if rate is not None else "",
+        ),
+        Kpi(
+            tx(S.PAID_MINIMUM),
+            share_text(paid, tx, k),
+            ""
+            if paid.ci95 is None or paid.n is None
+            else f"{tx(S.INTERVAL)} {tx.interval(paid.ci95)} · {tx(S.ANSWERS).lower()} "
+            f"{tx.number(paid.n)}",
+        ),
+        Kpi(
+            tx(S.MEDIAN_PAY),
+            tx.hidden(k) if pay.median is None else tx.number(pay.median),
+            ""
+            if pay.median_pct_of_minimum is None
+            else f"{tx(S.MEDIAN_PCT)}: {tx.pct(pay.median_pct_of_minimum / 100)}",
+        ),
+    ]
+
+
+def pay_rows(fig: Figures, tx: ReportText, k: int) -> list[tuple[str, str]]:
+    p = fig.pay
+
+    def money(v: float | None) -> str:
+        return tx.hidden(k) if v is None else tx.number(v)
+
+    return [
+        (tx(S.ANSWERS), n_text(p.n, tx, k)),
+        (tx(S.MEDIAN_PAY), money(p.median)),
+        (tx(S.Q1_PAY), money(p.q1)),
+        (tx(S.Q3_PAY), money(p.q3)),
+        (
+            tx(S.MEDIAN_PCT),
+            tx.hidden(k)
+            if p.median_pct_of_minimum is None
+            else tx.pct(p.median_pct_of_minimum / 100),
+        ),
+    ]
+
+
+def condition_rows(report: Report, fig: Figures, tx: ReportText) -> list[tuple[str, str, str]]:
+    """(figure, share, 95% interval) for the yes/no questions and the payment methods."""
+    k = report.k
+    items: list[tuple[str, Share]] = [
+        (tx(S.PAY_RISE), fig.pay_rise),
+        (tx(S.PAY_RISE_DONT_KNOW), fig.pay_rise_dont_know),
+        (tx(S.PAYSLIP), fig.payslip),
+        (tx(S.DEDUCTIONS), fig.deductions),
+        (tx(S.DEDUCTIONS_DONT_KNOW), fig.deductions_dont_know),
+        *(
+            (tx(S.PAID_BY, method=tx.label(label).lower()), fig.payment_methods[m])
+            for m, label in report.payment_methods
+        ),
+    ]
+    return [(label, share_text(s, tx, k), interval_text(s, tx)) for label, s in items]
+
+
+def breakdown_rows(b: Breakdown, tx: ReportText, k: int) -> list[tuple[str, str, str, str]]:
+    """(group, respondents, share paid at least the minimum, interval)."""
+    return [
+        (
+            tx.label(c.label),
+            n_text(c.respondents.n, tx, k),
+            share_text(c.paid_at_least_minimum, tx, k),
+            interval_text(c.paid_at_least_minimum, tx),
+        )
+        for c in b.cells
+    ]
+
+
+def breakdown_title(by: str, tx: ReportText) -> str:
+    return tx({"employment": S.BY_EMPLOYMENT, "gender": S.BY_GENDER}.get(by, S.BREAKDOWN))
+
+
+def place(f: FactoryReport, tx: ReportText) -> str:
+    parts = [p for p in (f.city, f.region.capitalize()) if p]
+    if f.os_id:
+        parts.append(f"{tx(S.OS_ID)} {f.os_id}")
+    if f.headcount:
+        parts.append(f"{tx(S.HEADCOUNT)} {tx.number(f.headcount)}")
+    return " · ".join(parts)

@@ -1,0 +1,110 @@
+"""Report text in one language: the `reports` catalog, survey labels, numbers and dates."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from babel.numbers import format_decimal, format_percent
+
+from bot.config import PROJECT_ROOT
+from bot.i18n import Catalogs, Localizer
+from bot.reports import strings as S
+from bot.reports.model import Verdict
+
+REPORT_LANGUAGES = ("en", "nl")
+REPORTS_DOMAIN = "reports"
+GRADES = {
+    "unskilled": S.GRADE_UNSKILLED,
+    "semi_skilled": S.GRADE_SEMI_SKILLED,
+    "skilled": S.GRADE_SKILLED,
+    "highly_skilled": S.GRADE_HIGHLY_SKILLED,
+}
+WAGE_STATUSES = {
+    "notified": S.WAGE_NOTIFIED,
+    "contested": S.WAGE_CONTESTED,
+    "interim": S.WAGE_INTERIM,
+}
+VERDICTS: dict[str, str] = {
+    "likely_met": S.VERDICT_MET,
+    "likely_not_met": S.VERDICT_NOT_MET,
+    "inconclusive": S.VERDICT_INCONCLUSIVE,
+}
+DASH = "–"
+
+
+class ReportText:
+    """Translation and formatting for one report language."""
+
+    def __init__(self, lang: str, reports: Localizer, labels: Localizer) -> None:
+        self.lang = lang
+        self._reports = reports
+        self._labels = labels
+
+    def __call__(self, message: str, **params: Any) -> str:
+        """Translate a report string (from bot.reports.strings) and fill its placeholders."""
+        return self._reports.gettext(message, **params)
+
+    def label(self, msgid: str) -> str:
+        """A survey label (a choice such as "Through a contractor") in this language."""
+        if msgid == S.NO_ANSWER:
+            return self(msgid)
+        return self._labels.gettext(msgid)
+
+    def pct(self, value: float, digits: int = 0) -> str:
+        pattern = "#,##0%" if digits == 0 else "#,##0." + "0" * digits + "%"
+        return format_percent(value, pattern, locale=self.lang)
+
+    def interval(self, ci: tuple[float, float]) -> str:
+        return f"{self.pct(ci[0])}{DASH}{self.pct(ci[1])}"
+
+    def number(self, value: float) -> str:
+        return format_decimal(round(value), locale=self.lang, numbering_system="latn")
+
+    def money(self, value: float) -> str:
+        return "PKR " + self.number(value)
+
+    def decimal(self, value: float, digits: int = 3) -> str:
+        return format_decimal(value, "0." + "0" * digits, locale=self.lang)
+
+    def date(self, value: date | None) -> str:
+        return self._reports.date(value) if value else self(S.NOT_KNOWN)
+
+    def month(self, ym: str) -> str:
+        year, month = ym.split("-")
+        return self._reports.month(date(int(year), int(month), 1))
+
+    def hidden(self, k: int) -> str:
+        return self(S.HIDDEN, k=k)
+
+    def verdict(self, verdict: Verdict) -> str:
+        return self(VERDICTS[verdict])
+
+    def grade(self, grade: str) -> str:
+        return self(GRADES[grade]) if grade in GRADES else grade
+
+    def wage_status(self, status: str) -> str:
+        return self(WAGE_STATUSES[status]) if status in WAGE_STATUSES else status
+
+
+@lru_cache(maxsize=4)
+def _catalogs(locales_dir: Path) -> tuple[Catalogs, Catalogs]:
+    return (
+        Catalogs.load(locales_dir, REPORT_LANGUAGES, domain=REPORTS_DOMAIN),
+        Catalogs.load(locales_dir, REPORT_LANGUAGES),
+    )
+
+
+def report_text(lang: str, locales_dir: Path | None = None) -> ReportText:
+    """The text of reports in `lang` ("en" or "nl")."""
+    if lang not in REPORT_LANGUAGES:
+        raise ValueError(f"reports are written in {' or '.join(REPORT_LANGUAGES)}, not {lang!r}")
+    return _text(lang, (locales_dir or PROJECT_ROOT / "locales").resolve())
+
+
+@lru_cache(maxsize=8)
+def _text(lang: str, locales_dir: Path) -> ReportText:
+    reports, labels = _catalogs(locales_dir)
+    return ReportText(lang, reports.get(lang), labels.get(lang))
