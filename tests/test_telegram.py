@@ -331,7 +331,7 @@ async def _member(bot: Bot, chat: int, org: str, kind: str, role: str) -> None:
     await bot.app.admin.add_org(org, kind)
     code, _ = await MemberService(bot.app.db, bot.app.keyring).create_invite(org, role)
     welcome = await bot.expect(chat, lambda: bot.api.user_sends_start(chat, code))
-    assert f"{role} of {org}" in (welcome.text or "")
+    assert f"Welcome to {org} (role: {role})" in (welcome.text or "")
     used = await bot.text(chat + 1, f"/join {code}")
     assert "not valid" in (used.text or "")  # single use
 
@@ -538,3 +538,57 @@ async def test_two_webhook_processes_share_every_conversation(app: App) -> None:
                 await api.wait_for_messages(chat, before + 1)
             assert "How are you employed?" in (api.last_message(chat).text or "")  # type: ignore[union-attr]
     assert (await answers(app))["job"] == "helper"
+
+
+# ------------------------------------------------------------------ reports in the bot
+async def test_reports_reach_members_and_brands_see_only_their_factories(bot: Bot) -> None:
+    import io
+
+    import openpyxl
+
+    from tests.test_service import Worker, complete_survey
+
+    codes = await open_round(bot.app, ("KHI-001", "KHI-002"))
+    for i in range(10):
+        await complete_survey(Worker(bot.app, f"w{i}"), codes["KHI-001"], pay=str(38000 + i))
+    await bot.app.admin.add_org("Brand A", "brand")
+    await bot.app.admin.add_org("Brand B", "brand")
+    await bot.app.admin.link("Brand A", ["KHI-001"])
+    await bot.app.admin.link("Brand B", ["KHI-002"])
+    members = MemberService(bot.app.db, bot.app.keyring)
+    chats = {"Brand A": 8501, "Brand B": 8502, "Test CSO": 8503}
+    for org, chat in chats.items():
+        code, _ = await members.create_invite(org, "admin")
+        await bot.expect(chat, lambda c=chat, k=code: bot.api.user_sends_start(c, k))
+    for chat in (chats["Brand A"], chats["Brand B"]):
+        await bot.text(chat, "/subscribe")
+    early = await bot.text(chats["Brand A"], "/report")
+    assert "only available for closed rounds" in (early.text or "")  # the round is still open
+
+    await bot.text(chats["Test CSO"], "/close 1")
+    documents = await bot.api.wait_for_messages(chats["Brand A"], 5)  # + pdf + xlsx
+
+    def factories_in(chat: int) -> set[str]:
+        xlsx = next(
+            m
+            for m in reversed(bot.api.messages_to(chat))
+            if (m.file and m.file.filename.endswith(".xlsx"))
+        )
+        book = openpyxl.load_workbook(io.BytesIO(xlsx.file_bytes or b""))
+        cells = {
+            str(c.value)
+            for ws in book.worksheets
+            for row in ws.iter_rows()
+            for c in row
+            if c.value is not None
+        }
+        return {code for code in ("KHI-001", "KHI-002") if any(code in v for v in cells)}
+
+    assert {m.file.filename.rsplit(".", 1)[1] for m in documents[-2:] if m.file} == {"pdf", "xlsx"}
+    assert factories_in(chats["Brand A"]) == {"KHI-001"}
+    await bot.api.wait_for_messages(chats["Brand B"], 4)
+    assert factories_in(chats["Brand B"]) == {"KHI-002"}
+    before = len(bot.api.messages_to(chats["Brand B"]))
+    bot.api.user_sends_text(chats["Brand B"], "/report 1")
+    await bot.api.wait_for_messages(chats["Brand B"], before + 2)
+    assert factories_in(chats["Brand B"]) == {"KHI-002"}

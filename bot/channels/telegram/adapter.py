@@ -107,6 +107,16 @@ class TelegramChannel:
     async def stop(self) -> None:
         await self.application.shutdown()
 
+    async def staff_reports(self, update: Update, member: object, argument: str) -> None:
+        from bot.channels.telegram.results import staff_report
+
+        await staff_report(self, update, member, argument)  # type: ignore[arg-type]
+
+    async def deliver_round_results(self, round_id: int) -> int:
+        from bot.channels.telegram.results import deliver_round_results
+
+        return await deliver_round_results(self, round_id)
+
     async def publish_commands(self) -> None:
         """setMyCommands with descriptions in each worker language (private chats only)."""
         scope = BotCommandScopeAllPrivateChats()

@@ -125,8 +125,9 @@ def _on_signals(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
-async def run_polling(channel: TelegramChannel, stop: asyncio.Event | None = None,
-                      handle_signals: bool = True) -> None:
+async def run_polling(
+    channel: TelegramChannel, stop: asyncio.Event | None = None, handle_signals: bool = True
+) -> None:
     """`wagecheck run telegram`: poll until SIGINT/SIGTERM (or `stop` is set)."""
     stop = stop or asyncio.Event()
     if handle_signals:

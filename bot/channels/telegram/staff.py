@@ -57,8 +57,7 @@ class StaffCommands:
             return
         await self._send(
             update,
-            f"Welcome. You are now a {membership.role} of "
-            f"{membership.org_name}.\n" + _help(membership),
+            f"Welcome to {membership.org_name} (role: {membership.role}).\n" + _help(membership),
         )
 
     async def handle(self, update: Update, command: str, argument: str) -> bool:

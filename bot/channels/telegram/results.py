@@ -1,0 +1,126 @@
+"""Reports in Telegram: `/report` for members, and automatic delivery to subscribed members
+when a round closes. Every file passes the reports package's disclosure control."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from telegram import InputFile, Update
+from telegram.error import Forbidden
+
+from bot.reports import DisclosureError, build_report, render
+from bot.reports.files import file_name
+from bot.reports.model import Audience
+from bot.service.members import Membership
+from bot.storage.models import BrandFactory, Member, Organisation, Round, RoundFactory
+
+if TYPE_CHECKING:
+    from bot.channels.telegram.adapter import TelegramChannel
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("pdf", "xlsx")
+LATEST_ROUNDS = 3  # `/report` without a number: a brand's most recent closed rounds
+
+
+def report_language(member_language: str | None) -> str:
+    """Brand-facing reports exist in English and Dutch."""
+    return "nl" if (member_language or "").lower().startswith("nl") else "en"
+
+
+async def send_report(
+    channel: TelegramChannel, chat_id: int, round_id: int, audience: Audience, lang: str
+) -> bool:
+    """Build, render and send one report; False when this audience may not have it."""
+    try:
+        report = await build_report(channel.app, round_id, audience)
+    except DisclosureError as exc:
+        log.info("report refused: %s", type(exc).__name__)
+        return False
+    for fmt in FORMATS:
+        data = render(report, fmt, lang)
+        await channel.bot.send_document(
+            chat_id, InputFile(data, filename=file_name(round_id, audience, fmt, lang))
+        )
+    return True
+
+
+async def rounds_for_brand(channel: TelegramChannel, brand_id: int) -> list[int]:
+    """Closed (or published) rounds that include a factory this brand sources from."""
+    async with channel.app.db.transaction() as s:
+        rows = await s.execute(
+            select(Round.id)
+            .distinct()
+            .join(RoundFactory, RoundFactory.round_id == Round.id)
+            .join(BrandFactory, BrandFactory.factory_id == RoundFactory.factory_id)
+            .where(BrandFactory.brand_id == brand_id, Round.status.in_(("closed", "published")))
+            .order_by(Round.id.desc())
+            .limit(LATEST_ROUNDS)
+        )
+        return list(rows.scalars())
+
+
+async def staff_report(
+    channel: TelegramChannel, update: Update, m: Membership, argument: str
+) -> None:
+    """`/report [N]`: the member's own report of a round (CSO) or of their factories (brand)."""
+    assert update.effective_chat is not None
+    chat_id = update.effective_chat.id
+    audience = Audience(kind="cso" if m.is_cso else "brand", name=m.org_name)
+    lang = report_language(m.language)
+    if argument.isdecimal():
+        rounds = [int(argument)]
+    elif m.is_cso:
+        await channel.bot.send_message(chat_id, "Usage: /report <round number> (see /rounds).")
+        return
+    else:
+        rounds = await rounds_for_brand(channel, m.org_id)
+    sent = [r for r in rounds if await send_report(channel, chat_id, r, audience, lang)]
+    if not sent:
+        await channel.bot.send_message(
+            chat_id,
+            "No results to send: results are only available for closed rounds, "
+            "and only for your organisation's factories.",
+        )
+
+
+async def deliver_round_results(channel: TelegramChannel, round_id: int) -> int:
+    """After a round closed: send each subscribed member their organisation's report."""
+    async with channel.app.db.transaction() as s:
+        rnd = await s.get(Round, round_id)
+        if rnd is None:
+            return 0
+        brands = (
+            select(BrandFactory.brand_id)
+            .join(RoundFactory, RoundFactory.factory_id == BrandFactory.factory_id)
+            .where(RoundFactory.round_id == round_id)
+        )
+        rows = (
+            await s.execute(
+                select(Member, Organisation)
+                .join(Organisation)
+                .where(
+                    Member.subscribed.is_(True),
+                    Member.revoked_at.is_(None),
+                    Member.channel == "telegram",
+                    (Organisation.id == rnd.cso_id) | Organisation.id.in_(brands),
+                )
+            )
+        ).all()
+    delivered = 0
+    for member, org in rows:
+        chat_id = int(channel.app.keyring.decrypt_address("telegram", member.address))
+        try:
+            if await send_report(
+                channel,
+                chat_id,
+                round_id,
+                Audience(org.kind, org.name),
+                report_language(member.language),
+            ):
+                delivered += 1
+        except Forbidden:
+            log.info("a subscribed member blocked the bot; skipped")
+    return delivered
