@@ -202,28 +202,144 @@ def factory_import(csv_file: Path) -> None:
 
 
 # ------------------------------------------------------------------ rounds
-@round_app.command("open")
-def round_open(
+@round_app.command("create")
+def round_create(
     name: Annotated[str, typer.Option(help="a name for the round")],
     cso: Annotated[str, typer.Option(help="the CSO running it")],
     factory: Annotated[list[str], typer.Option("--factory", "-f", help="factory code; repeat")],
-    closes_at: Annotated[datetime | None, typer.Option(help="planned closing time (UTC)")] = None,
+    opens_at: Annotated[datetime | None, typer.Option(help="opening time (UTC)")] = None,
+    closes_at: Annotated[datetime | None, typer.Option(help="closing time (UTC)")] = None,
+    max_reminders: Annotated[int, typer.Option(min=0, help="reminders per worker")] = 1,
+    reminder_delay_hours: Annotated[float, typer.Option(min=1, help="hours before one")] = 24,
 ) -> None:
-    """Open a round now for some factories; prints each factory's poster code."""
+    """Create a draft round; poster codes exist now but work only while the round is open."""
+    from datetime import timedelta
+
+    rnd = _run(
+        lambda a: a.admin.create_round(
+            name,
+            cso,
+            a.survey,
+            factory,
+            _utc(opens_at),
+            _utc(closes_at),
+            max_reminders,
+            timedelta(hours=reminder_delay_hours),
+        )
+    )
+    console.print(f"round {rnd.id} created (draft); poster codes:")
+    round_links(rnd.id)
+    console.print(f"Next: wagecheck round schedule {rnd.id}  (or: wagecheck round open {rnd.id})")
+
+
+@round_app.command("schedule")
+def round_schedule(round_id: int) -> None:
+    """draft → scheduled: the scheduler opens it at opens_at and closes it at closes_at."""
+    rnd = _run(lambda a: a.admin.schedule_round(round_id))
+    console.print(f"round {round_id} scheduled: opens {rnd.opens_at}, closes {rnd.closes_at}")
+
+
+@round_app.command("extend")
+def round_extend(
+    round_id: int,
+    closes_at: Annotated[datetime | None, typer.Option(help="new closing time (UTC)")] = None,
+    days: Annotated[int | None, typer.Option(min=1, help="or: this many days later")] = None,
+) -> None:
+    """Move the closing time of a round that has not closed yet."""
+    from datetime import timedelta
 
     async def work(a: App) -> Any:
-        closes = closes_at.replace(tzinfo=UTC) if closes_at and not closes_at.tzinfo else closes_at
-        return await a.admin.open_round(name, cso, a.survey, factory, closes)
+        new = _utc(closes_at)
+        if new is None:
+            if days is None:
+                raise AdminError("give --closes-at or --days")
+            current = (await a.admin.get_round(round_id)).closes_at or datetime.now(UTC)
+            new = _utc(current) + timedelta(days=days)  # type: ignore[operator]
+        return await a.admin.extend_round(round_id, new)
 
     rnd = _run(work)
-    rows = _run(lambda a: _links(a, rnd.id))
-    table = Table(
-        "factory", "name", "poster code", "Telegram link", title=f"round {rnd.id} is open"
+    console.print(f"round {round_id} now closes {rnd.closes_at}")
+
+
+@round_app.command("cancel")
+def round_cancel(round_id: int) -> None:
+    """Cancel a draft, scheduled or open round (no results; addresses purged)."""
+    purged = _run(lambda a: a.admin.cancel_round(round_id))
+    console.print(f"round {round_id} cancelled; {purged['addresses_purged']} address(es) purged")
+
+
+@round_app.command("remind")
+def round_remind(round_id: int) -> None:
+    """Queue the reminders due now and send the round's outbox, with progress."""
+    from rich.progress import TimeRemainingColumn
+
+    from bot.scheduler.runner import quiet_hours, telegram_senders
+    from bot.service.broadcasts import Broadcaster, enqueue_due_reminders, utc_now
+
+    async def work(a: App) -> Any:
+        async with a.db.transaction() as s:
+            queued = await enqueue_due_reminders(s, utc_now())
+        senders, channels = await telegram_senders(a)
+        if not senders:
+            raise AdminError("no channel to send on: set WAGECHECK_TELEGRAM_TOKEN")
+        broadcaster = Broadcaster(a.db, a.keyring, a.catalogs, senders, quiet_hours(a))
+        total = await broadcaster.pending(round_id)
+        console.print(f"{queued} reminder(s) queued; {total} message(s) to send")
+        try:
+            with Progress(
+                TextColumn("sending"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=console,
+            ) as progress:
+                task = progress.add_task("send", total=total)
+                return await broadcaster.drain(
+                    round_id, progress=lambda r: progress.update(task, completed=r.done)
+                )
+        finally:
+            for channel in channels:
+                await channel.stop()  # type: ignore[attr-defined]
+
+    result = _run(work)
+    console.print(
+        f"sent {result.sent}, blocked {result.blocked}, skipped {result.skipped}, "
+        f"failed {result.failed}, to retry {result.retried}"
+        + (
+            f"; {result.held_for_quiet_hours} wait for the end of quiet hours"
+            if result.held_for_quiet_hours
+            else ""
+        )
     )
-    table.columns[-1].overflow = "fold"  # a cut link is useless; wrap it whole
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment and not moment.tzinfo else moment
+
+
+@round_app.command("open")
+def round_open(
+    round_id: Annotated[int | None, typer.Argument(help="open this draft/scheduled round")] = None,
+    name: Annotated[str | None, typer.Option(help="a name for the round")] = None,
+    cso: Annotated[str | None, typer.Option(help="the CSO running it")] = None,
+    factory: Annotated[
+        list[str] | None, typer.Option("--factory", "-f", help="factory code; repeat")
+    ] = None,
+    closes_at: Annotated[datetime | None, typer.Option(help="planned closing time (UTC)")] = None,
+) -> None:
+    """Open a round now: ROUND_ID (created before), or a new one from --name, --cso, -f."""
+
+    async def work(a: App) -> Any:
+        if round_id is not None:
+            return await a.admin.start_round(round_id)
+        if not (name and cso and factory):
+            raise AdminError("give a ROUND_ID, or --name, --cso and --factory for a new round")
+        return await a.admin.open_round(name, cso, a.survey, factory, _utc(closes_at))
+
+    rnd = _run(work)
+    console.print(f"round {rnd.id} is open")
+    round_links(rnd.id)
     console.print(f"Posters: wagecheck round poster {rnd.id} --factory CODE --out poster.pdf")
 
 
@@ -436,6 +552,7 @@ def run_channels(
         bool, typer.Option(help="Telegram: webhook instead of long polling")
     ] = False,
     listen: Annotated[str, typer.Option(help="HOST:PORT of the webhook server")] = "127.0.0.1:8080",
+    scheduler: Annotated[bool, typer.Option(help="also run the scheduler (docs/rounds.md)")] = True,
 ) -> None:
     """Run the bot (until SIGINT/SIGTERM)."""
     from bot.channels.telegram import TelegramChannel, run_polling, run_webhook
@@ -452,11 +569,27 @@ def run_channels(
         else:
             await run_polling(channel)
 
+    async def with_scheduler(a: App) -> None:
+        from bot.scheduler.runner import alongside
+
+        async with alongside(a, scheduler):
+            await work(a)
+
     try:
-        _run(work)
+        _run(with_scheduler)
     except ValueError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
+
+
+# ------------------------------------------------------------------ the scheduler
+@app.command("scheduler")
+def scheduler() -> None:
+    """Run only the scheduler (rounds open/close on time, reminders, daily status, reports)
+    until SIGINT/SIGTERM; `wagecheck run ...` runs it too."""
+    from bot.scheduler.runner import run_until_stopped
+
+    _run(run_until_stopped)
 
 
 # ------------------------------------------------------------------ demo

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import time
 from functools import cached_property
 from pathlib import Path
 
@@ -35,6 +36,14 @@ class Settings(BaseSettings):
     )
     opt_in_days: int = Field(
         400, ge=30, description="days to keep the address of a worker who asked to be invited"
+    )
+    # Scheduled work and broadcasts (docs/rounds.md)
+    quiet_hours_start: time = Field(
+        time(21, 0), description="no message to workers from this local time (time_zone) ..."
+    )
+    quiet_hours_end: time = Field(time(8, 0), description="... until this local time")
+    daily_status_hour: int = Field(
+        9, ge=0, le=23, description="local hour of the daily status message to CSO members"
     )
     # Telegram (docs: README "Telegram")
     telegram_token: SecretStr | None = Field(None, description="bot token from @BotFather")

@@ -14,13 +14,16 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.service.engines import definition_sha256
+from bot.service.lifecycle import ACTIONS, TransitionError, check_transition
 from bot.storage import Database
 from bot.storage.models import (
     AuditEntry,
     BrandFactory,
+    BroadcastMessage,
     ContactAddress,
     Conversation,
     Factory,
+    JobRun,
     Organisation,
     ProcessedMessage,
     Response,
@@ -41,6 +44,15 @@ class AdminError(ValueError):
     """A request that cannot be carried out; the message says why, for the person who asked."""
 
 
+async def claim_job(s: AsyncSession, key: str | None, holder: str, now: datetime) -> None:
+    """Record one occurrence of a scheduled job in the transaction of its effect: a second
+    run (another process, or after a restart) fails here with IntegrityError, at the latest
+    when it commits, and its whole transaction is rolled back."""
+    if key is not None:
+        s.add(JobRun(key=key, ran_at=now, holder=holder[:80]))
+        await s.flush()
+
+
 @dataclass(frozen=True)
 class FactoryCount:
     code: str
@@ -58,6 +70,20 @@ def new_access_code() -> str:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite gives back naive datetimes; they are UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _check_dates(opens_at: datetime | None, closes_at: datetime | None) -> None:
+    if opens_at is not None and closes_at is not None and _aware(closes_at) <= _aware(opens_at):
+        raise AdminError("a round must close after it opens")
 
 
 class AdminService:
@@ -223,6 +249,89 @@ class AdminService:
             )
         return sv
 
+    async def create_round(
+        self,
+        name: str,
+        cso: str,
+        survey: Survey,
+        factory_codes: Sequence[str],
+        opens_at: datetime | None = None,
+        closes_at: datetime | None = None,
+        max_reminders: int = 1,
+        reminder_delay: timedelta = timedelta(hours=24),
+    ) -> Round:
+        """A draft round with a poster code per factory (posters can be printed now; the
+        codes work only while the round is open)."""
+        async with self.db.transaction() as s:
+            rnd, details = await self._new_round(
+                s,
+                name,
+                cso,
+                survey,
+                factory_codes,
+                opens_at,
+                closes_at,
+                max_reminders,
+                reminder_delay,
+            )
+            self._audit(s, "round.create", f"round {rnd.id}", **details)
+        return await self.get_round(rnd.id)
+
+    async def _new_round(
+        self,
+        s: AsyncSession,
+        name: str,
+        cso: str,
+        survey: Survey,
+        factory_codes: Sequence[str],
+        opens_at: datetime | None,
+        closes_at: datetime | None,
+        max_reminders: int,
+        reminder_delay: timedelta,
+    ) -> tuple[Round, dict[str, Any]]:
+        if not factory_codes:
+            raise AdminError("a round needs at least one factory")
+        if max_reminders < 0:
+            raise AdminError("the number of reminders cannot be negative")
+        if reminder_delay < timedelta(hours=1):
+            raise AdminError("reminders need at least an hour between them")
+        _check_dates(opens_at, closes_at)
+        org = await self._org(s, cso)
+        if org.kind != "cso":
+            raise AdminError(f"{cso!r} is not a CSO; only CSOs run rounds")
+        sv = await self.register_survey(s, survey)
+        rnd = Round(
+            name=name,
+            cso_id=org.id,
+            survey_version_id=sv.id,
+            status="draft",
+            opens_at=opens_at,
+            closes_at=closes_at,
+            created_at=_now(),
+            max_reminders=max_reminders,
+            reminder_delay_minutes=int(reminder_delay.total_seconds() // 60),
+        )
+        s.add(rnd)
+        await s.flush()
+        for code in dict.fromkeys(factory_codes):
+            factory = await self._factory(s, code)
+            s.add(
+                RoundFactory(
+                    round_id=rnd.id, factory_id=factory.id, code=await self._unique_code(s)
+                )
+            )
+        await s.flush()
+        details = {
+            "name": name,
+            "factories": list(factory_codes),
+            "survey": survey.key,
+            "opens_at": _iso(opens_at),
+            "closes_at": _iso(closes_at),
+            "max_reminders": max_reminders,
+            "reminder_delay_minutes": rnd.reminder_delay_minutes,
+        }
+        return rnd, details
+
     async def open_round(
         self,
         name: str,
@@ -230,42 +339,130 @@ class AdminService:
         survey: Survey,
         factory_codes: Sequence[str],
         closes_at: datetime | None = None,
+        max_reminders: int = 1,
+        reminder_delay: timedelta = timedelta(hours=24),
     ) -> Round:
-        """Create a round and open it now, with a fresh poster code per factory."""
-        if not factory_codes:
-            raise AdminError("a round needs at least one factory")
+        """Create a round and open it now, with a fresh poster code per factory (one audit
+        entry, "round.open", with what was created)."""
+        now = _now()
         async with self.db.transaction() as s:
-            org = await self._org(s, cso)
-            if org.kind != "cso":
-                raise AdminError(f"{cso!r} is not a CSO; only CSOs run rounds")
-            sv = await self.register_survey(s, survey)
-            rnd = Round(
-                name=name,
-                cso_id=org.id,
-                survey_version_id=sv.id,
-                status="open",
-                opens_at=_now(),
-                closes_at=closes_at,
-                created_at=_now(),
+            rnd, details = await self._new_round(
+                s,
+                name,
+                cso,
+                survey,
+                factory_codes,
+                None,
+                closes_at,
+                max_reminders,
+                reminder_delay,
             )
-            s.add(rnd)
-            await s.flush()
-            for code in dict.fromkeys(factory_codes):
-                factory = await self._factory(s, code)
-                s.add(
-                    RoundFactory(
-                        round_id=rnd.id, factory_id=factory.id, code=await self._unique_code(s)
-                    )
+            await self._open(s, rnd.id, now, created=details)
+        return await self.get_round(rnd.id)
+
+    async def _transition(
+        self, s: AsyncSession, round_id: int, target: str, **details: Any
+    ) -> Round:
+        """The one place a round's status changes: checked against the lifecycle, audited."""
+        rnd = await s.get(Round, round_id, with_for_update=True)
+        if rnd is None:
+            raise AdminError(f"no round {round_id}")
+        try:
+            check_transition(round_id, rnd.status, target)
+        except TransitionError as exc:
+            raise AdminError(str(exc)) from None
+        previous, rnd.status = rnd.status, target
+        self._audit(s, ACTIONS[target], f"round {round_id}", previous=previous, **details)
+        return rnd
+
+    async def schedule_round(self, round_id: int) -> Round:
+        """draft → scheduled: the scheduler opens it at opens_at and closes it at closes_at."""
+        async with self.db.transaction() as s:
+            rnd = await s.get(Round, round_id)
+            if rnd is not None and (rnd.opens_at is None or rnd.closes_at is None):
+                raise AdminError(f"round {round_id} needs an opening and a closing time first")
+            rnd = await self._transition(s, round_id, "scheduled")
+            _check_dates(rnd.opens_at, rnd.closes_at)
+        return await self.get_round(round_id)
+
+    async def unschedule_round(self, round_id: int) -> Round:
+        """scheduled → draft (to change it before it opens)."""
+        async with self.db.transaction() as s:
+            await self._transition(s, round_id, "draft")
+        return await self.get_round(round_id)
+
+    async def start_round(
+        self, round_id: int, now: datetime | None = None, job_key: str | None = None
+    ) -> Round:
+        """Open a draft or scheduled round now; workers who opted in at one of its factories
+        are invited (recorded in the broadcast outbox in the same transaction)."""
+        now = now or _now()
+        async with self.db.transaction() as s:
+            await claim_job(s, job_key, self.actor, now)
+            await self._open(s, round_id, now)
+        return await self.get_round(round_id)
+
+    async def _open(self, s: AsyncSession, round_id: int, now: datetime, **details: Any) -> None:
+        from bot.service.broadcasts import enqueue_invitations
+
+        rnd = await self._transition(s, round_id, "open", **details)
+        rnd.opens_at = now
+        if rnd.closes_at is not None and _aware(rnd.closes_at) <= now:
+            raise AdminError(f"round {round_id} closes before now; extend it first")
+        invited = await enqueue_invitations(s, rnd, now)
+        if invited:
+            self._audit(s, "round.invite", f"round {round_id}", invitations=invited)
+
+    async def extend_round(self, round_id: int, closes_at: datetime) -> Round:
+        """Move the closing time of a round that has not closed yet."""
+        async with self.db.transaction() as s:
+            rnd = await s.get(Round, round_id, with_for_update=True)
+            if rnd is None:
+                raise AdminError(f"no round {round_id}")
+            if rnd.status not in ("draft", "scheduled", "open"):
+                raise AdminError(
+                    f"round {round_id} is {rnd.status}; only a round not yet closed can be extended"
                 )
+            if closes_at <= _now():
+                raise AdminError("the new closing time is in the past")
+            _check_dates(rnd.opens_at if rnd.status != "open" else None, closes_at)
+            previous, rnd.closes_at = rnd.closes_at, closes_at
             self._audit(
                 s,
-                "round.open",
-                f"round {rnd.id}",
-                name=name,
-                factories=list(factory_codes),
-                survey=survey.key,
+                "round.extend",
+                f"round {round_id}",
+                previous=_iso(previous),
+                closes_at=_iso(closes_at),
             )
-        return await self.get_round(rnd.id)
+        return await self.get_round(round_id)
+
+    async def cancel_round(self, round_id: int) -> dict[str, int]:
+        """Stop a round that will not be reported on; an open one's addresses are purged."""
+        async with self.db.transaction() as s:
+            await self._transition(s, round_id, "cancelled")
+            purged = await self._purge_round_contacts(s, round_id)
+            conversations = await self._trim_conversations(s, round_id)
+        return {"addresses_purged": purged, "conversations_trimmed": conversations}
+
+    async def _purge_round_contacts(self, s: AsyncSession, round_id: int) -> int:
+        """Delete the round's active addresses and the worker messages not yet sent to them."""
+        from bot.service.broadcasts import WORKER_KINDS
+
+        await s.execute(
+            delete(BroadcastMessage).where(
+                BroadcastMessage.round_id == round_id,
+                BroadcastMessage.kind.in_(WORKER_KINDS),
+                BroadcastMessage.status.in_(("pending", "sending")),
+            )
+        )
+        purged = (
+            await s.execute(
+                delete(ContactAddress).where(
+                    ContactAddress.round_id == round_id, ContactAddress.purpose == "active"
+                )
+            )
+        ).rowcount
+        return purged or 0
 
     async def _unique_code(self, s: AsyncSession) -> str:
         while True:
@@ -286,33 +483,34 @@ class AdminService:
         async with self.db.transaction() as s:
             return list((await s.execute(select(Round).order_by(Round.id))).scalars())
 
-    async def close_round(self, round_id: int) -> dict[str, int]:
-        """Close a round: no more answers; contact addresses and conversations of it are purged.
+    async def close_round(
+        self, round_id: int, now: datetime | None = None, job_key: str | None = None
+    ) -> dict[str, int]:
+        """Close a round: no more answers; contact addresses and conversations of it are purged,
+        and the reports for subscribed members are queued in the broadcast outbox.
 
         Addresses of workers who opted in to the next round are kept (that is what they asked for).
         """
+        from bot.service.broadcasts import enqueue_reports
+
+        now = now or _now()
         async with self.db.transaction() as s:
+            await claim_job(s, job_key, self.actor, now)
             rnd = await s.get(Round, round_id)
-            if rnd is None:
-                raise AdminError(f"no round {round_id}")
-            if rnd.status != "open":
+            if rnd is not None and rnd.status != "open":
                 raise AdminError(f"round {round_id} is {rnd.status}, not open")
-            rnd.status = "closed"
-            rnd.closes_at = _now()
-            purged = (
-                await s.execute(
-                    delete(ContactAddress).where(
-                        ContactAddress.round_id == round_id, ContactAddress.purpose == "active"
-                    )
-                )
-            ).rowcount
+            rnd = await self._transition(s, round_id, "closed")
+            rnd.closes_at = now
+            purged = await self._purge_round_contacts(s, round_id)
             conversations = await self._trim_conversations(s, round_id)
+            reports = await enqueue_reports(s, rnd, now)
             self._audit(
                 s,
-                "round.close",
+                "round.purge",
                 f"round {round_id}",
                 addresses_purged=purged,
                 conversations_trimmed=conversations,
+                reports_queued=reports,
             )
         await self.prune()
         return {"addresses_purged": purged or 0, "conversations_trimmed": conversations or 0}
@@ -362,12 +560,12 @@ class AdminService:
             rnd = await s.get(Round, round_id)
             if rnd is None or rnd.status != "closed":
                 raise AdminError(f"round {round_id} must be closed before it is published")
-            rnd.status, rnd.published_at = "published", _now()
+            rnd = await self._transition(s, round_id, "published")
+            rnd.published_at = _now()
             for response in (
                 await s.execute(select(Response).where(Response.round_id == round_id))
             ).scalars():
                 response.completed_hour = None
-            self._audit(s, "round.publish", f"round {round_id}")
 
     async def counts(self, round_id: int) -> list[FactoryCount]:
         """Responses per factory (counts only, never answers)."""

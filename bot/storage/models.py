@@ -95,6 +95,12 @@ class Round(Base):
     closes_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Reminder policy: at most this many reminders to a worker who stopped halfway, each after
+    # this many minutes without a message from them (docs/rounds.md).
+    max_reminders: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    reminder_delay_minutes: Mapped[int] = mapped_column(
+        Integer, default=24 * 60, server_default=str(24 * 60)
+    )
 
     survey_version: Mapped[SurveyVersion] = relationship(lazy="selectin")
     factories: Mapped[list[RoundFactory]] = relationship(back_populates="round", lazy="selectin")
@@ -254,3 +260,43 @@ class Invite(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+
+
+class BroadcastMessage(Base):
+    """A message we send first (reminder, invitation, daily status, report), recorded before
+    it is sent and marked once sent: an interrupted broadcast resumes without gaps, and the
+    unique key makes enqueueing the same message twice a no-op.
+
+    `recipient` is a contact key (the conversation pseudonym) or "member:<id>"; never a chat id.
+    The text is rendered when sending, from `kind`, `language` and `payload`.
+    """
+
+    __tablename__ = "broadcast_messages"
+    __table_args__ = (UniqueConstraint("kind", "round_id", "recipient", "seq"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # reminder | invitation | status | report
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"), index=True)
+    recipient: Mapped[str] = mapped_column(String(80))
+    seq: Mapped[int] = mapped_column(Integer, default=1)  # reminder number, or day of a status
+    channel: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(8))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # pending -> sending (claimed by one sender until claimed_until) -> sent | blocked |
+    # skipped (address gone, or the worker finished meanwhile) | failed (after retries)
+    status: Mapped[str] = mapped_column(String(10), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_by: Mapped[str | None] = mapped_column(String(40))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class JobRun(Base):
+    """One occurrence of a scheduled job (e.g. "round:5:close"), inserted in the same
+    transaction as the job's effect: a second process, or a re-run after a restart, fails on
+    the primary key and does nothing."""
+
+    __tablename__ = "job_runs"
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    ran_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    holder: Mapped[str] = mapped_column(String(80))

@@ -117,6 +117,20 @@ class TelegramChannel:
 
         return await deliver_round_results(self, round_id)
 
+    async def send_broadcasts(
+        self, round_id: int | None = None, kinds: tuple[str, ...] | None = None
+    ) -> int:
+        """Send what the broadcast outbox holds for Telegram (e.g. reports after /close)."""
+        from bot.channels.telegram.broadcast import TelegramSender
+        from bot.scheduler.runner import quiet_hours
+        from bot.service.broadcasts import Broadcaster
+
+        a = self.app
+        broadcaster = Broadcaster(
+            a.db, a.keyring, a.catalogs, [TelegramSender(self)], quiet_hours(a)
+        )
+        return (await broadcaster.drain(round_id=round_id, kinds=kinds)).sent
+
     async def publish_commands(self) -> None:
         """setMyCommands with descriptions in each worker language (private chats only)."""
         scope = BotCommandScopeAllPrivateChats()
@@ -218,7 +232,14 @@ class TelegramChannel:
         message = query.message if isinstance(query.message, Message) else None
         if message is None or message.chat.type != "private" or not query.data:
             return
-        await self._worker(update, kind="button", payload=query.data, pressed=message)
+        from bot.channels.telegram.broadcast import RESUME, START_PREFIX
+
+        if query.data == RESUME:  # "Continue" under a reminder: ask the question again
+            await self._worker(update, kind="start")
+        elif query.data.startswith(START_PREFIX):  # "Start the survey" under an invitation
+            await self._worker(update, kind="start", start_code=query.data[len(START_PREFIX) :])
+        else:
+            await self._worker(update, kind="button", payload=query.data, pressed=message)
 
     async def deliver(self, chat_id: int, outcome: Outcome, pressed: Message | None) -> None:
         """Send the replies; mark them sent only afterwards (a crash re-sends, never loses)."""

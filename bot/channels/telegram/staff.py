@@ -22,6 +22,7 @@ STAFF_COMMANDS = (
     "rounds",
     "round",
     "close",
+    "extend",
     "report",
     "subscribe",
     "unsubscribe",
@@ -85,6 +86,8 @@ class StaffCommands:
             await self._round(update, m, argument)
         elif command == "close" and m.is_cso_admin:
             await self._close(update, m, argument)
+        elif command == "extend" and m.is_cso_admin:
+            await self._extend(update, m, argument)
         elif command in ("subscribe", "unsubscribe"):
             await self.channel.members.set_subscribed(m.member_id, command == "subscribe")
             await self._send(
@@ -178,12 +181,37 @@ class StaffCommands:
             f"Round #{rnd.id} is closed. {purged['addresses_purged']} "
             "contact addresses were deleted.",
         )
-        await self.channel.deliver_round_results(rnd.id)
+        # Closing queued the reports in the broadcast outbox; send them now.
+        await self.channel.send_broadcasts(rnd.id, kinds=("report",))
+
+    async def _extend(self, update: Update, m: Membership, argument: str) -> None:
+        """`/extend <number> <days>`: close a round that many days later than planned."""
+        number, _, days = argument.partition(" ")
+        rnd = await self._own_round(m, number)
+        if rnd is None or not days.strip().isdecimal() or not 1 <= int(days) <= 90:
+            await self._send(update, "Usage: /extend <number> <days> (1 to 90 days).")
+            return
+        from datetime import UTC, datetime, timedelta
+
+        base = rnd.closes_at or datetime.now(UTC)
+        base = base if base.tzinfo else base.replace(tzinfo=UTC)
+        admin = AdminService(self.app.db, actor=f"telegram member {m.member_id}")
+        try:
+            rnd = await admin.extend_round(rnd.id, base + timedelta(days=int(days)))
+        except AdminError as exc:
+            await self._send(update, str(exc))
+            return
+        closes = rnd.closes_at.strftime("%Y-%m-%d %H:%M UTC") if rnd.closes_at else "?"
+        await self._send(update, f"Round #{rnd.id} now closes {closes}.")
 
 
 def _help(m: Membership) -> str:
     if m.is_cso:
-        extra = "/close <number> — close a round\n" if m.role == "admin" else ""
+        extra = (
+            "/close <number> — close a round\n/extend <number> <days> — close it later\n"
+            if m.role == "admin"
+            else ""
+        )
         return (
             "/rounds — your rounds and response counts\n/round <number> — one round, "
             f"with the links for the posters\n{extra}/report <number> — the results of "

@@ -1,0 +1,116 @@
+"""The scheduled jobs. APScheduler stores them by reference ("bot.scheduler.jobs:close_round")
+with plain arguments; what they work with (the App, the broadcaster, the clock) is the context
+the running scheduler installed. Each job's effect is keyed in `job_runs` (run once)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from bot.bootstrap import App
+from bot.service.admin import AdminError
+from bot.service.broadcasts import (
+    Broadcaster,
+    Clock,
+    enqueue_daily_status,
+    enqueue_due_reminders,
+)
+from bot.storage.models import Round
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Context:
+    app: App
+    broadcaster: Broadcaster
+    clock: Clock
+    holder: str
+
+
+_context: Context | None = None
+
+
+def install(context: Context | None) -> None:
+    global _context
+    _context = context
+
+
+def context() -> Context:
+    if _context is None:
+        raise RuntimeError("no scheduler context installed (bot.scheduler.runner)")
+    return _context
+
+
+async def open_round(round_id: int) -> bool:
+    """Open a scheduled round (job "round:N:open"); False when it ran already elsewhere."""
+    ctx = context()
+    try:
+        await ctx.app.admin.start_round(round_id, ctx.clock(), job_key=f"round:{round_id}:open")
+    except (IntegrityError, AdminError) as exc:
+        log.info("round %s open: nothing to do (%s)", round_id, type(exc).__name__)
+        return False
+    log.info("round %s opened", round_id)
+    await ctx.broadcaster.drain(round_id=round_id)
+    return True
+
+
+async def close_round(round_id: int) -> bool:
+    """Close an open round, purge its addresses, deliver the reports (job "round:N:close")."""
+    ctx = context()
+    try:
+        await ctx.app.admin.close_round(round_id, ctx.clock(), job_key=f"round:{round_id}:close")
+    except (IntegrityError, AdminError) as exc:
+        log.info("round %s close: nothing to do (%s)", round_id, type(exc).__name__)
+        return False
+    log.info("round %s closed", round_id)
+    await ctx.broadcaster.drain(round_id=round_id)
+    return True
+
+
+async def remind() -> int:
+    """Queue due reminders; two processes may race: the unique key keeps one of each."""
+    ctx = context()
+    try:
+        async with ctx.app.db.transaction() as s:
+            return await enqueue_due_reminders(s, ctx.clock())
+    except IntegrityError:
+        return 0
+
+
+async def tick() -> None:
+    """Every minute: queue due reminders and send what the outbox holds (worker messages
+    wait while it is night in the factories' time zone)."""
+    ctx = context()
+    await remind()
+    await ctx.broadcaster.drain()
+
+
+async def daily_status() -> int:
+    """Once a day: counts per factory to the subscribed members of CSOs with an open round."""
+    ctx = context()
+    now = ctx.clock()
+    day = now.astimezone(ctx.broadcaster.quiet.zone).date()
+    async with ctx.app.db.transaction() as s:
+        rounds = list((await s.execute(select(Round.id).where(Round.status == "open"))).scalars())
+    counts = {r: await ctx.app.admin.counts(r) for r in rounds}
+    try:
+        async with ctx.app.db.transaction() as s:
+            queued = await enqueue_daily_status(s, day, now, counts)
+    except IntegrityError:
+        queued = 0
+    await ctx.broadcaster.drain(kinds=("status",))
+    return queued
+
+
+async def prune() -> None:
+    """Once a day: forget old message ids and expired opt-in addresses."""
+    await context().app.admin.prune()
+
+
+def now() -> datetime:
+    return context().clock()

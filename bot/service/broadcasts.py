@@ -1,0 +1,612 @@
+"""Messages we send first — reminders, invitations, daily status, reports — through a durable
+outbox (`broadcast_messages`, docs/rounds.md "Broadcasts").
+
+Enqueueing happens inside the transaction of what caused it (a round opening or closing, the
+reminder sweep), under a unique key, so nothing is queued twice. Draining claims rows for a
+while (a lease), sends them through the channel's `BroadcastSender`, and marks each row sent
+right after the channel accepted it: a stop resumes where it was, a second process claims
+other rows, a blocked worker (403) is marked and never tried again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import N_, Catalogs, isolate
+from bot.privacy import Keyring
+from bot.storage import Database
+from bot.storage.models import (
+    BrandFactory,
+    BroadcastMessage,
+    ContactAddress,
+    Conversation,
+    Member,
+    Organisation,
+    Response,
+    Round,
+    RoundFactory,
+)
+from bot.survey import phrases as P
+
+log = logging.getLogger(__name__)
+
+# TRANSLATORS: a reminder to a worker who started the wage survey and stopped halfway. It is
+# sent at most once or twice, in daytime, with a button to go on.
+REMINDER = N_(
+    "You started a short survey about your wage but did not finish it. Your answers so far "
+    "are kept. Press the button below to go on where you stopped. It stays anonymous."
+)
+# TRANSLATORS: an invitation to a worker who asked to hear about the next survey at their
+# factory. {code} is the code on the factory's poster.
+INVITATION = N_(
+    "A new short survey about your wage has started at your factory. It takes about 3 "
+    "minutes and your answers are anonymous. Press the button below, or send the code {code}."
+)
+# TRANSLATORS: the button under an invitation to a new survey.
+# button label, at most 20 characters
+BUTTON_START_SURVEY = N_("Start the survey")
+
+WORKER_KINDS = ("reminder", "invitation")
+STAFF_KINDS = ("status", "report")
+MAX_ATTEMPTS = 5
+MEMBER_PREFIX = "member:"
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# ------------------------------------------------------------------ quiet hours
+@dataclass(frozen=True)
+class QuietHours:
+    """No message to a worker between `start` and `end` local time (a phone that lights up at
+    night can draw attention, and wakes people). Staff messages are not held."""
+
+    start: time = time(21, 0)
+    end: time = time(8, 0)
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Karachi"))
+
+    def is_quiet(self, now: datetime) -> bool:
+        local = now.astimezone(self.zone).time()
+        if self.start == self.end:
+            return False
+        if self.start < self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end
+
+    def next_allowed(self, now: datetime) -> datetime:
+        """`now` if sending is allowed, else the end of the quiet period (as UTC)."""
+        if not self.is_quiet(now):
+            return now
+        local = now.astimezone(self.zone)
+        end = datetime.combine(local.date(), self.end, tzinfo=self.zone)
+        if end <= local:
+            end += timedelta(days=1)
+        return end.astimezone(UTC)
+
+
+# ------------------------------------------------------------------ the channel side
+@dataclass(frozen=True)
+class BroadcastButton:
+    """A button under a first message: "resume" (go on where you stopped) or "start" (begin
+    the survey of `code`). Each channel turns it into its own payload."""
+
+    label: str
+    action: str  # "resume" | "start"
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message, ready for a channel: the decrypted address exists only here, in memory."""
+
+    kind: str
+    recipient: str  # contact key or member:<id> (WhatsApp's outreach looks addresses up by it)
+    address: str
+    language: str
+    round_id: int
+    text: str = ""
+    rtl: bool = False
+    button: BroadcastButton | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+class RecipientBlocked(Exception):
+    """The recipient blocked us (Telegram 403, WhatsApp's equivalent): never try again."""
+
+
+class BroadcastSender(Protocol):
+    """What a channel implements to send first messages (Telegram now; WhatsApp next, which
+    sends a template outside its 24-hour window). Raise RecipientBlocked on a block; any
+    other exception means "try again later"."""
+
+    channel: str
+
+    async def send(self, message: Outgoing) -> None: ...
+
+
+# ------------------------------------------------------------------ enqueueing
+def _values(
+    kind: str,
+    round_id: int,
+    recipient: str,
+    channel: str,
+    language: str,
+    now: datetime,
+    seq: int = 1,
+    payload: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "round_id": round_id,
+        "recipient": recipient,
+        "seq": seq,
+        "channel": channel,
+        "language": language,
+        "payload": payload or {},
+        "status": "pending",
+        "attempts": 0,
+        "created_at": now,
+    }
+
+
+async def _insert_new(s: AsyncSession, rows: list[dict[str, Any]]) -> int:
+    """Insert rows whose (kind, round, recipient, seq) is not queued yet; returns how many."""
+    if not rows:
+        return 0
+    kinds = {r["kind"] for r in rows}
+    rounds = {r["round_id"] for r in rows}
+    existing = set(
+        (
+            await s.execute(
+                select(
+                    BroadcastMessage.kind,
+                    BroadcastMessage.round_id,
+                    BroadcastMessage.recipient,
+                    BroadcastMessage.seq,
+                ).where(BroadcastMessage.kind.in_(kinds), BroadcastMessage.round_id.in_(rounds))
+            )
+        ).all()
+    )
+    new = [r for r in rows if (r["kind"], r["round_id"], r["recipient"], r["seq"]) not in existing]
+    if new:
+        await s.execute(insert(BroadcastMessage), new)
+    return len(new)
+
+
+async def enqueue_invitations(s: AsyncSession, rnd: Round, now: datetime) -> int:
+    """Invite workers who opted in at one of the round's factories.
+
+    Their address moves to this round as "active": it is kept while the round is open (so a
+    worker who starts can be reminded) and purged when it closes, like every active address —
+    one opt-in buys one invitation, not a standing list.
+    """
+    codes = dict(
+        (
+            await s.execute(
+                select(RoundFactory.factory_id, RoundFactory.code).where(
+                    RoundFactory.round_id == rnd.id
+                )
+            )
+        ).all()
+    )
+    contacts = (
+        (
+            await s.execute(
+                select(ContactAddress).where(
+                    ContactAddress.purpose == "opt_in",
+                    ContactAddress.factory_id.in_(codes),
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    rows = []
+    for c in contacts:
+        rows.append(
+            _values(
+                "invitation",
+                rnd.id,
+                c.key,
+                c.channel,
+                c.language,
+                now,
+                payload={"code": codes[c.factory_id]},  # type: ignore[index]
+            )
+        )
+        c.purpose, c.round_id = "active", rnd.id
+    return await _insert_new(s, rows)
+
+
+async def enqueue_due_reminders(s: AsyncSession, now: datetime) -> int:
+    """Queue reminder n+1 for each worker of an open round who started, has not finished,
+    wrote nothing for the round's delay, and had fewer than the round's maximum."""
+    queued = 0
+    for rnd in (await s.execute(select(Round).where(Round.status == "open"))).scalars():
+        if rnd.max_reminders <= 0:
+            continue
+        delay = timedelta(minutes=rnd.reminder_delay_minutes)
+        # updated_at is the hour of the last message, rounded down: add the hour, never early.
+        quiet_since = now - delay - timedelta(hours=1)
+        candidates = (
+            await s.execute(
+                select(ContactAddress.key, ContactAddress.channel, Response.language)
+                .join(Conversation, Conversation.key == ContactAddress.key)
+                .join(Response, Response.id == Conversation.response_id)
+                .where(
+                    ContactAddress.round_id == rnd.id,
+                    ContactAddress.purpose == "active",
+                    Response.status == "in_progress",
+                    Conversation.updated_at <= quiet_since,
+                )
+            )
+        ).all()
+        if not candidates:
+            continue
+        history: dict[str, tuple[int, datetime, bool]] = {}
+        for recipient, seq, created, status in (
+            await s.execute(
+                select(
+                    BroadcastMessage.recipient,
+                    BroadcastMessage.seq,
+                    BroadcastMessage.created_at,
+                    BroadcastMessage.status,
+                ).where(BroadcastMessage.kind == "reminder", BroadcastMessage.round_id == rnd.id)
+            )
+        ).all():
+            n, last, blocked = history.get(recipient, (0, created, False))
+            history[recipient] = (
+                max(n, seq),
+                max(_aware(last), _aware(created)),
+                blocked or status == "blocked",
+            )
+        rows = []
+        for key, channel, language in candidates:
+            n, last, blocked = history.get(key, (0, now, False))
+            if blocked or n >= rnd.max_reminders or (n and last > now - delay):
+                continue
+            rows.append(_values("reminder", rnd.id, key, channel, language, now, seq=n + 1))
+        queued += await _insert_new(s, rows)
+    return queued
+
+
+async def enqueue_reports(s: AsyncSession, rnd: Round, now: datetime) -> int:
+    """After closing: one report per subscribed member of the CSO and of the brands that
+    source from the round's factories (each gets only their organisation's report)."""
+    brands = (
+        select(BrandFactory.brand_id)
+        .join(RoundFactory, RoundFactory.factory_id == BrandFactory.factory_id)
+        .where(RoundFactory.round_id == rnd.id)
+    )
+    members = (
+        await s.execute(
+            select(Member.id, Member.channel, Member.language, Organisation.kind, Organisation.name)
+            .join(Organisation, Organisation.id == Member.org_id)
+            .where(
+                Member.subscribed.is_(True),
+                Member.revoked_at.is_(None),
+                (Organisation.id == rnd.cso_id) | Organisation.id.in_(brands),
+            )
+        )
+    ).all()
+    rows = [
+        _values(
+            "report",
+            rnd.id,
+            f"{MEMBER_PREFIX}{mid}",
+            channel,
+            language or "en",
+            now,
+            payload={"audience": kind, "org": name},
+        )
+        for mid, channel, language, kind, name in members
+    ]
+    return await _insert_new(s, rows)
+
+
+async def enqueue_daily_status(
+    s: AsyncSession, day: date, now: datetime, counts: Mapping[int, Sequence[Any]]
+) -> int:
+    """Today's response counts per factory (counts only, never answers) for the subscribed
+    members of each CSO with an open round."""
+    queued = 0
+    for rnd in (await s.execute(select(Round).where(Round.status == "open"))).scalars():
+        members = (
+            await s.execute(
+                select(Member.id, Member.channel, Member.language).where(
+                    Member.org_id == rnd.cso_id,
+                    Member.subscribed.is_(True),
+                    Member.revoked_at.is_(None),
+                )
+            )
+        ).all()
+        if not members:
+            continue
+        lines = [f"Round #{rnd.id} {rnd.name} — {day.isoformat()}"]
+        for c in counts.get(rnd.id, ()):
+            lines.append(f"{c.code} {c.name}: {c.complete} complete, {c.started} started")
+        if rnd.closes_at is not None:
+            lines.append(f"Closes {_aware(rnd.closes_at):%Y-%m-%d %H:%M} UTC")
+        payload = {"text": "\n".join(lines)}
+        seq = int(day.strftime("%Y%m%d"))
+        rows = [
+            _values("status", rnd.id, f"{MEMBER_PREFIX}{mid}", ch, lang or "en", now, seq, payload)
+            for mid, ch, lang in members
+        ]
+        queued += await _insert_new(s, rows)
+    return queued
+
+
+# ------------------------------------------------------------------ draining
+@dataclass
+class DrainResult:
+    sent: int = 0
+    blocked: int = 0
+    failed: int = 0
+    skipped: int = 0
+    retried: int = 0
+    held_for_quiet_hours: int = 0
+
+    @property
+    def done(self) -> int:
+        return self.sent + self.blocked + self.failed + self.skipped
+
+
+@dataclass
+class _Claimed:
+    row: BroadcastMessage
+    address: str | None
+
+
+class Broadcaster:
+    """Sends what the outbox holds, through the senders of the channels that are running."""
+
+    def __init__(
+        self,
+        db: Database,
+        keyring: Keyring,
+        catalogs: Catalogs,
+        senders: Sequence[BroadcastSender],
+        quiet: QuietHours | None = None,
+        clock: Clock = utc_now,
+        lease: timedelta = timedelta(minutes=5),
+        batch: int = 200,
+    ) -> None:
+        self.db, self.keyring, self.catalogs = db, keyring, catalogs
+        self.senders = {s.channel: s for s in senders}
+        self.quiet = quiet or QuietHours()
+        self.clock = clock
+        self.lease = lease
+        self.batch = batch
+        self.holder = secrets.token_hex(8)
+
+    def _where(self, now: datetime, round_id: int | None, kinds: Sequence[str]) -> list[Any]:
+        where = [
+            BroadcastMessage.channel.in_(self.senders),
+            BroadcastMessage.kind.in_(kinds),
+            or_(
+                BroadcastMessage.status == "pending",
+                and_(BroadcastMessage.status == "sending", BroadcastMessage.claimed_until < now),
+            ),
+        ]
+        if round_id is not None:
+            where.append(BroadcastMessage.round_id == round_id)
+        return where
+
+    def _kinds(self, now: datetime, kinds: Sequence[str] | None) -> list[str]:
+        wanted = list(kinds or (*WORKER_KINDS, *STAFF_KINDS))
+        if self.quiet.is_quiet(now):
+            return [k for k in wanted if k not in WORKER_KINDS]
+        return wanted
+
+    async def pending(self, round_id: int | None = None, kinds: Sequence[str] | None = None) -> int:
+        """How many messages wait (for channels this broadcaster can send on)."""
+        now = self.clock()
+        every = list(kinds or (*WORKER_KINDS, *STAFF_KINDS))
+        async with self.db.transaction() as s:
+            return int(
+                await s.scalar(
+                    select(func.count())
+                    .select_from(BroadcastMessage)
+                    .where(*self._where(now, round_id, every))
+                )
+                or 0
+            )
+
+    async def drain(
+        self,
+        round_id: int | None = None,
+        kinds: Sequence[str] | None = None,
+        stop: asyncio.Event | None = None,
+        progress: Callable[[DrainResult], None] | None = None,
+        concurrency: int = 64,
+    ) -> DrainResult:
+        """Send everything that is due, until none is left or `stop` is set. Worker messages
+        wait during quiet hours (they stay pending; the scheduler drains again at the end)."""
+        result = DrainResult()
+        stop = stop or asyncio.Event()
+        gate = asyncio.Semaphore(concurrency)
+        while not stop.is_set():
+            now = self.clock()
+            allowed = self._kinds(now, kinds)
+            if len(allowed) < len(kinds or (*WORKER_KINDS, *STAFF_KINDS)):
+                result.held_for_quiet_hours = await self.pending(round_id, WORKER_KINDS)
+            if not allowed:
+                break
+            claimed = await self._claim(now, round_id, allowed)
+            if not claimed:
+                break
+
+            async def one(c: _Claimed) -> None:
+                async with gate:
+                    if stop.is_set():
+                        await self._release([c.row.id])
+                        return
+                    await self._send(c, result)
+                    if progress is not None:
+                        progress(result)
+
+            await asyncio.gather(*(one(c) for c in claimed))
+        return result
+
+    async def _claim(self, now: datetime, round_id: int | None, kinds: list[str]) -> list[_Claimed]:
+        """Take up to `batch` due rows for this holder; another process gets other rows."""
+        token = f"{self.holder}"
+        async with self.db.transaction() as s:
+            ids = list(
+                (
+                    await s.execute(
+                        select(BroadcastMessage.id)
+                        .where(*self._where(now, round_id, kinds))
+                        .order_by(BroadcastMessage.id)
+                        .limit(self.batch)
+                    )
+                ).scalars()
+            )
+            if not ids:
+                return []
+            await s.execute(
+                update(BroadcastMessage)
+                .where(BroadcastMessage.id.in_(ids), *self._where(now, round_id, kinds))
+                .values(
+                    status="sending",
+                    claimed_until=now + self.lease,
+                    claimed_by=token,
+                    attempts=BroadcastMessage.attempts + 1,
+                )
+            )
+        async with self.db.transaction() as s:
+            rows = list(
+                (
+                    await s.execute(
+                        select(BroadcastMessage)
+                        .where(
+                            BroadcastMessage.id.in_(ids),
+                            BroadcastMessage.status == "sending",
+                            BroadcastMessage.claimed_by == token,
+                        )
+                        .order_by(BroadcastMessage.id)
+                    )
+                ).scalars()
+            )
+            return [_Claimed(r, await self._address(s, r)) for r in rows]
+
+    async def _address(self, s: AsyncSession, row: BroadcastMessage) -> str | None:
+        """The decrypted address, or None when it is gone or the message no longer applies."""
+        if row.recipient.startswith(MEMBER_PREFIX):
+            member = await s.get(Member, int(row.recipient[len(MEMBER_PREFIX) :]))
+            if member is None or member.revoked_at is not None:
+                return None
+            return self.keyring.decrypt_address(member.channel, member.address)
+        contact = await s.get(ContactAddress, row.recipient)
+        if contact is None or contact.purpose != "active" or contact.round_id != row.round_id:
+            return None
+        if row.kind == "reminder":
+            # Checked again at sending time: the worker may have finished since it was queued.
+            status = await s.scalar(
+                select(Response.status)
+                .join(Conversation, Conversation.response_id == Response.id)
+                .where(Conversation.key == row.recipient)
+            )
+            if status != "in_progress":
+                return None
+        return self.keyring.decrypt_address(contact.channel, contact.ciphertext)
+
+    def render(self, row: BroadcastMessage, address: str) -> Outgoing:
+        loc = self.catalogs.get(row.language)
+        common: dict[str, Any] = {
+            "kind": row.kind,
+            "recipient": row.recipient,
+            "address": address,
+            "language": loc.lang,
+            "round_id": row.round_id,
+            "rtl": loc.rtl,
+            "payload": dict(row.payload or {}),
+        }
+        if row.kind == "reminder":
+            button = BroadcastButton(loc.gettext(P.BUTTON_CONTINUE), "resume")
+            return Outgoing(text=loc.gettext(REMINDER), button=button, **common)
+        if row.kind == "invitation":
+            code = str(row.payload["code"])
+            text = loc.gettext(INVITATION, code=isolate(code) if loc.rtl else code)
+            button = BroadcastButton(loc.gettext(BUTTON_START_SURVEY), "start", code)
+            return Outgoing(text=text, button=button, **common)
+        return Outgoing(text=str((row.payload or {}).get("text", "")), **common)
+
+    async def _send(self, c: _Claimed, result: DrainResult) -> None:
+        row = c.row
+        if c.address is None:
+            await self._finish(row.id, "skipped")
+            result.skipped += 1
+            return
+        sender = self.senders[row.channel]
+        try:
+            await sender.send(self.render(row, c.address))
+        except RecipientBlocked:
+            await self._finish(row.id, "blocked")
+            result.blocked += 1
+            return
+        except Exception as exc:
+            log.warning("broadcast message failed (%s)", type(exc).__name__)
+            if row.attempts >= MAX_ATTEMPTS:
+                await self._finish(row.id, "failed")
+                result.failed += 1
+            else:
+                await self._release([row.id])
+                result.retried += 1
+            return
+        await self._finish(row.id, "sent")
+        result.sent += 1
+
+    async def _finish(self, row_id: int, status: str) -> None:
+        async with self.db.transaction() as s:
+            await s.execute(
+                update(BroadcastMessage)
+                .where(BroadcastMessage.id == row_id, BroadcastMessage.claimed_by == self.holder)
+                .values(
+                    status=status,
+                    sent_at=self.clock() if status == "sent" else None,
+                    claimed_until=None,
+                )
+            )
+            if status == "blocked":
+                row = await s.get(BroadcastMessage, row_id)
+                if row is not None and not row.recipient.startswith(MEMBER_PREFIX):
+                    # Nobody can reach this worker any more: keep nothing to reach them with.
+                    await s.execute(
+                        delete(ContactAddress).where(ContactAddress.key == row.recipient)
+                    )
+
+    async def _release(self, ids: list[int]) -> None:
+        """Give claimed rows back (a graceful stop, or a retry later)."""
+        async with self.db.transaction() as s:
+            await s.execute(
+                update(BroadcastMessage)
+                .where(BroadcastMessage.id.in_(ids), BroadcastMessage.claimed_by == self.holder)
+                .values(status="pending", claimed_until=None)
+            )
+
+    async def progress_counts(self, round_id: int | None = None) -> dict[str, int]:
+        """Messages per status (for `wagecheck round broadcasts`)."""
+        async with self.db.transaction() as s:
+            q = select(BroadcastMessage.status, func.count()).group_by(BroadcastMessage.status)
+            if round_id is not None:
+                q = q.where(BroadcastMessage.round_id == round_id)
+            return {status: n for status, n in (await s.execute(q)).all()}

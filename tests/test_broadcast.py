@@ -1,0 +1,190 @@
+"""Reminders, invitations and the broadcast outbox through the Telegram stand-in: sent once,
+to the right workers, in their language, with a working "Continue"; nothing at night; an
+interrupted broadcast resumes without duplicates or gaps; a worker who blocked us is marked."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import select, update
+
+from bot.bootstrap import App
+from bot.channels.telegram.broadcast import RESUME, TelegramSender
+from bot.service.broadcasts import Broadcaster, QuietHours, enqueue_due_reminders
+from bot.storage.models import BroadcastMessage, ContactAddress
+from tests.conftest import NOW
+from tests.telegram_standin import TelegramStandin
+from tests.test_service import Worker
+from tests.test_telegram import TOKEN, Bot
+
+# 26 hours after the workers stopped: 12:00 UTC, 17:00 in Karachi.
+LATER = NOW + timedelta(hours=26)
+NIGHT = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)  # 23:00 in Karachi
+MORNING = datetime(2026, 12, 1, 3, 30, tzinfo=UTC)  # 08:30 in Karachi
+
+
+@pytest.fixture
+async def bot(app: App) -> AsyncIterator[Bot]:
+    """The bot running against the stand-in (as in test_telegram)."""
+    async with TelegramStandin(TOKEN) as api:
+        app.settings = app.settings.model_copy(
+            update={
+                "telegram_token": SecretStr(TOKEN),
+                "telegram_api_url": api.url,
+                "telegram_rate_per_chat": 50.0,
+            }
+        )
+        running = Bot(app, api)
+        await running.start()
+        try:
+            yield running
+        finally:
+            await running.stop()
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def broadcaster(bot: Bot, clock: Clock, **kw: object) -> Broadcaster:
+    a = bot.app
+    assert bot.channel is not None
+    return Broadcaster(
+        a.db, a.keyring, a.catalogs, [TelegramSender(bot.channel)], QuietHours(), clock, **kw
+    )  # type: ignore[arg-type]
+
+
+async def _round(bot: Bot) -> str:
+    a = bot.app
+    await a.admin.add_org("Test CSO", "cso")
+    await a.admin.add_factory("KHI-001", "Factory 0", "sindh", "Karachi", headcount=100)
+    rnd = await a.admin.open_round("R", "Test CSO", a.survey, ["KHI-001"])
+    return rnd.factories[0].code
+
+
+async def _stop_halfway(bot: Bot, chat: int, code: str, lang: str) -> Worker:
+    w = Worker(bot.app, str(chat), channel="telegram")
+    await w.start(code)
+    await w.press(lang)
+    await w.press("yes")  # consent
+    await w.press("yes")  # factory
+    return w  # now at the job question
+
+
+async def _queue(bot: Bot, now: datetime) -> int:
+    async with bot.app.db.transaction() as s:
+        return await enqueue_due_reminders(s, now)
+
+
+async def test_reminders_go_once_to_who_stopped_in_their_language_and_continue_works(
+    bot: Bot,
+) -> None:
+    code = await _round(bot)
+    await _stop_halfway(bot, 9001, code, "ur")
+    await _stop_halfway(bot, 9002, code, "en")
+    from tests.test_service import complete_survey
+
+    await complete_survey(Worker(bot.app, "9003", channel="telegram"), code)
+    assert await _queue(bot, NOW + timedelta(hours=2)) == 0  # too early
+    assert await _queue(bot, LATER) == 2
+    result = await broadcaster(bot, Clock(LATER)).drain()
+    assert result.sent == 2
+    assert await _queue(bot, LATER + timedelta(days=3)) == 0  # at most one (the default)
+    assert (await broadcaster(bot, Clock(LATER)).drain()).sent == 0
+    urdu = bot.api.messages_to(9001)[-1]
+    assert "سروے" in (urdu.text or "")
+    assert bot.api.buttons(urdu) == [("آگے چلیں", RESUME)]
+    assert "did not finish" in (bot.api.messages_to(9002)[-1].text or "")
+    assert not bot.api.messages_to(9003)
+    again = await bot.press(9001, "resume")
+    assert "آپ کا کام کیا ہے؟" in (again.text or "")  # the question where they stopped
+
+
+async def test_nothing_is_sent_to_workers_at_night_it_waits_for_the_morning(bot: Bot) -> None:
+    code = await _round(bot)
+    await _stop_halfway(bot, 9101, code, "en")
+    assert await _queue(bot, NIGHT) == 1
+    night = await broadcaster(bot, Clock(NIGHT)).drain()
+    assert night.sent == 0 and night.held_for_quiet_hours == 1
+    assert not bot.api.messages_to(9101)
+    assert (await broadcaster(bot, Clock(MORNING)).drain()).sent == 1
+    assert len(bot.api.messages_to(9101)) == 1
+
+
+async def test_a_worker_who_blocked_the_bot_is_marked_and_not_tried_again(bot: Bot) -> None:
+    code = await _round(bot)
+    await _stop_halfway(bot, 9201, code, "en")
+    bot.api.user_blocks_bot(9201)
+    await _queue(bot, LATER)
+    result = await broadcaster(bot, Clock(LATER)).drain()
+    assert result.blocked == 1 and result.sent == 0
+    async with bot.app.db.transaction() as s:
+        statuses = list((await s.execute(select(BroadcastMessage.status))).scalars())
+        key = bot.app.keyring.conversation_key("telegram", "9201")
+        assert await s.get(ContactAddress, key) is None  # nobody can reach them: not kept
+    assert statuses == ["blocked"]
+    assert (await broadcaster(bot, Clock(LATER)).drain()).done == 0
+    assert bot.api.call_count("sendMessage") == 1  # the refused one; no further attempt
+
+
+async def _invitees(bot: Bot, n: int) -> list[int]:
+    """n workers who opted in at KHI-001 during an earlier round; a new round opens."""
+    a = bot.app
+    await a.admin.add_org("Test CSO", "cso")
+    factory = await a.admin.add_factory("KHI-001", "Factory 0", "sindh", "Karachi")
+    chats = list(range(9500, 9500 + n))
+    async with a.db.transaction() as s:
+        for chat in chats:
+            s.add(
+                ContactAddress(
+                    key=a.keyring.conversation_key("telegram", str(chat)),
+                    channel="telegram",
+                    ciphertext=a.keyring.encrypt_address("telegram", str(chat)),
+                    purpose="opt_in",
+                    round_id=None,
+                    factory_id=factory.id,
+                    language="sd" if chat % 2 else "en",
+                    created_on=date(2026, 1, 1),
+                )
+            )
+    await a.admin.open_round("Next year", "Test CSO", a.survey, ["KHI-001"])
+    return chats
+
+
+async def test_an_interrupted_broadcast_resumes_without_duplicates_or_gaps(bot: Bot) -> None:
+    import asyncio
+
+    chats = await _invitees(bot, 40)
+    first = broadcaster(bot, Clock(LATER), batch=8)
+    stop = asyncio.Event()
+
+    def progress(result: object) -> None:
+        if result.sent >= 15:  # type: ignore[attr-defined]
+            stop.set()  # Ctrl-C halfway
+
+    partial = await first.drain(stop=stop, progress=progress, concurrency=4)
+    assert 15 <= partial.sent < 40
+    # A crash, too: a process claimed rows and died before sending them.
+    async with bot.app.db.transaction() as s:
+        await s.execute(
+            update(BroadcastMessage)
+            .where(BroadcastMessage.status == "pending")
+            .values(status="sending", claimed_by="dead", claimed_until=LATER + timedelta(minutes=5))
+        )
+    assert (await broadcaster(bot, Clock(LATER)).drain()).sent == 0  # the lease still holds
+    rest = await broadcaster(bot, Clock(LATER + timedelta(minutes=6))).drain()
+    assert partial.sent + rest.sent == 40
+    per_chat = Counter(m.chat_id for m in bot.api.sent if m.method == "sendMessage")
+    assert {c: per_chat[c] for c in chats} == dict.fromkeys(chats, 1)
+    sindhi = bot.api.messages_to(9501)[0]
+    assert bot.api.buttons(sindhi)[0][1].startswith("t:start:")
+    start = await bot.press(9501, bot.api.buttons(sindhi)[0][1].rsplit(":", 1)[-1])
+    assert start.text  # the survey begins (language choice or consent)
