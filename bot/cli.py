@@ -404,12 +404,7 @@ def round_status(round_id: int) -> None:
 @round_app.command("links")
 def round_links(round_id: int) -> None:
     """The deep link (and poster code) of every factory in a round."""
-    rows = _run(lambda a: _links(a, round_id))
-    table = Table("factory", "name", "poster code", "Telegram link", title=f"round {round_id}")
-    table.columns[-1].overflow = "fold"  # a cut link is useless; wrap it whole
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
+    console.print(_links_table(_run(lambda a: _links(a, round_id)), f"round {round_id}"))
 
 
 @round_app.command("poster")
@@ -432,12 +427,18 @@ def round_poster(
         if rf is None:
             raise AdminError(f"factory {factory!r} is not in round {round_id}")
         username = await _bot_username(a)
-        if username is None:
+        number = a.settings.whatsapp_number
+        if username is None and not number:
             raise AdminError(
-                "the poster needs the bot's username: set "
-                "WAGECHECK_TELEGRAM_TOKEN or WAGECHECK_TELEGRAM_BOT_USERNAME"
+                "the poster needs a way in: set WAGECHECK_TELEGRAM_TOKEN (or "
+                "WAGECHECK_TELEGRAM_BOT_USERNAME) and/or WAGECHECK_WHATSAPP_NUMBER"
             )
         from bot.channels.telegram.adapter import deep_link
+        from bot.channels.whatsapp.adapter import wa_link
+
+        links = [PosterLink("telegram", deep_link(username, rf.code))] if username else []
+        if number:
+            links.append(PosterLink("whatsapp", wa_link(number, rf.code)))
 
         async with a.db.transaction() as s:
             from bot.storage.models import Organisation
@@ -446,7 +447,7 @@ def round_poster(
         return render_poster(
             factory_name=rf.factory.name,
             code=rf.code,
-            links=[PosterLink("telegram", deep_link(username, rf.code))],
+            links=links,
             catalogs=a.catalogs,
             out=out,
             fmt=fmt,
@@ -457,10 +458,14 @@ def round_poster(
     console.print(f"poster written to {path}")
 
 
-async def _links(a: App, round_id: int) -> list[tuple[str, str, str, str]]:
+async def _links(a: App, round_id: int) -> list[tuple[str, ...]]:
+    """Per factory: code, name, poster code, Telegram link, and the WhatsApp link when
+    WAGECHECK_WHATSAPP_NUMBER is set."""
     username = await _bot_username(a)
+    number = a.settings.whatsapp_number
     rnd = await a.admin.get_round(round_id)
     from bot.channels.telegram.adapter import deep_link
+    from bot.channels.whatsapp.adapter import wa_link
 
     return [
         (
@@ -468,9 +473,20 @@ async def _links(a: App, round_id: int) -> list[tuple[str, str, str, str]]:
             rf.factory.name,
             rf.code,
             deep_link(username, rf.code) if username else "(set WAGECHECK_TELEGRAM_TOKEN)",
+            *([wa_link(number, rf.code)] if number else []),
         )
         for rf in sorted(rnd.factories, key=lambda rf: rf.factory.code)
     ]
+
+
+def _links_table(rows: list[tuple[str, ...]], title: str) -> Table:
+    columns = ["factory", "name", "poster code", "Telegram link", "WhatsApp link"]
+    table = Table(*columns[: len(rows[0]) if rows else 4], title=title)
+    for column in table.columns[3:]:
+        column.overflow = "fold"  # a cut link is useless; wrap it whole
+    for row in rows:
+        table.add_row(*row)
+    return table
 
 
 async def _bot_username(a: App) -> str | None:
@@ -547,27 +563,43 @@ async def _poster_code(a: App, factory: str) -> str:
 # ------------------------------------------------------------------ running the channels
 @app.command("run")
 def run_channels(
-    channels: Annotated[list[str], typer.Argument(help="which channels: telegram")],
+    channels: Annotated[
+        list[str], typer.Argument(help="which channels: telegram, whatsapp, or both at once")
+    ],
     webhook: Annotated[
         bool, typer.Option(help="Telegram: webhook instead of long polling")
     ] = False,
     listen: Annotated[str, typer.Option(help="HOST:PORT of the webhook server")] = "127.0.0.1:8080",
     scheduler: Annotated[bool, typer.Option(help="also run the scheduler (docs/rounds.md)")] = True,
 ) -> None:
-    """Run the bot (until SIGINT/SIGTERM)."""
+    """Run the bot (until SIGINT/SIGTERM). With WhatsApp, one server on --listen takes the
+    WhatsApp webhook and, with --webhook, Telegram's too; all channels share the database."""
     from bot.channels.telegram import TelegramChannel, run_polling, run_webhook
 
-    unknown = set(channels) - {"telegram"}
+    unknown = set(channels) - {"telegram", "whatsapp"}
     if unknown:
         err.print(f"[red]error:[/red] unknown channel(s): {', '.join(sorted(unknown))}")
         raise typer.Exit(2)
 
     async def work(a: App) -> None:
-        channel = TelegramChannel.build(a)
-        if webhook:
-            await run_webhook(channel, listen)
-        else:
-            await run_polling(channel)
+        if "whatsapp" not in channels:
+            channel = TelegramChannel.build(a)
+            if webhook:
+                await run_webhook(channel, listen)
+            else:
+                await run_polling(channel)
+            return
+        from bot.channels.whatsapp import WhatsAppChannel, serve
+
+        whatsapp = WhatsAppChannel.build(a)
+        also, tasks = [], []
+        if "telegram" in channels:
+            telegram = TelegramChannel.build(a)
+            if webhook:
+                also.append(_telegram_webhook_app(a, telegram))
+            else:
+                tasks.append(lambda stop: run_polling(telegram, stop, handle_signals=False))
+        await serve(whatsapp, listen, also=also, tasks=tasks)
 
     async def with_scheduler(a: App) -> None:
         from bot.scheduler.runner import alongside
@@ -580,6 +612,23 @@ def run_channels(
     except ValueError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
+
+
+def _telegram_webhook_app(a: App, channel: Any) -> Any:
+    """Telegram's webhook endpoint, to serve next to WhatsApp's on the same port."""
+    from urllib.parse import urlsplit
+
+    from bot.channels.telegram import webhook_app
+
+    s = a.settings
+    if not s.telegram_webhook_url or s.telegram_webhook_secret is None:
+        raise ValueError(
+            "webhook mode needs WAGECHECK_TELEGRAM_WEBHOOK_URL and "
+            "WAGECHECK_TELEGRAM_WEBHOOK_SECRET"
+        )
+    path = urlsplit(s.telegram_webhook_url).path or "/"
+    secret = s.telegram_webhook_secret.get_secret_value()
+    return webhook_app(channel, path, secret, s.telegram_webhook_url)
 
 
 # ------------------------------------------------------------------ the scheduler

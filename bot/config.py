@@ -60,6 +60,45 @@ class Settings(BaseSettings):
     telegram_rate_overall: float = Field(30, gt=0, description="messages per second, all chats")
     telegram_rate_per_chat: float = Field(1, gt=0, description="messages per second, one chat")
     telegram_max_retries: int = Field(5, ge=0, description="retries after a 429 (RetryAfter)")
+    # WhatsApp Cloud API (docs/whatsapp.md)
+    whatsapp_token: SecretStr | None = Field(None, description="permanent token of a system user")
+    whatsapp_phone_number_id: str | None = Field(
+        None, description="phone number ID from WhatsApp Manager (not the number itself)"
+    )
+    whatsapp_app_secret: SecretStr | None = Field(
+        None, description="app secret: every webhook POST is signed with it"
+    )
+    whatsapp_verify_token: SecretStr | None = Field(
+        None, description="token Meta sends back when it verifies the webhook URL"
+    )
+    whatsapp_api_url: str = Field(
+        "https://graph.facebook.com/v25.0", description="Graph API root with version (or stand-in)"
+    )
+    whatsapp_number: str | None = Field(
+        None, description="the public number, international digits, for wa.me links (e.g. 9221...)"
+    )
+    whatsapp_webhook_path: str = Field("/whatsapp", description="path of the webhook URL")
+    whatsapp_rate: float = Field(80, gt=0, description="messages per second, all workers")
+    whatsapp_rate_per_recipient: float = Field(
+        0.16, gt=0, description="messages per second to one worker (Meta's pair limit)"
+    )
+    whatsapp_max_retries: int = Field(5, ge=0, description="retries after 130429 or 131056")
+    whatsapp_reminder_templates: dict[str, str] = Field(
+        {
+            "ur": "wagecheck_reminder:ur",
+            "sd": "wagecheck_reminder:ur",
+            "en": "wagecheck_reminder:en",
+        },
+        description="survey language -> approved template name:language code (reminders)",
+    )
+    whatsapp_invitation_templates: dict[str, str] = Field(
+        {
+            "ur": "wagecheck_invitation:ur",
+            "sd": "wagecheck_invitation:ur",
+            "en": "wagecheck_invitation:en",
+        },
+        description="survey language -> approved template name:language code (invitations)",
+    )
     k_brand: int = Field(10, ge=5, description="small-cell threshold for brand-facing output")
     k_cso: int = Field(5, ge=5, description="small-cell threshold for CSO-facing output")
     # One question, "were at least this share of workers paid the minimum?", answered with 95%
