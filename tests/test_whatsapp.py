@@ -20,7 +20,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -45,8 +45,10 @@ from bot.channels.whatsapp import (
     within_window,
 )
 from bot.channels.whatsapp import texts as wa_texts
+from bot.channels.whatsapp.broadcast import WhatsAppSender
 from bot.config import PROJECT_ROOT, Settings
 from bot.i18n import Catalogs
+from bot.service.broadcasts import Broadcaster, QuietHours, enqueue_due_reminders
 from bot.storage.models import (
     Answer,
     ContactAddress,
@@ -54,6 +56,7 @@ from bot.storage.models import (
     OutboxMessage,
     ProcessedMessage,
     Response,
+    Round,
 )
 from bot.survey import phrases as P
 from tests.telegram_standin import TelegramStandin, serve_asgi
@@ -745,6 +748,38 @@ async def test_the_stand_in_refuses_a_normal_message_outside_the_window(wa: WA) 
     assert wa.api.last(w).delivered
 
 
+def _broadcaster(wa: WA) -> Broadcaster:
+    """The scheduler's broadcaster with our sender, at any hour (quiet hours have own tests)."""
+    always = QuietHours(start=time(0, 0), end=time(0, 0))
+    sender = WhatsAppSender(wa.channel)
+    return Broadcaster(wa.app.db, wa.app.keyring, wa.app.catalogs, [sender], always)
+
+
+async def test_the_schedulers_reminders_keep_the_window_rule(wa: WA) -> None:
+    late, _ = await _worker_halfway(wa, "Nimra")  # stops now, and is reminded 26 hours later
+    wa.api.advance(23 * 3600)
+    early = wa.api.worker("Ozma")  # stops 23 hours later, and is reminded 3 hours after that
+    await wa.api.text(early, (await wa.app.admin.get_round(1)).factories[0].code)
+    for value in ("a:language:en", "a:consent:yes", "a:factory:yes", "a:job:helper"):
+        await wa.api.press(early, value)
+    wa.api.advance(3 * 3600)
+    now = datetime.now(UTC)
+    async with wa.app.db.transaction() as s:
+        await s.execute(update(Round).values(reminder_delay_minutes=120))
+        for worker, hours in ((late, 26), (early, 3)):
+            key = wa.app.keyring.conversation_key("whatsapp", worker.user_id or "")
+            last = (now - timedelta(hours=hours)).replace(minute=0, second=0, microsecond=0)
+            await s.execute(
+                update(Conversation).where(Conversation.key == key).values(updated_at=last)
+            )
+        assert await enqueue_due_reminders(s, now) == 2
+    result = await _broadcaster(wa).drain()
+    assert result.sent == 2 and result.failed == result.retried == 0
+    assert wa.api.last(early).type == "button"  # inside the window: a message
+    assert wa.api.last(late).type == "template"  # outside: the approved template
+    assert wa.api.last(early).delivered and wa.api.last(late).delivered
+
+
 async def test_an_invitation_outside_the_window_starts_the_new_round(wa: WA) -> None:
     codes = await open_round(wa.app)
     w = wa.api.worker("Amna")
@@ -759,24 +794,24 @@ async def test_an_invitation_outside_the_window_starts_the_new_round(wa: WA) -> 
         await wa.api.press(w, value)
     await wa.api.press(w, "a:contact_opt_in:yes")
     await wa.app.admin.close_round(1)  # the address of a worker who opted in is kept
-    await wa.app.admin.add_factory("KHI-002", "Factory 1", "sindh", "Karachi")
-    new_round = await wa.app.admin.open_round("Round 2", "Test CSO", wa.app.survey, ["KHI-001"])
-    code = new_round.factories[0].code
     async with wa.app.db.transaction() as s:
-        key = (await s.execute(select(ContactAddress.key))).scalar_one()
         await s.execute(
             update(Conversation).values(updated_at=datetime.now(UTC) - timedelta(days=60))
         )
     wa.api.advance(60 * 86400)
-    assert await invite(wa.channel, key, code) == "template"
+    # Opening the next round at the factory queues the invitation; the broadcaster sends it.
+    new_round = await wa.app.admin.open_round("Round 2", "Test CSO", wa.app.survey, ["KHI-001"])
+    code = new_round.factories[0].code
+    result = await _broadcaster(wa).drain()
+    assert result.sent == 1
     template = wa.api.last(w)
     assert template.request["template"]["name"] == "wagecheck_invitation"
     assert code in template.text and template.delivered
     [start] = await wa.api.tap_template_button(w)
-    assert (
-        "Please choose your language" in start.text or "Do you work at this factory" in start.text
-    )
-    assert await count(wa.app, Conversation) == 1
+    assert "Please choose your language" in start.text  # a new conversation, for round 2
+    async with wa.app.db.transaction() as s:
+        conversation = (await s.execute(select(Conversation))).scalar_one()
+    assert conversation.round_id == new_round.id
 
 
 async def test_an_invitation_inside_the_window_is_a_message_with_a_start_button(wa: WA) -> None:
@@ -929,7 +964,7 @@ def _cli(settings: Settings, *args: str, **env: str) -> str:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("WAGECHECK_")}
     environment.update(
         WAGECHECK_HOME=str(settings.home),
-        WAGECHECK_DATABASE_URL=str(settings.database_url),
+        WAGECHECK_DATABASE_URL=settings.effective_database_url,
         WAGECHECK_SECRET_KEY=settings.secret_key.get_secret_value(),  # type: ignore[union-attr]
         COLUMNS="240",
         PYTHONIOENCODING="utf-8",
@@ -943,12 +978,19 @@ def _cli(settings: Settings, *args: str, **env: str) -> str:
 
 
 async def test_round_links_and_poster_offer_whatsapp_when_the_number_is_set(
-    app: App, settings: Settings, tmp_path: Path
+    tmp_path: Path,
 ) -> None:
     from bot.cli import _links
 
-    codes = await open_round(app)
-    assert [len(row) for row in await _links(app, 1)] == [4]  # no number: no WhatsApp column
+    # The command line's own code, the same on every database: SQLite only.
+    settings = Settings(home=tmp_path / "home", secret_key="c" * 40, _env_file=None)  # type: ignore[call-arg]
+    app = await build_app(settings)
+    try:
+        codes = await open_round(app)
+        rows = await _links(app, 1)
+    finally:
+        await app.close()
+    assert [len(row) for row in rows] == [4]  # no number: no WhatsApp column
     number = {"WAGECHECK_WHATSAPP_NUMBER": "+92 21 3000 1111"}
     link = f"https://wa.me/922130001111?text={codes['KHI-001']}"
     assert link in _cli(settings, "round", "links", "1", **number)

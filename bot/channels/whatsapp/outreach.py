@@ -71,19 +71,7 @@ def template_for(templates: dict[str, str], lang: str, setting: str) -> Template
 async def remind(channel: WhatsAppChannel, key: str, *, now: datetime | None = None) -> Kind:
     """Remind a worker who stopped halfway; pressing "Continue" asks the question again."""
     contact, to, last = await _address(channel, key)
-    loc = channel.app.catalogs.get(contact.language)
-    if within_window(last, now or datetime.now(UTC)):
-        button = Button(RESUME, loc.gettext(P.BUTTON_CONTINUE))
-        await channel.graph.send(to, render.button_message(loc.gettext(texts.REMINDER), [button]))
-        return "message"
-    setting = "WAGECHECK_WHATSAPP_REMINDER_TEMPLATES"
-    template = template_for(
-        channel.app.settings.whatsapp_reminder_templates, contact.language, setting
-    )
-    await channel.graph.send(
-        to, render.template_message(template.name, template.language, quick_reply=RESUME)
-    )
-    return "template"
+    return await send_reminder(channel, to, contact.language, last, now=now)
 
 
 async def invite(
@@ -92,18 +80,51 @@ async def invite(
     """Invite a worker who asked to hear about the next survey; `code` is the poster code of
     the new round at their factory. "Start" (or sending the code) begins that survey."""
     contact, to, last = await _address(channel, key)
-    loc = channel.app.catalogs.get(contact.language)
+    return await send_invitation(channel, to, contact.language, code, last, now=now)
+
+
+async def send_reminder(
+    channel: WhatsAppChannel,
+    to: Recipient,
+    lang: str,
+    last_message_hour: datetime | None,
+    *,
+    now: datetime | None = None,
+) -> Kind:
+    """The reminder to `to`: a message inside the window, else the approved template."""
+    loc = channel.app.catalogs.get(lang)
+    if within_window(last_message_hour, now or datetime.now(UTC)):
+        button = Button(RESUME, loc.gettext(P.BUTTON_CONTINUE))
+        await channel.graph.send(to, render.button_message(loc.gettext(texts.REMINDER), [button]))
+        return "message"
+    setting = "WAGECHECK_WHATSAPP_REMINDER_TEMPLATES"
+    template = template_for(channel.app.settings.whatsapp_reminder_templates, lang, setting)
+    await channel.graph.send(
+        to, render.template_message(template.name, template.language, quick_reply=RESUME)
+    )
+    return "template"
+
+
+async def send_invitation(
+    channel: WhatsAppChannel,
+    to: Recipient,
+    lang: str,
+    code: str,
+    last_message_hour: datetime | None,
+    *,
+    now: datetime | None = None,
+) -> Kind:
+    """The invitation to `to`: a message inside the window, else the approved template."""
+    loc = channel.app.catalogs.get(lang)
     payload = f"{START_PREFIX}{code}"
-    if within_window(last, now or datetime.now(UTC)):
+    if within_window(last_message_hour, now or datetime.now(UTC)):
         shown = isolate(code) if loc.rtl else code
         text = loc.gettext(texts.INVITATION, code=shown)
         button = Button(payload, loc.gettext(texts.BUTTON_START))
         await channel.graph.send(to, render.button_message(text, [button]))
         return "message"
     setting = "WAGECHECK_WHATSAPP_INVITATION_TEMPLATES"
-    template = template_for(
-        channel.app.settings.whatsapp_invitation_templates, contact.language, setting
-    )
+    template = template_for(channel.app.settings.whatsapp_invitation_templates, lang, setting)
     await channel.graph.send(
         to,
         render.template_message(
@@ -113,16 +134,21 @@ async def invite(
     return "template"
 
 
+async def last_message_hour(channel: WhatsAppChannel, key: str) -> datetime | None:
+    """The hour of the worker's last message (conversations.updated_at), if we have one."""
+    async with channel.app.db.transaction() as session:
+        return await session.scalar(select(Conversation.updated_at).where(Conversation.key == key))
+
+
 async def _address(
     channel: WhatsAppChannel, key: str
 ) -> tuple[ContactAddress, Recipient, datetime | None]:
     async with channel.app.db.transaction() as session:
         contact = await session.get(ContactAddress, key)
-        last = await session.scalar(select(Conversation.updated_at).where(Conversation.key == key))
     if contact is None or contact.channel != CHANNEL:
         raise OutreachError("no WhatsApp contact address under this key")
     address = channel.app.keyring.decrypt_address(CHANNEL, contact.ciphertext)
-    return contact, Recipient.from_address(address), last
+    return contact, Recipient.from_address(address), await last_message_hour(channel, key)
 
 
 __all__ = [
@@ -131,7 +157,10 @@ __all__ = [
     "OutreachError",
     "Template",
     "invite",
+    "last_message_hour",
     "remind",
+    "send_invitation",
+    "send_reminder",
     "template_for",
     "within_window",
 ]
