@@ -319,3 +319,48 @@ def test_the_report_command_writes_the_file(tmp_path: Path) -> None:
     refused = wagecheck("report", "1", "--for", "brand:Nobody", "--format", "pdf")
     assert refused.returncode == 2 and "no organisation called 'Nobody'" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+async def test_data_quality_flags_for_the_cso(app: App) -> None:
+    round_id, ids = await set_up_round(
+        app, [("Q-1", 100), ("Q-2", 100), ("Q-3", 100), ("Q-4", 100)], cso=CSO
+    )
+    day = datetime(2026, 11, 20, 6, tzinfo=UTC)
+    workers = [  # 8 of 20 completed within the same hour
+        (ids["Q-1"], Answers(pay=41_000 + i, completed_hour=day if i < 8 else None))
+        for i in range(20)
+    ]
+    workers += [(ids["Q-2"], Answers(pay=40_000 if i < 7 else 45_000 + i)) for i in range(12)]
+    workers += [(ids["Q-3"], Answers(pay=150_000 if i < 2 else 41_000 + i)) for i in range(10)]
+    workers += [(ids["Q-4"], Answers(pay=41_000 + i, complete=i < 6)) for i in range(11)]
+    await insert_responses(app, round_id, workers)
+    report = await build_report(app, round_id, f"cso:{CSO}", today=TODAY)
+    assert report.quality is not None
+    flags = {(q.factory, q.kind): q for q in report.quality}
+    assert set(flags) == {
+        ("Q-1", "burst"),
+        ("Q-2", "identical_pay"),
+        ("Q-3", "implausible_pay"),
+        ("Q-4", "many_partial"),
+    }
+    assert (flags["Q-1", "burst"].count, flags["Q-1", "burst"].share) == (8, 0.4)
+    assert flags["Q-2", "identical_pay"].value == 40_000
+    # Two implausible figures: fewer than k = 5, so the count is not given; 2 of 10 is.
+    assert flags["Q-3", "implausible_pay"].count is None
+    assert flags["Q-3", "implausible_pay"].share == 0.2
+    assert (flags["Q-4", "many_partial"].count, round(flags["Q-4", "many_partial"].share, 3)) == (
+        5,
+        0.455,
+    )
+    text = pdf_text(render(report, "pdf"))
+    assert "Many answers within one hour" in text and "PKR 40,000" in text
+    assert "fewer than 5 pay figures (20%) lie outside" in text.replace("\n", " ")
+
+
+def test_verdict_thresholds_are_settings_that_cannot_overlap() -> None:
+    from bot.config import Settings
+
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert (settings.verdict_likely_ok_lower, settings.verdict_likely_below_upper) == (0.8, 0.8)
+    with pytest.raises(ValueError, match="must not exceed"):
+        Settings(verdict_likely_ok_lower=0.7, verdict_likely_below_upper=0.9, _env_file=None)  # type: ignore[call-arg]

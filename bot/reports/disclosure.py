@@ -38,6 +38,7 @@ from bot.reports.figures import (
     RoundFigures,
     Tally,
     YesTally,
+    add_counts,
 )
 from bot.reports.intervals import wilson_interval
 from bot.reports.model import (
@@ -171,7 +172,7 @@ def pay_figures(t: Tally, k: int) -> PayFigures:
         median=median,
         q1=q1,
         q3=q3,
-        median_pct_of_minimum=100 * statistics.median(t.ratios),
+        median_pct_of_minimum=round(100 * statistics.median(t.ratios), 1),
     )
 
 
@@ -326,7 +327,7 @@ def _figures(
         payslip=share(t.payslip.yes, t.payslip.n, k),
         deductions=share(t.deductions.yes, t.deductions.n, k),
         deductions_dont_know=share(t.deductions.dont_know, t.deductions.n, k),
-        payment_methods={m: share(t.methods[m], t.methods_n, k) for m, _ in methods},
+        payment_methods={m: share(t.methods.get(m, 0), t.methods_n, k) for m, _ in methods},
         breakdowns=breakdowns,
     )
 
@@ -386,8 +387,8 @@ class _Pool:
             self.paid.at_least_minimum += t.at_least_minimum
             self.paid.pays += t.pays
             self.paid.ratios += t.ratios
-            self.paid.minimums.update(t.minimums)
-            self.paid.months.update(t.months)
+            add_counts(self.paid.minimums, t.minimums)
+            add_counts(self.paid.months, t.months)
         for mine, theirs, figure in (
             (self.pay_rise, t.pay_rise, shown.pay_rise),
             (self.payslip, t.payslip, shown.payslip),
@@ -422,7 +423,7 @@ class _Pool:
             deductions=self.deductions,
             methods_n=self.methods_n,
         )
-        t.methods.update(self.methods)
+        add_counts(t.methods, self.methods)
         return t
 
     def breakdowns(self, k: int) -> tuple[Breakdown, ...]:
@@ -449,12 +450,14 @@ class _Pool:
 
 
 def _flags(flags: Iterable[RawFlag], k: int) -> tuple[QualityFlag, ...]:
+    """Flags keep the small-cell rule too: a count below k is not given, nor a share of
+    fewer than k answers (it would give the count away)."""
     return tuple(
         QualityFlag(
             factory=f.factory,
             kind=f.kind,  # type: ignore[arg-type]
             count=f.count if f.count >= k else None,
-            share=f.share,
+            share=f.share if f.n >= k else None,
             value=f.value if f.count >= k else None,
         )
         for f in flags

@@ -14,18 +14,31 @@ Which answers count (docs/report-format.md, "Method"):
 
 from __future__ import annotations
 
-import json
-from collections import Counter
+import sqlite3
+from collections import Counter, defaultdict
 from collections.abc import Set
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
-from sqlalchemy import Text, and_, case, cast, func, select
+from sqlalchemy import (
+    Text,
+    and_,
+    case,
+    cast,
+    func,
+    join,
+    literal,
+    literal_column,
+    null,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.reports.intervals import wilson_interval
-from bot.storage.models import Answer, Organisation, Response, Round
+from bot.storage.models import Answer, Factory, Organisation, Response, Round
 from bot.survey.definition import Question, Survey
 from bot.wages import UNSKILLED, MinimumWage, WageEntry, WageTable
 
@@ -42,6 +55,12 @@ NOT_ANSWERED = "_none"  # breakdown group of responses without an answer to that
 
 # A line of the wage table as applied: (region, grade used, in force from).
 MinimumKey = tuple[str, str, date]
+
+
+def add_counts(into: dict[Any, int], counts: dict[Any, int]) -> None:
+    """Add `counts` into `into`, key by key (Counter.update without its overhead)."""
+    for key, n in counts.items():
+        into[key] = into.get(key, 0) + n
 
 
 @dataclass
@@ -74,13 +93,14 @@ class Tally:
     at_least_minimum: int = 0
     pays: list[float] = field(default_factory=list)
     ratios: list[float] = field(default_factory=list)  # pay / applicable minimum
-    minimums: Counter[MinimumKey] = field(default_factory=Counter)  # table lines used
-    months: Counter[str] = field(default_factory=Counter)  # "YYYY-MM" pay months assessed
+    # Plain dicts, not Counters: a big round makes tens of thousands of tallies.
+    minimums: dict[MinimumKey, int] = field(default_factory=dict)  # table lines used
+    months: dict[str, int] = field(default_factory=dict)  # "YYYY-MM" pay months assessed
     pay_rise: YesTally = field(default_factory=YesTally)
     payslip: YesTally = field(default_factory=YesTally)
     deductions: YesTally = field(default_factory=YesTally)
     methods_n: int = 0
-    methods: Counter[str] = field(default_factory=Counter)
+    methods: dict[str, int] = field(default_factory=dict)
 
     def merge(self, other: Tally) -> None:
         self.respondents += other.respondents
@@ -88,13 +108,13 @@ class Tally:
         self.at_least_minimum += other.at_least_minimum
         self.pays += other.pays
         self.ratios += other.ratios
-        self.minimums.update(other.minimums)
-        self.months.update(other.months)
+        add_counts(self.minimums, other.minimums)
+        add_counts(self.months, other.months)
         self.pay_rise.merge(other.pay_rise)
         self.payslip.merge(other.payslip)
         self.deductions.merge(other.deductions)
         self.methods_n += other.methods_n
-        self.methods.update(other.methods)
+        add_counts(self.methods, other.methods)
 
     @classmethod
     def pooled(cls, tallies: list[Tally]) -> Tally:
@@ -118,7 +138,7 @@ class FactoryFigures:
     by: dict[str, dict[str, Tally]] = field(default_factory=dict)
     # For the CSO's data-quality checks:
     started: int = 0  # complete + in progress
-    completion_hours: Counter[datetime] = field(default_factory=Counter)
+    busiest_hour: int = 0  # most completions within one clock hour (hours are rounded)
     implausible_pays: int = 0
 
 
@@ -146,20 +166,18 @@ class RoundFigures:
     wage_entries: dict[MinimumKey, WageEntry]  # the table lines behind Tally.minimums
 
 
-def _answer_column(qid: str | None, column: Any) -> Any:
-    """One answer of a response as a column of the per-response row (NULL when unanswered)."""
-    if qid is None:
-        return cast(None, Text)
-    return func.max(case((Answer.question_id == qid, column)))
-
-
 async def compute_figures(
     session: AsyncSession,
     round_id: int,
     wages: WageTable,
     factory_ids: Set[int] | None = None,
 ) -> RoundFigures:
-    """Raw figures per factory (all of the round's, or only `factory_ids`), from the database."""
+    """Raw figures per factory (all of the round's, or only `factory_ids`), from the database.
+
+    One aggregate query does the heavy part: it joins each complete response with its answers,
+    looks up the minimum in force (a CASE built from the wage table), and returns one row per
+    factory, employment type and gender, with the counts and the pay figures concatenated.
+    """
     rnd = await session.get(Round, round_id)
     if rnd is None:
         raise KeyError(f"no round {round_id}")
@@ -167,11 +185,6 @@ async def compute_figures(
     survey = Survey.model_validate(rnd.survey_version.definition)
     role = {r: survey.with_role(r) for r in ("grade", "pay_month", "pay", "full_month")}
     present = {q.id: q for q in survey.questions}
-
-    def qid(name: str) -> str | None:
-        return name if name in present else None
-
-    grade_of = {c.id: c.grade or UNSKILLED for c in role["grade"].choices} if role["grade"] else {}
     groups = {
         b: [Group(c.id, c.label) for c in present[b].choices]
         for b in BREAKDOWNS
@@ -181,39 +194,6 @@ async def compute_figures(
         [Group(c.id, c.label) for c in present[PAYMENT_METHOD].choices]
         if PAYMENT_METHOD in present
         else []
-    )
-    text = Answer.value_text
-    columns = {
-        "job": _answer_column(role["grade"].id if role["grade"] else None, text),
-        "month": _answer_column(role["pay_month"].id if role["pay_month"] else None, text),
-        "full": _answer_column(role["full_month"].id if role["full_month"] else None, text),
-        "pay": _answer_column(role["pay"].id if role["pay"] else None, Answer.value_number),
-        EMPLOYMENT: _answer_column(qid(EMPLOYMENT), text),
-        GENDER: _answer_column(qid(GENDER), text),
-        PAY_RISE: _answer_column(qid(PAY_RISE), text),
-        PAYSLIP: _answer_column(qid(PAYSLIP), text),
-        DEDUCTIONS: _answer_column(qid(DEDUCTIONS), text),
-        PAYMENT_METHOD: _answer_column(qid(PAYMENT_METHOD), cast(Answer.value_json, Text)),
-    }
-    wanted = [
-        q
-        for q in (
-            *(r.id for r in role.values() if r is not None),
-            *(qid(n) for n in (*BREAKDOWNS, PAY_RISE, PAYSLIP, DEDUCTIONS, PAYMENT_METHOD)),
-        )
-        if q is not None
-    ]
-    where = [Response.round_id == round_id, Response.status == "complete"]
-    if factory_ids is not None:
-        where.append(Response.factory_id.in_(sorted(factory_ids)))
-    # One row per complete response, its answers pivoted into columns by the database: the
-    # database does the heavy part (the join over all answers) and Python sees ~1 row per worker.
-    query = (
-        select(Response.factory_id, *(c.label(name) for name, c in columns.items()))
-        .select_from(Response)
-        .outerjoin(Answer, and_(Answer.response_id == Response.id, Answer.question_id.in_(wanted)))
-        .where(*where)
-        .group_by(Response.id, Response.factory_id)
     )
     factories: dict[int, FactoryFigures] = {}
     for rf in sorted(rnd.factories, key=lambda rf: rf.factory.code):
@@ -230,58 +210,7 @@ async def compute_figures(
             headcount=f.headcount,
             by={b: {} for b in groups},
         )
-    lookup: dict[tuple[str, str, str], tuple[float, MinimumKey] | None] = {}
-    entries: dict[MinimumKey, WageEntry] = {}
-    plausible = _plausible_range(role["pay"])
-    # Tallies per (factory, employment, gender): one `add` per response, merged afterwards.
-    cells: dict[tuple[int, str, str], Tally] = {}
-    result = await session.execute(query)
-    for row in result:
-        fid, job, month, full, pay, employment, gender, rise, slip, deduct, paid_by = row
-        ff = factories.get(fid)
-        if ff is None:  # a response in a factory no longer part of the round
-            continue
-        key = (fid, employment or NOT_ANSWERED, gender or NOT_ANSWERED)
-        t = cells.get(key)
-        if t is None:
-            t = cells[key] = Tally()
-        t.respondents += 1
-        if pay is not None and (full == "yes" or role["full_month"] is None) and month:
-            grade = grade_of.get(job or "", UNSKILLED)
-            mkey = (ff.region, grade, month)
-            if mkey not in lookup:
-                found = _minimum(wages, ff.region, grade, month)
-                if found is None:
-                    lookup[mkey] = None
-                else:
-                    ekey = (found.entry.region, found.grade_used, found.entry.in_force_from)
-                    entries[ekey] = found.entry
-                    lookup[mkey] = (float(found.amount), ekey)
-            applies = lookup[mkey]
-            if applies is not None:
-                amount, ekey = applies
-                pay = float(pay)
-                t.assessed += 1
-                t.at_least_minimum += pay >= amount
-                t.pays.append(pay)
-                t.ratios.append(pay / amount)
-                t.minimums[ekey] += 1
-                t.months[month] += 1
-            if plausible and not plausible[0] <= float(pay) <= plausible[1]:
-                ff.implausible_pays += 1
-        t.pay_rise.add(rise)
-        t.payslip.add(slip)
-        t.deductions.add(deduct)
-        if paid_by is not None:
-            t.methods_n += 1
-            t.methods.update(_methods(paid_by))
-    for (fid, employment, gender), t in cells.items():
-        ff = factories[fid]
-        ff.total.merge(t)
-        for b, value in ((EMPLOYMENT, employment), (GENDER, gender)):
-            if b in ff.by:
-                ff.by[b].setdefault(value, Tally()).merge(t)
-    return RoundFigures(
+    figures = RoundFigures(
         round_id=rnd.id,
         name=rnd.name,
         status=rnd.status,
@@ -293,25 +222,277 @@ async def compute_figures(
         groups=groups,
         payment_methods=methods,
         pay_question=role["pay"],
-        wage_entries=entries,
+        wage_entries={},
     )
+    if not factories:
+        return figures
+    grade_of = {c.id: c.grade or UNSKILLED for c in role["grade"].choices} if role["grade"] else {}
+    query = _aggregate_query(
+        dialect=session.bind.dialect.name if session.bind else "sqlite",
+        round_id=round_id,
+        factory_ids=sorted(factories),
+        role={name: q.id if q else None for name, q in role.items()},
+        present=set(present),
+        grade_of=grade_of,
+        regions=sorted({f.region for f in factories.values()}),
+        wages=wages,
+        methods=[m.id for m in methods],
+        plausible=_plausible_range(role["pay"]),
+    )
+    lines: dict[tuple[str, str, str], MinimumKey | None] = {}
+    cells: dict[tuple[int, str, str], Tally] = {}
+    connection = await session.connection()  # Core rows: no ORM result processing
+    for row in await connection.execute(query):
+        (fid, employment, gender, n, assessed, ok, pays, ratios, grade_months, implausible) = row[
+            :10
+        ]
+        (rise_n, rise_yes, rise_dk, slip_n, slip_yes, deduct_n, deduct_yes, deduct_dk) = row[10:18]
+        ff = factories[fid]
+        t = Tally(
+            respondents=n,
+            assessed=assessed,
+            at_least_minimum=ok,
+            pays=_floats(pays),
+            ratios=_floats(ratios),
+            pay_rise=YesTally(rise_n, rise_yes, rise_dk),
+            payslip=YesTally(slip_n, slip_yes, 0),
+            deductions=YesTally(deduct_n, deduct_yes, deduct_dk),
+            methods_n=row[18],
+            methods={m.id: row[19 + i] for i, m in enumerate(methods)},
+        )
+        for combo, count in Counter(_texts(grade_months)).items():
+            grade, _, month = combo.partition("@")
+            key = (ff.region, grade, month)
+            if key not in lines:
+                lines[key] = _line(wages, key, figures.wage_entries)
+            line = lines[key]
+            if line is not None:
+                t.minimums[line] = t.minimums.get(line, 0) + count
+            t.months[month] = t.months.get(month, 0) + count
+        ff.implausible_pays += implausible
+        cells[(fid, employment or NOT_ANSWERED, gender or NOT_ANSWERED)] = t
+    for (fid, employment, gender), t in cells.items():
+        ff = factories[fid]
+        ff.total.merge(t)
+        for b, value in ((EMPLOYMENT, employment), (GENDER, gender)):
+            if b in ff.by:
+                group = ff.by[b].get(value)
+                if group is None:
+                    ff.by[b][value] = group = Tally()
+                group.merge(t)
+    return figures
+
+
+def _aggregate_query(
+    *,
+    dialect: str,
+    round_id: int,
+    factory_ids: list[int],
+    role: dict[str, str | None],
+    present: set[str],
+    grade_of: dict[str, str],
+    regions: list[str],
+    wages: WageTable,
+    methods: list[str],
+    plausible: tuple[float, float] | None,
+) -> Any:
+    joined: Any = join(Response, Factory, Factory.id == Response.factory_id)
+
+    def answer(qid: str | None, column: str = "value_text") -> Any:
+        """The answer to `qid` as a column (one LEFT JOIN per question; NULL if unanswered)."""
+        nonlocal joined
+        if qid is None or qid not in present:
+            return null()
+        a = aliased(Answer, name=f"a_{qid}")
+        joined = joined.outerjoin(a, and_(a.response_id == Response.id, a.question_id == qid))
+        value = getattr(a, column)
+        return cast(value, Text) if column == "value_json" else value
+
+    job = answer(role["grade"])
+    month = answer(role["pay_month"])
+    full = answer(role["full_month"]) if role["full_month"] else literal("yes")
+    pay = answer(role["pay"], "value_number")
+    grade = _grade_case(job, grade_of)
+    minimum = case(
+        *(
+            (Factory.region == region, _minimum_case(wages, region, job, month, grade_of))
+            for region in regions
+        ),
+        else_=null(),
+    )
+    rows_query = (
+        select(
+            Response.factory_id.label("factory_id"),
+            answer(EMPLOYMENT).label("employment"),
+            answer(GENDER).label("gender"),
+            case((and_(full == "yes", pay.is_not(None)), pay), else_=null()).label("pay"),
+            minimum.label("minimum"),
+            grade.label("grade"),
+            month.label("month"),
+            answer(PAY_RISE).label("rise"),
+            answer(PAYSLIP).label("slip"),
+            answer(DEDUCTIONS).label("deduct"),
+            answer(PAYMENT_METHOD, "value_json").label("paid_by"),
+        )
+        .select_from(joined)
+        .where(
+            Response.round_id == round_id,
+            Response.status == "complete",
+            Response.factory_id.in_(factory_ids),
+        )
+    )
+    if dialect == "sqlite" and sqlite3.sqlite_version_info >= (3, 35):
+        # Computed once per response; SQLite would otherwise copy the CASE into every
+        # aggregate that uses it (about 20% slower on a 100,000-response round).
+        per_response: Any = rows_query.cte("per_response").prefix_with("MATERIALIZED")
+    else:
+        per_response = rows_query.subquery("per_response")
+    c = per_response.c
+    assessed = and_(c.pay.is_not(None), c.minimum.is_not(None))
+
+    def count_if(condition: Any) -> Any:
+        return func.count(case((condition, 1), else_=null()))
+
+    def concat(value: Any) -> Any:
+        if dialect == "postgresql":
+            return func.string_agg(cast(value, Text), literal_column("','"))
+        return func.group_concat(value)
+
+    implausible = (
+        count_if(or_(c.pay < plausible[0], c.pay > plausible[1])) if plausible else literal(0)
+    )
+    return select(
+        c.factory_id,
+        c.employment,
+        c.gender,
+        func.count().label("n"),
+        count_if(assessed).label("assessed"),
+        count_if(and_(assessed, c.pay >= c.minimum)).label("ok"),
+        concat(case((assessed, c.pay), else_=null())).label("pays"),
+        concat(case((assessed, c.pay / c.minimum), else_=null())).label("ratios"),
+        concat(case((assessed, c.grade + "@" + c.month), else_=null())).label("grade_months"),
+        implausible.label("implausible"),
+        func.count(c.rise).label("rise_n"),
+        count_if(c.rise == "yes").label("rise_yes"),
+        count_if(c.rise == "dont_know").label("rise_dk"),
+        func.count(c.slip).label("slip_n"),
+        count_if(c.slip == "yes").label("slip_yes"),
+        func.count(c.deduct).label("deduct_n"),
+        count_if(c.deduct == "yes").label("deduct_yes"),
+        count_if(c.deduct == "dont_know").label("deduct_dk"),
+        func.count(c.paid_by).label("methods_n"),
+        *(count_if(c.paid_by.like(f'%"{m}"%')).label(f"method_{m}") for m in methods),
+    ).group_by(c.factory_id, c.employment, c.gender)
+
+
+def _grade_case(job: Any, grade_of: dict[str, str]) -> Any:
+    """The wage grade of the job answer (unskilled when none)."""
+    by_grade: dict[str, list[str]] = defaultdict(list)
+    for choice, grade in grade_of.items():
+        by_grade[grade].append(choice)
+    whens = [(job.in_(jobs), literal(g)) for g, jobs in by_grade.items() if g != UNSKILLED]
+    return case(*whens, else_=literal(UNSKILLED)) if whens else literal(UNSKILLED)
+
+
+def _minimum_case(
+    wages: WageTable, region: str, job: Any, month: Any, grade_of: dict[str, str]
+) -> Any:
+    """The minimum in force for the month and grade, in one region, as SQL."""
+    by_grade: dict[str, list[str]] = defaultdict(list)
+    for choice, grade in grade_of.items():
+        by_grade[grade].append(choice)
+    whens = [
+        (job.in_(jobs), _month_case(wages, region, grade, month))
+        for grade, jobs in by_grade.items()
+        if grade != UNSKILLED
+    ]
+    unskilled = _month_case(wages, region, UNSKILLED, month)
+    return case(*whens, else_=unskilled) if whens else unskilled
+
+
+def _month_case(wages: WageTable, region: str, grade: str, month: Any) -> Any:
+    """CASE WHEN month >= '2025-07' THEN 40000 WHEN ...: `WageTable.minimum_for`, evaluated at
+    every month where a line of the region's table takes effect (NULL before the first)."""
+    ranges = _month_ranges(wages, region, grade)
+    if not any(amount for _, amount in ranges):
+        return null()
+    whens = [
+        (month >= start, literal(float(amount)) if amount else null())
+        for start, amount in reversed(ranges)
+    ]
+    return case(*whens, else_=null())
+
+
+def _month_ranges(wages: WageTable, region: str, grade: str) -> list[tuple[str, int | None]]:
+    """[(first month "YYYY-MM", amount or None)], ascending; each amount holds until the next."""
+    starts = sorted({_first_month(e.in_force_from) for e in wages.entries if e.region == region})
+    ranges: list[tuple[str, int | None]] = []
+    for start in starts:
+        try:
+            found = wages.minimum_for(region, grade, date(int(start[:4]), int(start[5:]), 1))
+        except KeyError:
+            return []
+        amount = found.amount if found else None
+        if not ranges or ranges[-1][1] != amount:
+            ranges.append((start, amount))
+    return ranges
+
+
+def _first_month(day: date) -> str:
+    """The first month whose first day is on or after `day` (raises apply from a 1st)."""
+    if day.day != 1:
+        day = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def _floats(text: str | None) -> list[float]:
+    return list(map(float, text.split(","))) if text else []
+
+
+def _texts(text: str | None) -> list[str]:
+    return text.split(",") if text else []
+
+
+def _line(
+    wages: WageTable, key: tuple[str, str, str], entries: dict[MinimumKey, WageEntry]
+) -> MinimumKey | None:
+    """The table line behind the minimum for (region, grade, "YYYY-MM")."""
+    found = _minimum(wages, *key)
+    if found is None:
+        return None
+    line = (found.entry.region, found.grade_used, found.entry.in_force_from)
+    entries[line] = found.entry
+    return line
 
 
 async def add_progress_counts(session: AsyncSession, figures: RoundFigures) -> None:
-    """Started responses and completion hours per factory (for the CSO's data-quality flags)."""
+    """Started responses and the busiest completion hour per factory (for the CSO's
+    data-quality flags): two small aggregate queries, one row per factory each."""
     by_id = {f.factory_id: f for f in figures.factories}
-    rows = await session.execute(
-        select(Response.factory_id, Response.status, Response.completed_hour, func.count())
+    started = await session.execute(
+        select(Response.factory_id, func.count())
         .where(Response.round_id == figures.round_id)
-        .group_by(Response.factory_id, Response.status, Response.completed_hour)
+        .group_by(Response.factory_id)
     )
-    for fid, status, hour, n in rows:
-        ff = by_id.get(fid)
-        if ff is None:
-            continue
-        ff.started += n
-        if status == "complete" and hour is not None:
-            ff.completion_hours[hour] += n
+    for fid, n in started:
+        if fid in by_id:
+            by_id[fid].started = n
+    per_hour = (
+        select(Response.factory_id.label("factory_id"), func.count().label("n"))
+        .where(
+            Response.round_id == figures.round_id,
+            Response.status == "complete",
+            Response.completed_hour.is_not(None),
+        )
+        .group_by(Response.factory_id, Response.completed_hour)
+        .subquery()
+    )
+    busiest = await session.execute(
+        select(per_hour.c.factory_id, func.max(per_hour.c.n)).group_by(per_hour.c.factory_id)
+    )
+    for fid, n in busiest:
+        if fid in by_id:
+            by_id[fid].busiest_hour = n
 
 
 def _plausible_range(q: Question | None) -> tuple[float, float] | None:
@@ -326,13 +507,6 @@ def _minimum(wages: WageTable, region: str, grade: str, month: str) -> MinimumWa
         return wages.minimum_for(region, grade, date(int(year), int(mon), 1))
     except (KeyError, ValueError):
         return None
-
-
-def _methods(stored: str) -> list[str]:
-    value = json.loads(stored)
-    if isinstance(value, str):  # a JSON column read back as text may be double-encoded
-        value = json.loads(value)
-    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 # --------------------------------------------------------------- the first version's API

@@ -153,7 +153,7 @@ class QualityFlag:
     factory: str  # factory code
     kind: Literal["burst", "identical_pay", "implausible_pay", "many_partial"]
     count: int | None
-    share: float
+    share: float | None
     value: float | None = None  # the repeated pay figure (identical_pay), when shown
 
 

@@ -35,8 +35,12 @@ class RawFlag:
     factory: str
     kind: str
     count: int
-    share: float
+    n: int  # the answers the share is taken of
     value: float | None = None
+
+    @property
+    def share(self) -> float:
+        return self.count / self.n
 
 
 def detect(figures: RoundFigures, rules: QualityRules | None = None) -> list[RawFlag]:
@@ -45,26 +49,25 @@ def detect(figures: RoundFigures, rules: QualityRules | None = None) -> list[Raw
     flags: list[RawFlag] = []
     for f in figures.factories:
         t = f.total
-        if f.completion_hours and t.respondents:
-            _, most = f.completion_hours.most_common(1)[0]
-            if most >= rules.burst_min_count and most / t.respondents >= rules.burst_min_share:
-                flags.append(RawFlag(f.code, "burst", most, most / t.respondents))
+        most = f.busiest_hour
+        if most and most >= rules.burst_min_count and most / t.respondents >= rules.burst_min_share:
+            flags.append(RawFlag(f.code, "burst", most, t.respondents))
         if t.pays:
             value, same = Counter(t.pays).most_common(1)[0]
             if (
                 same >= rules.identical_min_count
                 and same / len(t.pays) >= rules.identical_min_share
             ):
-                flags.append(RawFlag(f.code, "identical_pay", same, same / len(t.pays), value))
+                flags.append(RawFlag(f.code, "identical_pay", same, len(t.pays), value))
         if f.implausible_pays:
             answered = max(len(t.pays), f.implausible_pays)
             share = f.implausible_pays / answered
             if share >= rules.implausible_min_share:
-                flags.append(RawFlag(f.code, "implausible_pay", f.implausible_pays, share))
+                flags.append(RawFlag(f.code, "implausible_pay", f.implausible_pays, answered))
         partial = f.started - t.respondents
         if (
             f.started >= rules.partial_min_started
             and partial / f.started >= rules.partial_min_share
         ):
-            flags.append(RawFlag(f.code, "many_partial", partial, partial / f.started))
+            flags.append(RawFlag(f.code, "many_partial", partial, f.started))
     return flags

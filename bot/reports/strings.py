@@ -122,6 +122,8 @@ NO_LIMIT = T_("and more")
 
 # --------------------------------------------------------------------- values
 HIDDEN = T_("fewer than {k} answers")
+HIDDEN_COUNT = T_("fewer than {k}")  # before a noun: "fewer than 5 pay figures"
+NOT_SHOWN = T_("not shown")
 NOT_KNOWN = T_("not known")
 VERDICT_MET = T_("Minimum likely met")
 VERDICT_NOT_MET = T_("Minimum likely not met")
@@ -150,7 +152,7 @@ CHART_SHARES = T_("Share paid at least the legal minimum, with its interval (95%
 CHART_THRESHOLD = T_("Verdict threshold ({share})")
 CHART_DISTRIBUTION = T_("Reported pay relative to the applicable legal minimum")
 CHART_MINIMUM = T_("Legal minimum")
-CHART_X_PCT = T_("Pay relative to the legal minimum (100% = the minimum)")
+CHART_X_PCT = T_("Pay relative to the legal minimum")
 CHART_Y_SHARE = T_("Share of answers")
 CHART_BAR_NOTE = T_("Each bar holds at least {k} answers; bars never cross the minimum line.")
 

@@ -166,7 +166,7 @@ def pay_table(report: Report, tx: ReportText) -> Table:
                 _money(p.q3, k),
                 Hidden(k)
                 if p.median_pct_of_minimum is None
-                else Value(round(p.median_pct_of_minimum / 100, 3), "ratio"),
+                else Value(round(p.median_pct_of_minimum, 1) / 100, "ratio"),
             )
         )
     return Table(
@@ -313,12 +313,12 @@ def quality_table(report: Report, tx: ReportText) -> Table | None:
 
 def flag_text(q: QualityFlag, report: Report, tx: ReportText) -> tuple[str, str]:
     """Title and detail of a data-quality flag, counts below k written as such."""
-    count = tx.hidden(report.k) if q.count is None else tx.number(q.count)
-    share = tx.pct(q.share)
+    count = tx(S.HIDDEN_COUNT, k=report.k) if q.count is None else tx.number(q.count)
+    share = tx.hidden(report.k) if q.share is None else tx.pct(q.share)
     if q.kind == "burst":
         return tx(S.FLAG_BURST), tx(S.FLAG_BURST_DETAIL, count=count, share=share)
     if q.kind == "identical_pay":
-        value = tx.hidden(report.k) if q.value is None else tx.money(q.value)
+        value = tx(S.NOT_SHOWN) if q.value is None else tx.money(q.value)
         return tx(S.FLAG_IDENTICAL), tx(
             S.FLAG_IDENTICAL_DETAIL, count=count, share=share, value=value
         )

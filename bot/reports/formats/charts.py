@@ -151,7 +151,7 @@ def bin_label(b: Bin, tx: ReportText) -> str:
 
 @lru_cache(maxsize=CACHE_SIZE)
 def distribution_chart(
-    bins: tuple[Bin, ...], tx: ReportText, width: float = 3.4, height: float = 2.0
+    bins: tuple[Bin, ...], tx: ReportText, width: float = 3.4, height: float = 1.85
 ) -> bytes:
     """Disclosed pay bars (share of answers), with the legal-minimum line between the bars
     below and at-or-above the minimum."""

@@ -163,7 +163,7 @@ def report_json(report: Report, tx: ReportText) -> dict[str, Any]:
                 "factory": q.factory,
                 "kind": q.kind,
                 "count": q.count,
-                "share": _r(q.share),
+                "share": None if q.share is None else _r(q.share),
                 "title": title,
                 "detail": detail,
             }
@@ -174,4 +174,5 @@ def report_json(report: Report, tx: ReportText) -> dict[str, Any]:
 
 
 def render_json(report: Report, tx: ReportText) -> bytes:
-    return json.dumps(report_json(report, tx), ensure_ascii=False, indent=2).encode("utf-8")
+    """Compact UTF-8 JSON (one line; `python -m json.tool` shows it indented)."""
+    return json.dumps(report_json(report, tx), ensure_ascii=False, separators=(",", ":")).encode()

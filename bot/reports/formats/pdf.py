@@ -69,8 +69,15 @@ class _Styles:
         self.cell_bold = ParagraphStyle("cell_bold", parent=self.cell, fontName=bold)
         self.cell_right = ParagraphStyle("cell_right", parent=self.cell, alignment=TA_RIGHT)
         self.cell_muted = ParagraphStyle("cell_muted", parent=self.cell, textColor=MUTED)
+        self.cell_muted_right = ParagraphStyle(
+            "cell_muted_right", parent=self.cell_muted, alignment=TA_RIGHT
+        )
         self.head = ParagraphStyle("head", parent=self.cell, fontName=bold, textColor=colors.white)
         self.head_right = ParagraphStyle("head_right", parent=self.head, alignment=TA_RIGHT)
+        self.head_small = ParagraphStyle("head_small", parent=self.head, fontSize=7, leading=8.6)
+        self.head_small_right = ParagraphStyle(
+            "head_small_right", parent=self.head_small, alignment=TA_RIGHT
+        )
         self.chip = ParagraphStyle(
             "chip", parent=self.cell, fontName=bold, textColor=colors.white, fontSize=7.4
         )
@@ -341,12 +348,12 @@ def _cover(report: Report, tx: ReportText, st: _Styles) -> list[Flowable]:
 def _summary(report: Report, tx: ReportText, st: _Styles) -> list[Flowable]:
     rows: list[list[Any]] = [
         [
-            _p(tx(S.FACTORY), st.head),
-            _p(tx(S.RESPONDENTS), st.head_right),
-            _p(tx(S.RESPONSE_RATE), st.head_right),
-            _p(tx(S.PAID_MINIMUM_SHORT), st.head_right),
-            _p(tx(S.INTERVAL), st.head_right),
-            _p(tx(S.VERDICT), st.head),
+            _p(tx(S.FACTORY), st.head_small),
+            _p(tx(S.RESPONDENTS), st.head_small_right),
+            _p(tx(S.RESPONSE_RATE), st.head_small_right),
+            _p(tx(S.PAID_MINIMUM_SHORT), st.head_small_right),
+            _p(tx(S.INTERVAL), st.head_small_right),
+            _p(tx(S.VERDICT), st.head_small),
         ]
     ]
     extra: list[tuple[Any, ...]] = []
@@ -361,7 +368,7 @@ def _summary(report: Report, tx: ReportText, st: _Styles) -> list[Flowable]:
                     name,
                     _p(r.respondents, st.cell_right),
                     _p(r.rate, st.cell_right),
-                    _p(r.share, ParagraphStyle("hid", parent=st.cell_muted, alignment=TA_RIGHT)),
+                    _p(r.share, st.cell_muted_right),
                     "",
                     "",
                 ]
@@ -381,7 +388,7 @@ def _summary(report: Report, tx: ReportText, st: _Styles) -> list[Flowable]:
         rows[-1][5] = _p(r.verdict_text, st.chip)
         if r.verdict is not None:
             extra.append(("BACKGROUND", (5, i), (5, i), VERDICT[r.verdict]))
-    widths = [0.31, 0.12, 0.1, 0.12, 0.13, 0.22]
+    widths = [0.29, 0.13, 0.1, 0.13, 0.13, 0.22]
     out: list[Flowable] = [
         _p(tx(S.SUMMARY), st.h2),
         _table(rows, [w * CONTENT_W for w in widths], extra=extra),
@@ -483,27 +490,53 @@ def _block(
             ]
         )
     )
+    # Breakdowns side by side, two to a row, so that a factory fits on one page.
+    half = (CONTENT_W - 4 * mm) / 2
+    tables: list[list[Flowable]] = []
     for b in fig.breakdowns:
         rows = [
             [
-                _p(tx(S.GROUP), st.head),
-                _p(tx(S.RESPONDENTS), st.head_right),
-                _p(tx(S.PAID_MINIMUM_SHORT), st.head_right),
-                _p(tx(S.INTERVAL), st.head_right),
+                _p(tx(S.GROUP), st.head_small),
+                _p(tx(S.RESPONDENTS), st.head_small_right),
+                _p(tx(S.PAID_MINIMUM_SHORT), st.head_small_right),
+                _p(tx(S.INTERVAL), st.head_small_right),
             ]
         ]
-        rows += [
-            [_p(a, st.cell), _p(n, st.cell_right), _p(s, st.cell_right), _p(i, st.cell_right)]
-            for a, n, s, i in V.breakdown_rows(b, tx, k)
-        ]
-        out.append(
-            KeepTogether(
+        spans: list[tuple[Any, ...]] = []
+        hidden = tx.hidden(k)
+        for row_no, (a, n, s, ci) in enumerate(V.breakdown_rows(b, tx, k), start=1):
+            if n == s == hidden:  # one note across the figures, not three wrapped ones
+                rows.append([_p(a, st.cell), _p(hidden, st.cell_muted_right), "", ""])
+                spans.append(("SPAN", (1, row_no), (3, row_no)))
+            else:
+                rows.append(
+                    [
+                        _p(a, st.cell),
+                        _p(n, st.cell_right),
+                        _p(s, st.cell_right),
+                        _p(ci, st.cell_right),
+                    ]
+                )
+        tables.append(
+            [
+                _p(V.breakdown_title(b.by, tx), st.h3),
+                _table(rows, [w * half for w in (0.3, 0.24, 0.22, 0.24)], extra=spans),
+            ]
+        )
+    for i in range(0, len(tables), 2):
+        pair: list[Any] = tables[i : i + 2]
+        grid = Table([pair + [""] * (2 - len(pair))], colWidths=[half + 4 * mm, half])
+        grid.setStyle(
+            TableStyle(
                 [
-                    _p(V.breakdown_title(b.by, tx), st.h3),
-                    _table(rows, [w * CONTENT_W for w in (0.4, 0.2, 0.2, 0.2)]),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                    ("RIGHTPADDING", (0, 0), (0, -1), 4 * mm),
+                    ("RIGHTPADDING", (1, 0), (1, -1), 0),
                 ]
             )
         )
+        out.append(grid)
     return out
 
 
