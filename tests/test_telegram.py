@@ -449,8 +449,9 @@ async def test_per_chat_rate_limit_spaces_messages_to_one_chat(app: App) -> None
         finally:
             await channel.application.shutdown()
         times = sorted(api.send_times(9200))
-        # A burst of 3, then about one every 1/4 s.
-        assert len(times) == 7 and times[-1] - times[0] >= 0.7
+        # A burst of 3, then about one every 1/4 s (1 s in all; a loaded machine may shorten
+        # the measured span, so the bound only proves they are held back).
+        assert len(times) == 7 and times[-1] - times[0] >= 0.5  # unlimited: ~10 ms
 
 
 # ------------------------------------------------------------------ the real process
