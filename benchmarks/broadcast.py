@@ -1,0 +1,107 @@
+"""Broadcast benchmark: N invitations through the Telegram stand-in, whose flood control
+answers 429 (retry_after) to anything above R messages a second (sliding one-second window).
+
+Measures what the real path does — durable outbox (claim, send, mark each row), the Telegram
+channel's rate limiter (AIORateLimiter + per-chat limit, retrying 429 after retry_after),
+python-telegram-bot against a real HTTP server — and reports the achieved rate as a fraction
+of R, the 429s received, and whether every recipient got exactly one message.
+
+    python benchmarks/broadcast.py [--recipients 20000] [--rate 200] [--headroom 0.97]
+                                   [--concurrency 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, date, datetime
+from datetime import time as clock_time
+from pathlib import Path
+
+from pydantic import SecretStr
+from sqlalchemy import insert
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.bootstrap import build_app
+from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram.broadcast import TelegramSender
+from bot.config import Settings
+from bot.service.broadcasts import Broadcaster, QuietHours
+from bot.storage.models import ContactAddress
+from tests.telegram_standin import TelegramStandin
+
+TOKEN = "4242:BENCH-token"
+
+
+async def main(recipients: int, rate: float, headroom: float, concurrency: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        async with TelegramStandin(TOKEN) as api:
+            settings = Settings(
+                home=Path(tmp),
+                secret_key="bench-secret-" + "x" * 40,
+                telegram_token=SecretStr(TOKEN),
+                telegram_api_url=api.url,
+                telegram_rate_overall=rate * headroom,
+                _env_file=None,
+            )  # type: ignore[call-arg]
+            app = await build_app(settings)
+            await app.admin.add_org("CSO", "cso")
+            factory = await app.admin.add_factory("KHI-001", "Factory", "sindh")
+            rows = [
+                {
+                    "key": f"k{i:06d}",
+                    "channel": "telegram",
+                    "ciphertext": app.keyring.encrypt_address("telegram", str(10_000_000 + i)),
+                    "purpose": "opt_in",
+                    "round_id": None,
+                    "factory_id": factory.id,
+                    "language": ("ur", "sd", "en")[i % 3],
+                    "created_on": date(2026, 1, 1),
+                }
+                for i in range(recipients)
+            ]
+            async with app.db.transaction() as s:
+                await s.execute(insert(ContactAddress), rows)
+            await app.admin.open_round("Bench", "CSO", app.survey, ["KHI-001"])  # queues them
+            channel = TelegramChannel.build(app)
+            await channel.application.initialize()
+            # Quiet hours off: the benchmark must not depend on the time of day in Karachi.
+            always = QuietHours(clock_time(0), clock_time(0))
+            broadcaster = Broadcaster(
+                app.db, app.keyring, app.catalogs, [TelegramSender(channel)], always
+            )
+            api.enforce_rate_limits(per_chat_per_second=1, overall_per_second=rate)
+            started = time.monotonic()
+            result = await broadcaster.drain(concurrency=concurrency)
+            seconds = time.monotonic() - started
+            await channel.application.shutdown()
+            await app.close()
+            calls = api.calls_of("sendMessage")
+            refused = sum(1 for c in calls if not c.ok)
+            per_chat = Counter(m.chat_id for m in api.sent if m.method == "sendMessage")
+            missing = recipients - len(per_chat)
+            duplicates = sum(n - 1 for n in per_chat.values() if n > 1)
+            achieved = result.sent / seconds
+            print(f"recipients            {recipients}")
+            print(f"flood limit R         {rate:.0f} messages/s (stand-in answers 429 above it)")
+            print(f"limiter set to        {rate * headroom:.1f} messages/s")
+            print(f"sent                  {result.sent} in {seconds:.1f} s")
+            print(f"achieved rate         {achieved:.1f}/s = {achieved / rate:.3f} R")
+            print(f"429 answers           {refused}")
+            print(f"missing / duplicates  {missing} / {duplicates}")
+            print(f"run at                {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--recipients", type=int, default=20_000)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--headroom", type=float, default=0.97)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    asyncio.run(main(args.recipients, args.rate, args.headroom, args.concurrency))

@@ -1,0 +1,145 @@
+"""The scheduler: APScheduler's jobs live in our database, so a job due while no process ran
+runs once when one starts again; two processes never run one job twice (job_runs)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.bootstrap import App
+from bot.config import PROJECT_ROOT
+from bot.scheduler import running_scheduler, sync_url
+from bot.storage.models import AuditEntry, BroadcastMessage, ContactAddress, JobRun
+
+
+async def _until(check: Callable[[], Awaitable[bool]], seconds: float = 20) -> None:
+    """Wait for something another task or process does (polling; no fixed sleep)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("timed out")
+        await asyncio.sleep(0.05)
+
+
+async def _opens(app: App) -> int:
+    async with app.db.transaction() as s:
+        return int(
+            await s.scalar(
+                select(func.count())
+                .select_from(AuditEntry)
+                .where(AuditEntry.action == "round.open")
+            )
+            or 0
+        )
+
+
+async def _scheduled_round_due(app: App, opted_in: int = 0) -> int:
+    """A round planned to open a minute ago, at a factory where workers opted in earlier."""
+    await app.admin.add_org("Test CSO", "cso")
+    factory = await app.admin.add_factory("KHI-001", "Factory 0", "sindh")
+    now = datetime.now(UTC)
+    async with app.db.transaction() as s:
+        for i in range(opted_in):
+            s.add(
+                ContactAddress(
+                    key=f"k{i}",
+                    channel="telegram",
+                    ciphertext=app.keyring.encrypt_address("telegram", str(5000 + i)),
+                    purpose="opt_in",
+                    factory_id=factory.id,
+                    language="ur",
+                    created_on=date(2026, 1, 1),
+                )
+            )
+    rnd = await app.admin.create_round(
+        "R",
+        "Test CSO",
+        app.survey,
+        ["KHI-001"],
+        now - timedelta(minutes=1),
+        now + timedelta(days=30),
+    )
+    await app.admin.schedule_round(rnd.id)
+    return rnd.id
+
+
+def test_the_job_store_uses_the_synchronous_twin_of_our_url() -> None:
+    assert sync_url("sqlite+aiosqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
+    assert sync_url("postgresql+asyncpg://u:p@h:5432/d") == "postgresql+psycopg://u:p@h:5432/d"
+
+
+async def test_a_job_due_while_stopped_runs_once_after_the_restart(app: App) -> None:
+    round_id = await _scheduled_round_due(app)
+    # A process planned the opening, and stopped before it ran (paused: it never runs jobs).
+    async with running_scheduler(app, [], paused=True) as first:
+        assert first.get_job(f"round:{round_id}:open") is not None
+    assert (await app.admin.get_round(round_id)).status == "scheduled"
+    # Started again after the job's time: the stored job has misfired and runs once.
+    async with running_scheduler(app, []):
+
+        async def opened() -> bool:
+            return (await app.admin.get_round(round_id)).status == "open"
+
+        await _until(opened)
+    async with running_scheduler(app, []) as third:  # and once more: nothing happens again
+        await asyncio.sleep(0)
+        assert third.get_job(f"round:{round_id}:open") is None
+    assert await _opens(app) == 1
+    async with app.db.transaction() as s:
+        keys = list((await s.execute(select(JobRun.key))).scalars())
+    assert keys == [f"round:{round_id}:open"]
+
+
+async def test_two_scheduler_processes_run_one_job_once(
+    app: App, database_url: str, tmp_path: Path
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("two processes against PostgreSQL (WAGECHECK_TEST_DATABASE_URL)")
+    round_id = await _scheduled_round_due(app, opted_in=5)
+    env = {
+        **os.environ,
+        "WAGECHECK_DATABASE_URL": database_url,
+        "WAGECHECK_SECRET_KEY": app.settings.secret_key.get_secret_value(),  # type: ignore[union-attr]
+        "WAGECHECK_HOME": str(tmp_path / "home"),
+        "WAGECHECK_LOG_LEVEL": "INFO",
+    }
+    env.pop("WAGECHECK_TELEGRAM_TOKEN", None)
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "scheduler",
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        for _ in range(2)
+    ]
+    try:
+
+        async def opened() -> bool:
+            return (await app.admin.get_round(round_id)).status == "open"
+
+        await _until(opened, 60)
+        await asyncio.sleep(1)  # let the slower process try too
+    finally:
+        logs = []
+        for p in processes:
+            p.terminate()
+            out, _ = await asyncio.wait_for(p.communicate(), 20)
+            logs.append(out.decode())
+    assert all(p.returncode == 0 for p in processes), logs
+    assert await _opens(app) == 1
+    async with app.db.transaction() as s:
+        invitations = await s.scalar(select(func.count()).select_from(BroadcastMessage))
+        runs = await s.scalar(select(func.count()).select_from(JobRun))
+    assert (invitations, runs) == (5, 1)
