@@ -273,15 +273,17 @@ def round_remind(round_id: int) -> None:
     """Queue the reminders due now and send the round's outbox, with progress."""
     from rich.progress import TimeRemainingColumn
 
-    from bot.scheduler.runner import quiet_hours, telegram_senders
+    from bot.scheduler.runner import channel_senders, quiet_hours
     from bot.service.broadcasts import Broadcaster, enqueue_due_reminders, utc_now
 
     async def work(a: App) -> Any:
         async with a.db.transaction() as s:
             queued = await enqueue_due_reminders(s, utc_now())
-        senders, channels = await telegram_senders(a)
+        senders, channels = await channel_senders(a)
         if not senders:
-            raise AdminError("no channel to send on: set WAGECHECK_TELEGRAM_TOKEN")
+            raise AdminError(
+                "no channel to send on: set WAGECHECK_TELEGRAM_TOKEN or the WhatsApp settings"
+            )
         broadcaster = Broadcaster(a.db, a.keyring, a.catalogs, senders, quiet_hours(a))
         total = await broadcaster.pending(round_id)
         console.print(f"{queued} reminder(s) queued; {total} message(s) to send")

@@ -137,16 +137,28 @@ async def running_scheduler(
         log.info("scheduler stopped")
 
 
-async def telegram_senders(app: App) -> tuple[list[BroadcastSender], list[object]]:
-    """Senders for the channels configured (Telegram when a token is set), and what to stop."""
-    if app.settings.telegram_token is None:
-        return [], []
-    from bot.channels.telegram import TelegramChannel
-    from bot.channels.telegram.broadcast import TelegramSender
+async def channel_senders(app: App) -> tuple[list[BroadcastSender], list[object]]:
+    """Senders for the channels configured (Telegram when its token is set, WhatsApp when its
+    token and phone number id are), and the clients to stop afterwards."""
+    senders: list[BroadcastSender] = []
+    clients: list[object] = []
+    if app.settings.telegram_token is not None:
+        from bot.channels.telegram import TelegramChannel
+        from bot.channels.telegram.broadcast import TelegramSender
 
-    channel = TelegramChannel.build(app)
-    await channel.application.initialize()
-    return [TelegramSender(channel)], [channel]
+        telegram = TelegramChannel.build(app)
+        await telegram.application.initialize()
+        senders.append(TelegramSender(telegram))
+        clients.append(telegram)
+    if app.settings.whatsapp_token is not None and app.settings.whatsapp_phone_number_id:
+        from bot.channels.whatsapp.adapter import WhatsAppChannel
+        from bot.channels.whatsapp.broadcast import WhatsAppSender
+
+        whatsapp = WhatsAppChannel.build(app)
+        await whatsapp.start()
+        senders.append(WhatsAppSender(whatsapp))
+        clients.append(whatsapp)
+    return senders, clients
 
 
 async def run_until_stopped(app: App, stop: asyncio.Event | None = None) -> None:
@@ -156,7 +168,7 @@ async def run_until_stopped(app: App, stop: asyncio.Event | None = None) -> None
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    senders, channels = await telegram_senders(app)
+    senders, channels = await channel_senders(app)
     try:
         async with running_scheduler(app, senders):
             await stop.wait()
@@ -171,7 +183,7 @@ async def alongside(app: App, enabled: bool = True) -> AsyncIterator[None]:
     if not enabled:
         yield
         return
-    senders, channels = await telegram_senders(app)
+    senders, channels = await channel_senders(app)
     try:
         async with running_scheduler(app, senders):
             yield
