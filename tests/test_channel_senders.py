@@ -18,6 +18,8 @@ async def test_senders_follow_the_configured_channels(app: App) -> None:
                 "telegram_api_url": api.url,
                 "whatsapp_token": SecretStr("t"),
                 "whatsapp_phone_number_id": "123",
+                "whatsapp_app_secret": SecretStr("s"),
+                "whatsapp_verify_token": SecretStr("v"),
             }
         )
         senders, clients = await channel_senders(app)
