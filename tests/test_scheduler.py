@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from bot.bootstrap import App
@@ -100,8 +99,6 @@ async def test_a_job_due_while_stopped_runs_once_after_the_restart(app: App) -> 
 async def test_two_scheduler_processes_run_one_job_once(
     app: App, database_url: str, tmp_path: Path
 ) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("two processes against PostgreSQL (WAGECHECK_TEST_DATABASE_URL)")
     round_id = await _scheduled_round_due(app, opted_in=5)
     env = {
         **os.environ,

@@ -575,11 +575,6 @@ async def test_the_scheduler_in_wagecheck_run_telegram_opens_a_round_and_invites
 
 
 # ------------------------------------------------------------------ changes while it runs
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the 'tick' job is jobs.tick, which does not reconcile round jobs "
-    "(runner._tick, which does, is never scheduled); an extended round closes at its old time",
-)
 async def test_a_running_scheduler_follows_rounds_changed_by_another_process(app: App) -> None:
     """docs/rounds.md: round jobs are reconciled every minute (the `tick`), so `round
     schedule/extend/cancel` in another process need no restart. An extended round must not

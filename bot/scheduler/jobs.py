@@ -5,8 +5,9 @@ the running scheduler installed. Each job's effect is keyed in `job_runs` (run o
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -24,12 +25,20 @@ from bot.storage.models import Round
 log = logging.getLogger(__name__)
 
 
+def _aware(moment: datetime) -> datetime:
+    # SQLite returns naive datetimes for timezone-aware columns; they were stored as UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 @dataclass
 class Context:
     app: App
     broadcaster: Broadcaster
     clock: Clock
     holder: str
+    # Re-reads the rounds and moves their open/close jobs (set by the running scheduler), so
+    # `round extend/schedule/cancel` in another process takes effect without a restart.
+    reconcile: Callable[[], Awaitable[None]] | None = None
 
 
 _context: Context | None = None
@@ -62,6 +71,14 @@ async def open_round(round_id: int) -> bool:
 async def close_round(round_id: int) -> bool:
     """Close an open round, purge its addresses, deliver the reports (job "round:N:close")."""
     ctx = context()
+    async with ctx.app.db.transaction() as s:
+        closes_at = await s.scalar(select(Round.closes_at).where(Round.id == round_id))
+    if closes_at is not None and _aware(closes_at) > ctx.clock():
+        # Extended since this job was planned (by another process, perhaps seconds ago).
+        log.info("round %s close: its closing time moved to later; not closing", round_id)
+        if ctx.reconcile is not None:
+            await ctx.reconcile()
+        return False
     try:
         await ctx.app.admin.close_round(round_id, ctx.clock(), job_key=f"round:{round_id}:close")
     except (IntegrityError, AdminError) as exc:
@@ -83,9 +100,11 @@ async def remind() -> int:
 
 
 async def tick() -> None:
-    """Every minute: queue due reminders and send what the outbox holds (worker messages
-    wait while it is night in the factories' time zone)."""
+    """Every minute: follow round changes made elsewhere, queue due reminders and send what the
+    outbox holds (worker messages wait while it is night in the factories' time zone)."""
     ctx = context()
+    if ctx.reconcile is not None:
+        await ctx.reconcile()
     await remind()
     await ctx.broadcaster.drain()
 

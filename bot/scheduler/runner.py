@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -91,11 +92,6 @@ async def reconcile(app: App, scheduler: AsyncIOScheduler) -> None:
             )
 
 
-async def _tick(app: App, scheduler: AsyncIOScheduler) -> None:
-    await reconcile(app, scheduler)
-    await jobs.tick()
-
-
 def add_standing_jobs(app: App, scheduler: AsyncIOScheduler) -> None:
     tz = app.settings.time_zone
     scheduler.add_job(jobs.tick, "interval", seconds=TICK_SECONDS, id="tick", replace_existing=True)
@@ -121,8 +117,10 @@ async def running_scheduler(
     """Run the scheduler (and its broadcaster) for the duration of the block."""
     broadcaster = Broadcaster(app.db, app.keyring, app.catalogs, senders, quiet_hours(app), clock)
     holder = f"{socket.gethostname()}:{os.getpid()}"
-    jobs.install(jobs.Context(app, broadcaster, clock, holder))
+    context = jobs.Context(app, broadcaster, clock, holder)
+    jobs.install(context)
     scheduler = build_scheduler(app)
+    context.reconcile = functools.partial(reconcile, app, scheduler)
     scheduler.start(paused=True)
     try:
         add_standing_jobs(app, scheduler)
