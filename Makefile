@@ -46,9 +46,12 @@ extract-reports: $(STAMP)
 	    --sort-by-file --project wagecheck-reports --version 0.1 -o locales/reports.pot bot/reports
 	$(VENV)/bin/pybabel update -D reports -i locales/reports.pot -d locales --previous --ignore-obsolete
 
-# Benchmarks: SQLite always, PostgreSQL when WAGECHECK_BENCH_DATABASE_URL's server answers.
+# Every script in benchmarks/ (modules without a __main__ block, e.g. synthetic.py, are
+# helpers). Reports: SQLite always, PostgreSQL when WAGECHECK_BENCH_DATABASE_URL's server
+# answers. Results: docs/benchmarks.md.
 bench: setup
-	$(PY) benchmarks/reports.py
+	@for script in $$(grep -l '__main__' benchmarks/*.py); do \
+	    echo "== $$script"; $(PY) $$script || exit 1; done
 
 lint: setup
 	$(VENV)/bin/ruff check bot tests benchmarks

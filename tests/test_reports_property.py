@@ -309,7 +309,7 @@ async def test_no_output_shows_a_figure_of_fewer_than_k_respondents(app: App) ->
     loop = asyncio.get_running_loop()
 
     @settings(
-        max_examples=int(os.environ.get("WAGECHECK_PROPERTY_EXAMPLES", "12")),
+        max_examples=int(os.environ.get("WAGECHECK_PROPERTY_EXAMPLES", "20")),
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
         derandomize="WAGECHECK_PROPERTY_EXAMPLES" not in os.environ,

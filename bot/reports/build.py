@@ -18,8 +18,9 @@ from bot.reports.disclosure import (
     authorise,
     disclose,
 )
-from bot.reports.figures import add_progress_counts, compute_figures
+from bot.reports.figures import compute_figures
 from bot.reports.model import Audience, Report, VerdictRule
+from bot.reports.nogc import no_gc_pauses
 from bot.reports.quality import QualityRules, detect
 from bot.storage import Database
 from bot.storage.models import Answer, Factory, Response, Round
@@ -73,12 +74,12 @@ async def build_report(
     who = _audience(audience)
     async with app.db.transaction() as s:
         scope = await scope_for(s, app, round_id, who)
-        figures = await compute_figures(s, round_id, app.wages, scope.factory_ids)
-        flags = []
-        if scope.quality_flags:
-            await add_progress_counts(s, figures)
-            flags = detect(figures, quality)
-    return disclose(figures, scope, verdict_rule(app), today or datetime.now(UTC).date(), flags)
+        figures = await compute_figures(
+            s, round_id, app.wages, scope.factory_ids, quality=scope.quality_flags
+        )
+    with no_gc_pauses():
+        flags = detect(figures, quality) if scope.quality_flags else []
+        return disclose(figures, scope, verdict_rule(app), today or datetime.now(UTC).date(), flags)
 
 
 async def export_answers(app: App, round_id: int, audience: Audience | str) -> bytes:

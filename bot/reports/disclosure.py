@@ -98,7 +98,9 @@ async def authorise(
     session: AsyncSession, round_id: int, audience: Audience, *, k_brand: int, k_cso: int
 ) -> Scope:
     """Check that `audience` may receive results of the round; return what it may see."""
-    rnd = await session.get(Round, round_id)
+    rnd = (
+        await session.execute(select(Round.cso_id, Round.status).where(Round.id == round_id))
+    ).first()
     if rnd is None:
         raise ReportError(f"no round {round_id}")
     org = (
@@ -387,8 +389,8 @@ class _Pool:
             self.paid.at_least_minimum += t.at_least_minimum
             self.paid.pays += t.pays
             self.paid.ratios += t.ratios
-            add_counts(self.paid.minimums, t.minimums)
-            add_counts(self.paid.months, t.months)
+            self.paid.minimums |= t.minimums
+            self.paid.months |= t.months
         for mine, theirs, figure in (
             (self.pay_rise, t.pay_rise, shown.pay_rise),
             (self.payslip, t.payslip, shown.payslip),

@@ -1,4 +1,4 @@
-"""Raw figures of a round, before any disclosure control: one query, one pass in Python.
+"""Raw figures of a round, before any disclosure control: one aggregate query, then tallies.
 
 Nothing here decides what may be shown; `bot/reports/disclosure.py` does. The figures are kept
 as mergeable tallies so that disclosure can pool exactly the cells it releases.
@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter, defaultdict
-from collections.abc import Set
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from sqlalchemy import (
+    Integer,
     Text,
     and_,
     case,
@@ -29,16 +30,25 @@ from sqlalchemy import (
     func,
     join,
     literal,
-    literal_column,
     null,
     or_,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.types import NullType
 
 from bot.reports.intervals import wilson_interval
-from bot.storage.models import Answer, Factory, Organisation, Response, Round
+from bot.reports.nogc import no_gc_pauses
+from bot.storage.models import (
+    Answer,
+    Factory,
+    Organisation,
+    Response,
+    Round,
+    RoundFactory,
+    SurveyVersion,
+)
 from bot.survey.definition import Question, Survey
 from bot.wages import UNSKILLED, MinimumWage, WageEntry, WageTable
 
@@ -71,13 +81,6 @@ class YesTally:
     yes: int = 0
     dont_know: int = 0
 
-    def add(self, value: str | None) -> None:
-        if value is None:
-            return
-        self.n += 1
-        self.yes += value == "yes"
-        self.dont_know += value == "dont_know"
-
     def merge(self, other: YesTally) -> None:
         self.n += other.n
         self.yes += other.yes
@@ -94,8 +97,8 @@ class Tally:
     pays: list[float] = field(default_factory=list)
     ratios: list[float] = field(default_factory=list)  # pay / applicable minimum
     # Plain dicts, not Counters: a big round makes tens of thousands of tallies.
-    minimums: dict[MinimumKey, int] = field(default_factory=dict)  # table lines used
-    months: dict[str, int] = field(default_factory=dict)  # "YYYY-MM" pay months assessed
+    minimums: set[MinimumKey] = field(default_factory=set)  # table lines used
+    months: set[str] = field(default_factory=set)  # "YYYY-MM" pay months assessed
     pay_rise: YesTally = field(default_factory=YesTally)
     payslip: YesTally = field(default_factory=YesTally)
     deductions: YesTally = field(default_factory=YesTally)
@@ -108,20 +111,13 @@ class Tally:
         self.at_least_minimum += other.at_least_minimum
         self.pays += other.pays
         self.ratios += other.ratios
-        add_counts(self.minimums, other.minimums)
-        add_counts(self.months, other.months)
+        self.minimums |= other.minimums
+        self.months |= other.months
         self.pay_rise.merge(other.pay_rise)
         self.payslip.merge(other.payslip)
         self.deductions.merge(other.deductions)
         self.methods_n += other.methods_n
         add_counts(self.methods, other.methods)
-
-    @classmethod
-    def pooled(cls, tallies: list[Tally]) -> Tally:
-        total = cls()
-        for t in tallies:
-            total.merge(t)
-        return total
 
 
 @dataclass
@@ -134,7 +130,8 @@ class FactoryFigures:
     os_id: str | None
     headcount: int | None
     total: Tally = field(default_factory=Tally)
-    # breakdown question id -> group (choice id or NOT_ANSWERED) -> tally
+    # breakdown question id -> group (choice id or NOT_ANSWERED) -> tally, of which only
+    # respondents, assessed and at_least_minimum are filled (what a breakdown cell shows)
     by: dict[str, dict[str, Tally]] = field(default_factory=dict)
     # For the CSO's data-quality checks:
     started: int = 0  # complete + in progress
@@ -171,18 +168,36 @@ async def compute_figures(
     round_id: int,
     wages: WageTable,
     factory_ids: Set[int] | None = None,
+    *,
+    quality: bool = False,
 ) -> RoundFigures:
-    """Raw figures per factory (all of the round's, or only `factory_ids`), from the database.
+    """Raw figures per factory (all of the round's, or only `factory_ids`), from the database;
+    with `quality`, also the busiest completion hour of each factory (CSO data-quality checks).
 
     One aggregate query does the heavy part: it joins each complete response with its answers,
     looks up the minimum in force (a CASE built from the wage table), and returns one row per
     factory, employment type and gender, with the counts and the pay figures concatenated.
     """
-    rnd = await session.get(Round, round_id)
+    # Core selects, not ORM objects: a round may have a thousand factories.
+    rnd = (
+        await session.execute(
+            select(
+                Round.id,
+                Round.name,
+                Round.status,
+                Round.opens_at,
+                Round.closes_at,
+                Organisation.name.label("cso"),
+                SurveyVersion.definition,
+            )
+            .join(Organisation, Organisation.id == Round.cso_id)
+            .join(SurveyVersion, SurveyVersion.id == Round.survey_version_id)
+            .where(Round.id == round_id)
+        )
+    ).first()
     if rnd is None:
         raise KeyError(f"no round {round_id}")
-    cso = await session.get(Organisation, rnd.cso_id)
-    survey = Survey.model_validate(rnd.survey_version.definition)
+    survey = Survey.model_validate(rnd.definition)
     role = {r: survey.with_role(r) for r in ("grade", "pay_month", "pay", "full_month")}
     present = {q.id: q for q in survey.questions}
     groups = {
@@ -195,26 +210,39 @@ async def compute_figures(
         if PAYMENT_METHOD in present
         else []
     )
+    factory_rows = await session.execute(
+        select(
+            Factory.id,
+            Factory.code,
+            Factory.name,
+            Factory.region,
+            Factory.city,
+            Factory.os_id,
+            Factory.headcount,
+        )
+        .join(RoundFactory, RoundFactory.factory_id == Factory.id)
+        .where(RoundFactory.round_id == round_id)
+        .order_by(Factory.code)
+    )
     factories: dict[int, FactoryFigures] = {}
-    for rf in sorted(rnd.factories, key=lambda rf: rf.factory.code):
-        if factory_ids is not None and rf.factory_id not in factory_ids:
+    for fid, code, name, region, city, os_id, headcount in factory_rows:
+        if factory_ids is not None and fid not in factory_ids:
             continue
-        f = rf.factory
-        factories[f.id] = FactoryFigures(
-            factory_id=f.id,
-            code=f.code,
-            name=f.name,
-            region=f.region,
-            city=f.city,
-            os_id=f.os_id,
-            headcount=f.headcount,
+        factories[fid] = FactoryFigures(
+            factory_id=fid,
+            code=code,
+            name=name,
+            region=region,
+            city=city,
+            os_id=os_id,
+            headcount=headcount,
             by={b: {} for b in groups},
         )
     figures = RoundFigures(
         round_id=rnd.id,
         name=rnd.name,
         status=rnd.status,
-        cso=cso.name if cso else "",
+        cso=rnd.cso,
         opened_on=rnd.opens_at.date() if rnd.opens_at else None,
         closed_on=rnd.closes_at.date() if rnd.closes_at and rnd.status != "open" else None,
         survey=survey,
@@ -230,7 +258,7 @@ async def compute_figures(
     query = _aggregate_query(
         dialect=session.bind.dialect.name if session.bind else "sqlite",
         round_id=round_id,
-        factory_ids=sorted(factories),
+        only_factories=None if factory_ids is None else sorted(factories),
         role={name: q.id if q else None for name, q in role.items()},
         present=set(present),
         grade_of=grade_of,
@@ -238,56 +266,80 @@ async def compute_figures(
         wages=wages,
         methods=[m.id for m in methods],
         plausible=_plausible_range(role["pay"]),
+        hours=quality,
     )
-    lines: dict[tuple[str, str, str], MinimumKey | None] = {}
-    cells: dict[tuple[int, str, str], Tally] = {}
     connection = await session.connection()  # Core rows: no ORM result processing
-    for row in await connection.execute(query):
-        (fid, employment, gender, n, assessed, ok, pays, ratios, grade_months, implausible) = row[
-            :10
-        ]
-        (rise_n, rise_yes, rise_dk, slip_n, slip_yes, deduct_n, deduct_yes, deduct_dk) = row[10:18]
-        ff = factories[fid]
-        t = Tally(
-            respondents=n,
-            assessed=assessed,
-            at_least_minimum=ok,
-            pays=_floats(pays),
-            ratios=_floats(ratios),
-            pay_rise=YesTally(rise_n, rise_yes, rise_dk),
-            payslip=YesTally(slip_n, slip_yes, 0),
-            deductions=YesTally(deduct_n, deduct_yes, deduct_dk),
-            methods_n=row[18],
-            methods={m.id: row[19 + i] for i, m in enumerate(methods)},
-        )
-        for combo, count in Counter(_texts(grade_months)).items():
+    rows = (await connection.execute(query)).all()
+    with no_gc_pauses():
+        _count(rows, factories, figures, wages, [m.id for m in methods], quality)
+    return figures
+
+
+def _count(
+    rows: Sequence[Any],
+    factories: dict[int, FactoryFigures],
+    figures: RoundFigures,
+    wages: WageTable,
+    method_ids: list[str],
+    quality: bool,
+) -> None:
+    """Fill the factories' tallies from the aggregate rows (no I/O)."""
+    hour_counts: dict[int, Counter[Any]] = defaultdict(Counter)
+    lines: dict[tuple[str, str, str], MinimumKey | None] = {}
+    for row in rows:
+        ff = factories[row[0]]
+        ff.started += row[3]
+        if row[-2] != "complete":  # unfinished answers count only as started
+            continue
+        _, employment, gender, n, assessed, ok, pays, ratios, grade_months, implausible = row[:10]
+        # Straight into the factory's total: no tally per row, nothing to merge afterwards.
+        t = ff.total
+        t.respondents += n
+        t.assessed += assessed
+        t.at_least_minimum += ok
+        t.pays += _floats(pays)
+        t.ratios += _floats(ratios)
+        t.pay_rise.n += row[10]
+        t.pay_rise.yes += row[11]
+        t.pay_rise.dont_know += row[12]
+        t.payslip.n += row[13]
+        t.payslip.yes += row[14]
+        t.deductions.n += row[15]
+        t.deductions.yes += row[16]
+        t.deductions.dont_know += row[17]
+        t.methods_n += row[18]
+        for i, m in enumerate(method_ids):
+            t.methods[m] = t.methods.get(m, 0) + row[19 + i]
+        for combo in _texts(grade_months):
             grade, _, month = combo.partition("@")
             key = (ff.region, grade, month)
             if key not in lines:
                 lines[key] = _line(wages, key, figures.wage_entries)
             line = lines[key]
             if line is not None:
-                t.minimums[line] = t.minimums.get(line, 0) + count
-            t.months[month] = t.months.get(month, 0) + count
+                t.minimums.add(line)
+            t.months.add(month)
         ff.implausible_pays += implausible
-        cells[(fid, employment or NOT_ANSWERED, gender or NOT_ANSWERED)] = t
-    for (fid, employment, gender), t in cells.items():
-        ff = factories[fid]
-        ff.total.merge(t)
+        if quality:
+            hour_counts[ff.factory_id].update(_texts(row[-1]))
+        # Breakdown cells show respondents and the share paid at least the minimum only.
         for b, value in ((EMPLOYMENT, employment), (GENDER, gender)):
             if b in ff.by:
-                group = ff.by[b].get(value)
+                group = ff.by[b].get(value or NOT_ANSWERED)
                 if group is None:
-                    ff.by[b][value] = group = Tally()
-                group.merge(t)
-    return figures
+                    ff.by[b][value or NOT_ANSWERED] = group = Tally()
+                group.respondents += n
+                group.assessed += assessed
+                group.at_least_minimum += ok
+    for fid, counts in hour_counts.items():
+        factories[fid].busiest_hour = max(counts.values(), default=0)
 
 
 def _aggregate_query(
     *,
     dialect: str,
     round_id: int,
-    factory_ids: list[int],
+    only_factories: list[int] | None,
     role: dict[str, str | None],
     present: set[str],
     grade_of: dict[str, str],
@@ -295,7 +347,9 @@ def _aggregate_query(
     wages: WageTable,
     methods: list[str],
     plausible: tuple[float, float] | None,
+    hours: bool,
 ) -> Any:
+    """One row per factory, employment type, gender and response status (complete or not)."""
     joined: Any = join(Response, Factory, Factory.id == Response.factory_id)
 
     def answer(qid: str | None, column: str = "value_text") -> Any:
@@ -333,12 +387,13 @@ def _aggregate_query(
             answer(PAYSLIP).label("slip"),
             answer(DEDUCTIONS).label("deduct"),
             answer(PAYMENT_METHOD, "value_json").label("paid_by"),
+            Response.status.label("status"),
+            Response.completed_hour.label("hour"),
         )
         .select_from(joined)
         .where(
             Response.round_id == round_id,
-            Response.status == "complete",
-            Response.factory_id.in_(factory_ids),
+            *(() if only_factories is None else (Response.factory_id.in_(only_factories),)),
         )
     )
     if dialect == "sqlite" and sqlite3.sqlite_version_info >= (3, 35):
@@ -353,10 +408,19 @@ def _aggregate_query(
     def count_if(condition: Any) -> Any:
         return func.count(case((condition, 1), else_=null()))
 
-    def concat(value: Any) -> Any:
+    def collect(value: Any, condition: Any, distinct: bool = False) -> Any:
+        """The group's values where `condition` holds: an array on PostgreSQL (decoded by the
+        driver, no text round trip), a comma-separated text on SQLite."""
         if dialect == "postgresql":
-            return func.string_agg(cast(value, Text), literal_column("','"))
-        return func.group_concat(value)
+            # NullType: the driver's list as it is, without SQLAlchemy's per-item processing.
+            return func.array_agg(value.distinct() if distinct else value, type_=NullType()).filter(
+                condition
+            )
+        value = case((condition, value), else_=null())
+        return func.group_concat(value.distinct() if distinct else value)
+
+    # The completion hour as a number on PostgreSQL (cheaper to send than timestamps).
+    hour = cast(func.extract("epoch", c.hour), Integer) if dialect == "postgresql" else c.hour
 
     implausible = (
         count_if(or_(c.pay < plausible[0], c.pay > plausible[1])) if plausible else literal(0)
@@ -368,9 +432,9 @@ def _aggregate_query(
         func.count().label("n"),
         count_if(assessed).label("assessed"),
         count_if(and_(assessed, c.pay >= c.minimum)).label("ok"),
-        concat(case((assessed, c.pay), else_=null())).label("pays"),
-        concat(case((assessed, c.pay / c.minimum), else_=null())).label("ratios"),
-        concat(case((assessed, c.grade + "@" + c.month), else_=null())).label("grade_months"),
+        collect(c.pay, assessed).label("pays"),
+        collect(c.pay / c.minimum, assessed).label("ratios"),
+        collect(c.grade + "@" + c.month, assessed, distinct=True).label("grade_months"),
         implausible.label("implausible"),
         func.count(c.rise).label("rise_n"),
         count_if(c.rise == "yes").label("rise_yes"),
@@ -382,7 +446,9 @@ def _aggregate_query(
         count_if(c.deduct == "dont_know").label("deduct_dk"),
         func.count(c.paid_by).label("methods_n"),
         *(count_if(c.paid_by.like(f'%"{m}"%')).label(f"method_{m}") for m in methods),
-    ).group_by(c.factory_id, c.employment, c.gender)
+        c.status,
+        (collect(hour, c.hour.is_not(None)) if hours else null()).label("hours"),
+    ).group_by(c.factory_id, c.employment, c.gender, c.status)
 
 
 def _grade_case(job: Any, grade_of: dict[str, str]) -> Any:
@@ -445,12 +511,18 @@ def _first_month(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
-def _floats(text: str | None) -> list[float]:
-    return list(map(float, text.split(","))) if text else []
+def _floats(values: str | list[float] | None) -> list[float]:
+    """Collected numbers: a PostgreSQL array, or SQLite's comma-separated text."""
+    if isinstance(values, list):
+        return values
+    return list(map(float, values.split(","))) if values else []
 
 
-def _texts(text: str | None) -> list[str]:
-    return text.split(",") if text else []
+def _texts(values: str | list[Any] | None) -> list[Any]:
+    """Collected texts (or timestamps): a PostgreSQL array, or SQLite's comma-separated text."""
+    if isinstance(values, list):
+        return values
+    return values.split(",") if values else []
 
 
 def _line(
@@ -463,36 +535,6 @@ def _line(
     line = (found.entry.region, found.grade_used, found.entry.in_force_from)
     entries[line] = found.entry
     return line
-
-
-async def add_progress_counts(session: AsyncSession, figures: RoundFigures) -> None:
-    """Started responses and the busiest completion hour per factory (for the CSO's
-    data-quality flags): two small aggregate queries, one row per factory each."""
-    by_id = {f.factory_id: f for f in figures.factories}
-    started = await session.execute(
-        select(Response.factory_id, func.count())
-        .where(Response.round_id == figures.round_id)
-        .group_by(Response.factory_id)
-    )
-    for fid, n in started:
-        if fid in by_id:
-            by_id[fid].started = n
-    per_hour = (
-        select(Response.factory_id.label("factory_id"), func.count().label("n"))
-        .where(
-            Response.round_id == figures.round_id,
-            Response.status == "complete",
-            Response.completed_hour.is_not(None),
-        )
-        .group_by(Response.factory_id, Response.completed_hour)
-        .subquery()
-    )
-    busiest = await session.execute(
-        select(per_hour.c.factory_id, func.max(per_hour.c.n)).group_by(per_hour.c.factory_id)
-    )
-    for fid, n in busiest:
-        if fid in by_id:
-            by_id[fid].busiest_hour = n
 
 
 def _plausible_range(q: Question | None) -> tuple[float, float] | None:
@@ -588,7 +630,6 @@ __all__ = [
     "RoundResults",
     "Tally",
     "YesTally",
-    "add_progress_counts",
     "compute_figures",
     "compute_round_results",
 ]

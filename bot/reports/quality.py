@@ -44,7 +44,7 @@ class RawFlag:
 
 
 def detect(figures: RoundFigures, rules: QualityRules | None = None) -> list[RawFlag]:
-    """Flags per factory, in factory order; needs `add_progress_counts` to have run."""
+    """Flags per factory, in factory order (figures computed with `quality=True`)."""
     rules = rules or QualityRules()
     flags: list[RawFlag] = []
     for f in figures.factories:

@@ -42,6 +42,7 @@ class ReportText:
         self.lang = lang
         self._reports = reports
         self._labels = labels
+        self._hidden: dict[int, str] = {}
 
     def __call__(self, message: str, **params: Any) -> str:
         """Translate a report string (from bot.reports.strings) and fill its placeholders."""
@@ -77,7 +78,11 @@ class ReportText:
         return self._reports.month(date(int(year), int(month), 1))
 
     def hidden(self, k: int) -> str:
-        return self(S.HIDDEN, k=k)
+        """ "fewer than k answers" (asked thousands of times per report: kept once made)."""
+        note = self._hidden.get(k)
+        if note is None:
+            note = self._hidden[k] = self(S.HIDDEN, k=k)
+        return note
 
     def verdict(self, verdict: Verdict) -> str:
         return self(VERDICTS[verdict])

@@ -51,6 +51,7 @@ th { background:var(--teal); color:#fff; text-align:left; font-weight:600; paddi
 td { padding:5px 8px; border-bottom:1px solid var(--rule); }
 tbody tr:nth-child(even) td { background:var(--zebra); }
 td.num, th.num { text-align:right; white-space:nowrap; }
+table.summary td:first-child { min-width:16em; }
 td.hidden { color:var(--muted); font-style:italic; }
 .chip { display:inline-block; color:#fff; font-weight:700; font-size:12px; padding:2px 8px;
         border-radius:3px; white-space:nowrap; }

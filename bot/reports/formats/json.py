@@ -17,6 +17,7 @@ from bot.reports.model import (
     Report,
     Share,
 )
+from bot.reports.nogc import no_gc_pauses
 from bot.reports.tables import flag_text, verdict_text
 from bot.reports.text import ReportText
 
@@ -29,7 +30,7 @@ def _r(value: float) -> float:
 
 def share_json(s: Share, k: int, tx: ReportText) -> dict[str, Any]:
     if s.share is None or s.ci95 is None or s.n is None:
-        return {"suppressed": True, "note": tx.hidden(k)}
+        return {"suppressed": True, "note": tx.hidden(k)}  # (tx.hidden is cached per k)
     return {"suppressed": False, "n": s.n, "share": _r(s.share), "ci95": [_r(c) for c in s.ci95]}
 
 
@@ -175,4 +176,6 @@ def report_json(report: Report, tx: ReportText) -> dict[str, Any]:
 
 def render_json(report: Report, tx: ReportText) -> bytes:
     """Compact UTF-8 JSON (one line; `python -m json.tool` shows it indented)."""
-    return json.dumps(report_json(report, tx), ensure_ascii=False, separators=(",", ":")).encode()
+    with no_gc_pauses():
+        data = report_json(report, tx)
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()

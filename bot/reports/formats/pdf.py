@@ -578,7 +578,7 @@ def _quality(report: Report, tx: ReportText, st: _Styles) -> list[Flowable]:
     assert report.quality is not None
     out: list[Flowable] = [_p(tx(S.QUALITY), st.h2), _p(tx(S.QUALITY_INTRO), st.small)]
     if not report.quality:
-        out.append(_p(tx(S.QUALITY_NONE), st.body))
+        out += [Spacer(1, 2 * mm), _p(tx(S.QUALITY_NONE), st.body)]
         return out
     names = {f.code: f.name for f in report.factories}
     rows = [[_p(tx(S.FACTORY), st.head), _p(tx(S.FLAG), st.head), _p(tx(S.DETAIL), st.head)]]
