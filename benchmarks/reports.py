@@ -25,6 +25,7 @@ import asyncio
 import os
 import random
 import secrets
+import shutil
 import statistics
 import sys
 import tempfile
@@ -206,6 +207,7 @@ async def run_backend(
         return Result(backend, rows, inserted, report_times, floor_times, size)
     finally:
         await app.close()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 async def scratch_postgres() -> tuple[str, str] | None:
@@ -253,9 +255,12 @@ async def main() -> None:
     if args.only != "postgresql":
         folder = Path(tempfile.mkdtemp(prefix="wagecheck-bench-"))
         url = f"sqlite+aiosqlite:///{folder / 'bench.db'}"
-        results.append(
-            await run_backend("sqlite", url, args.factories, args.respondents, args.repeat)
-        )
+        try:
+            results.append(
+                await run_backend("sqlite", url, args.factories, args.respondents, args.repeat)
+            )
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)  # about 130 MB
         show(results[-1])
     if args.only != "sqlite":
         scratch = await scratch_postgres()
