@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -27,6 +26,7 @@ from starlette.routing import Route
 from telegram import Update
 from telegram.error import NetworkError, RetryAfter, TelegramError
 
+from bot.channels.health import health_route
 from bot.channels.telegram.adapter import ALLOWED_UPDATES, TelegramChannel
 
 log = logging.getLogger(__name__)
@@ -49,8 +49,10 @@ async def process_batch(channel: TelegramChannel, updates: list[Update]) -> list
         for i, update in enumerate(chat_updates):
             try:
                 await channel.process(update)
-            except Exception:
-                log.exception("update failed; it will be tried again")
+            except Exception as exc:
+                # The exception's text may quote database parameters: its type is enough.
+                log.error("update failed (%s); it will be tried again", type(exc).__name__)
+                log.debug("update failure", exc_info=True)
                 failed.extend(chat_updates[i:])  # keep this chat's order
                 return
 
@@ -159,18 +161,11 @@ def webhook_app(
             return JSONResponse({"ok": False, "error": "not an update"}, status_code=400)
         try:
             await channel.process(update)
-        except Exception:
-            log.exception("update failed; Telegram will deliver it again")
+        except Exception as exc:
+            log.error("update failed (%s); Telegram will deliver it again", type(exc).__name__)
+            log.debug("update failure", exc_info=True)
             return JSONResponse({"ok": False}, status_code=500)
         return JSONResponse({"ok": True})
-
-    async def healthz(request: Request) -> Response:
-        try:
-            async with channel.app.db.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except Exception:
-            return JSONResponse({"ok": False, "database": "unreachable"}, status_code=503)
-        return JSONResponse({"ok": True, "database": "ok"})
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -185,7 +180,7 @@ def webhook_app(
     return Starlette(
         routes=[
             Route(path, receive, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
+            health_route(channel.app.db),
         ],
         lifespan=lifespan,
     )

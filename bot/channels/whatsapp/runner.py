@@ -24,12 +24,12 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any
 
 import uvicorn
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from bot.channels.health import health_route
 from bot.channels.whatsapp.adapter import WhatsAppChannel
 
 log = logging.getLogger(__name__)
@@ -90,18 +90,10 @@ def routes(channel: WhatsAppChannel, path: str) -> list[BaseRoute]:
             return JSONResponse({"ok": False}, status_code=500)
         return JSONResponse({"ok": True})
 
-    async def healthz(request: Request) -> Response:
-        try:
-            async with channel.app.db.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except Exception:
-            return JSONResponse({"ok": False, "database": "unreachable"}, status_code=503)
-        return JSONResponse({"ok": True, "database": "ok"})
-
     return [
         Route(path, verify, methods=["GET"]),
         Route(path, receive, methods=["POST"]),
-        Route("/healthz", healthz, methods=["GET"]),
+        health_route(channel.app.db),
     ]
 
 
