@@ -399,6 +399,7 @@ class Broadcaster:
         self.lease = lease
         self.batch = batch
         self.holder = secrets.token_hex(8)
+        self._draining = asyncio.Lock()
         self.mark_every = mark_every
         self._sent: list[int] = []
         self._next_slot: dict[str, float] = {}
@@ -472,6 +473,20 @@ class Broadcaster:
     ) -> DrainResult:
         """Send everything that is due, until none is left or `stop` is set. Worker messages
         wait during quiet hours (they stay pending; the scheduler drains again at the end)."""
+        # Claims are made under this broadcaster's holder id, so two drains of one broadcaster
+        # at once (two jobs due together) would both see the same claimed rows as theirs: one
+        # drain at a time. Other processes have other holders and claim other rows.
+        async with self._draining:
+            return await self._drain(round_id, kinds, stop, progress, concurrency)
+
+    async def _drain(
+        self,
+        round_id: int | None,
+        kinds: Sequence[str] | None,
+        stop: asyncio.Event | None,
+        progress: Callable[[DrainResult], None] | None,
+        concurrency: int,
+    ) -> DrainResult:
         result = DrainResult()
         stop = stop or asyncio.Event()
         gate = asyncio.Semaphore(concurrency)
