@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -96,6 +97,18 @@ async def complete_survey(
 async def count(app: App, model: type, *where: object) -> int:
     async with app.db.transaction() as s:
         return await s.scalar(select(func.count()).select_from(model).where(*where))  # type: ignore[arg-type]
+
+
+async def answers(app: App) -> dict[str, Any]:
+    """Every stored answer by question id, with its typed value."""
+    async with app.db.transaction() as s:
+        rows = (await s.execute(select(Answer))).scalars().all()
+    return {
+        a.question_id: a.value_number
+        if a.value_number is not None
+        else (a.value_json if a.value_json is not None else a.value_text)
+        for a in rows
+    }
 
 
 async def test_a_complete_survey_stores_typed_answers_with_date_only(app: App) -> None:

@@ -15,14 +15,14 @@ import httpx
 import pytest
 from babel.dates import format_date
 from pydantic import SecretStr
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.bootstrap import App
 from bot.channels.telegram import TelegramChannel, run_polling, webhook_app
 from bot.service.members import MemberService
 from bot.storage.models import Answer, ContactAddress, Response
 from tests.telegram_standin import Sent, TelegramStandin, serve_asgi
-from tests.test_service import open_round
+from tests.test_service import answers, count, open_round
 
 TOKEN = "4242:TEST-token"
 
@@ -96,22 +96,6 @@ async def bot(app: App) -> AsyncIterator[Bot]:
             yield running
         finally:
             await running.stop()
-
-
-async def count(app: App, model: type, *where: Any) -> int:
-    async with app.db.transaction() as s:
-        return await s.scalar(select(func.count()).select_from(model).where(*where))  # type: ignore[arg-type]
-
-
-async def answers(app: App) -> dict[str, Any]:
-    async with app.db.transaction() as s:
-        rows = (await s.execute(select(Answer))).scalars().all()
-    return {
-        a.question_id: a.value_number
-        if a.value_number is not None
-        else (a.value_json if a.value_json is not None else a.value_text)
-        for a in rows
-    }
 
 
 async def test_a_worker_answers_in_urdu_with_urdu_digits_via_the_poster_link(bot: Bot) -> None:

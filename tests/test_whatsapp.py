@@ -31,7 +31,7 @@ import zxingcpp
 from babel.dates import format_date
 from PIL import Image
 from pydantic import SecretStr
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from bot.bootstrap import App, build_app
 from bot.channels.whatsapp import (
@@ -60,7 +60,7 @@ from bot.storage.models import (
 )
 from bot.survey import phrases as P
 from tests.telegram_standin import TelegramStandin, serve_asgi
-from tests.test_service import open_round
+from tests.test_service import answers, count, open_round
 from tests.test_telegram import TOKEN as TELEGRAM_TOKEN
 from tests.test_telegram import Bot
 from tests.whatsapp_standin import Sent, WhatsAppStandin, Worker
@@ -128,22 +128,6 @@ async def running(app: App, api: WhatsAppStandin, **graph_options: Any) -> Async
 async def wa(app: App) -> AsyncIterator[WA]:
     async with WhatsAppStandin(TOKEN, PHONE_NUMBER_ID, APP_SECRET) as api, running(app, api) as w:
         yield w
-
-
-async def count(app: App, model: type, *where: Any) -> int:
-    async with app.db.transaction() as s:
-        return await s.scalar(select(func.count()).select_from(model).where(*where))  # type: ignore[arg-type]
-
-
-async def answers(app: App) -> dict[str, Any]:
-    async with app.db.transaction() as s:
-        rows = (await s.execute(select(Answer))).scalars().all()
-    return {
-        a.question_id: a.value_number
-        if a.value_number is not None
-        else (a.value_json if a.value_json is not None else a.value_text)
-        for a in rows
-    }
 
 
 def _last_month() -> str:
