@@ -55,6 +55,11 @@ class Factory(Base):
     os_id: Mapped[str | None] = mapped_column(String(40), unique=True)  # Open Supply Hub id
     headcount: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The CSO that registered it in the web portal, and alone may change it there; None: the
+    # instance's shared register (command line), which every CSO may use in its rounds.
+    cso_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), index=True
+    )
 
 
 class BrandFactory(Base):
