@@ -287,13 +287,18 @@ class BroadcastMessage(Base):
     language: Mapped[str] = mapped_column(String(8))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # pending -> sending (claimed by one sender until claimed_until) -> sent | blocked |
-    # skipped (address gone, or the worker finished meanwhile) | failed (after retries)
+    # skipped (address gone, or the worker finished meanwhile) | failed (after retries) |
+    # in_doubt (handed to the channel, outcome unknown: a crash or a lost answer; a worker
+    # message in doubt is never sent again — docs/rounds.md "Never twice")
     status: Mapped[str] = mapped_column(String(10), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     claimed_by: Mapped[str | None] = mapped_column(String(40))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set (and committed) just before the message is handed to the channel: a claim that
+    # expires with this set may have been delivered.
+    attempted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class JobRun(Base):
