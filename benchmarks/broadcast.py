@@ -6,7 +6,7 @@ channel's rate limiter (AIORateLimiter + per-chat limit, retrying 429 after retr
 python-telegram-bot against a real HTTP server — and reports the achieved rate as a fraction
 of R, the 429s received, and whether every recipient got exactly one message.
 
-    python benchmarks/broadcast.py [--recipients 20000] [--rate 200] [--headroom 0.97]
+    python benchmarks/broadcast.py [--recipients 20000] [--rate 30] [--headroom 1.0]
                                    [--concurrency 8]
 """
 
@@ -100,8 +100,8 @@ async def main(recipients: int, rate: float, headroom: float, concurrency: int) 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--recipients", type=int, default=20_000)
-    parser.add_argument("--rate", type=float, default=200.0)
-    parser.add_argument("--headroom", type=float, default=0.97)
+    parser.add_argument("--rate", type=float, default=30.0)
+    parser.add_argument("--headroom", type=float, default=1.0)
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
     asyncio.run(main(args.recipients, args.rate, args.headroom, args.concurrency))

@@ -278,7 +278,7 @@ def round_remind(round_id: int) -> None:
 
     async def work(a: App) -> Any:
         async with a.db.transaction() as s:
-            queued = await enqueue_due_reminders(s, utc_now())
+            queued = await enqueue_due_reminders(s, utc_now(), round_id)
         senders, channels = await channel_senders(a)
         if not senders:
             raise AdminError(

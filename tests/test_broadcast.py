@@ -4,9 +4,13 @@ interrupted broadcast resumes without duplicates or gaps; a worker who blocked u
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -16,7 +20,7 @@ from bot.bootstrap import App
 from bot.channels.telegram.broadcast import RESUME, TelegramSender
 from bot.service.broadcasts import Broadcaster, QuietHours, enqueue_due_reminders
 from bot.storage.models import BroadcastMessage, ContactAddress
-from tests.conftest import NOW
+from tests.conftest import NOW, PROJECT_ROOT
 from tests.telegram_standin import TelegramStandin
 from tests.test_service import Worker
 from tests.test_telegram import TOKEN, Bot
@@ -160,8 +164,6 @@ async def _invitees(bot: Bot, n: int) -> list[int]:
 
 
 async def test_an_interrupted_broadcast_resumes_without_duplicates_or_gaps(bot: Bot) -> None:
-    import asyncio
-
     chats = await _invitees(bot, 40)
     first = broadcaster(bot, Clock(LATER), batch=8)
     stop = asyncio.Event()
@@ -188,3 +190,146 @@ async def test_an_interrupted_broadcast_resumes_without_duplicates_or_gaps(bot: 
     assert bot.api.buttons(sindhi)[0][1].startswith("t:start:")
     start = await bot.press(9501, bot.api.buttons(sindhi)[0][1].rsplit(":", 1)[-1])
     assert start.text  # the survey begins (language choice or consent)
+
+
+# ------------------------------------------------------------------ never twice
+async def _statuses(bot: Bot) -> Counter[str]:
+    async with bot.app.db.transaction() as s:
+        return Counter((await s.execute(select(BroadcastMessage.status))).scalars())
+
+
+async def test_a_broadcast_killed_mid_way_sends_no_message_twice(
+    bot: Bot, database_url: str, tmp_path: Path
+) -> None:
+    """`wagecheck round remind` in a real process, killed with SIGKILL while it sends; the
+    next drain sends the rest. No worker gets two messages: a message handed to Telegram
+    before the kill but not yet marked is in doubt and stays unsent (at most the number in
+    flight); every other message goes exactly once."""
+    chats = await _invitees(bot, 60)
+    round_id = (await bot.app.admin.list_rounds())[-1].id
+    env = {
+        **os.environ,
+        "WAGECHECK_DATABASE_URL": database_url,
+        "WAGECHECK_SECRET_KEY": bot.app.settings.secret_key.get_secret_value(),  # type: ignore[union-attr]
+        "WAGECHECK_HOME": str(tmp_path / "home"),
+        "WAGECHECK_TELEGRAM_TOKEN": TOKEN,
+        "WAGECHECK_TELEGRAM_API_URL": bot.api.url,
+        "WAGECHECK_TELEGRAM_RATE_OVERALL": "15",  # about 4 s for 60: time to kill it
+        "WAGECHECK_QUIET_HOURS_START": "00:00",  # start = end: no quiet hours in this test
+        "WAGECHECK_QUIET_HOURS_END": "00:00",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "round",
+        "remind",
+        str(round_id),
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        deadline = asyncio.get_running_loop().time() + 60
+        while bot.api.call_count("sendMessage") < 20:
+            assert process.returncode is None, "the broadcast ended before it could be killed"
+            assert asyncio.get_running_loop().time() < deadline, "the broadcast did not start"
+            await asyncio.sleep(0.02)
+    finally:
+        process.kill()  # SIGKILL: no clean-up, no release of claimed rows
+        await process.wait()
+    before = await _statuses(bot)
+    assert 0 < before["sent"] < 60 and before["sending"] > 0
+
+    rest = await broadcaster(bot, Clock(datetime.now(UTC) + timedelta(minutes=6))).drain()
+    after = await _statuses(bot)
+    per_chat = Counter(m.chat_id for m in bot.api.sent if m.method == "sendMessage")
+    assert max(per_chat[c] for c in chats) == 1  # never twice
+    assert after["sent"] + after["in_doubt"] == 60 and set(after) <= {"sent", "in_doubt"}
+    assert after["in_doubt"] == rest.in_doubt <= 8  # no more than were in flight
+    async with bot.app.db.transaction() as s:
+        rows = (await s.execute(select(BroadcastMessage.recipient, BroadcastMessage.status))).all()
+    keys = {bot.app.keyring.conversation_key("telegram", str(c)): c for c in chats}
+    for recipient, status in rows:
+        if status == "sent":
+            assert per_chat[keys[recipient]] == 1
+    assert sum(per_chat[c] for c in chats) >= after["sent"]
+
+
+async def test_staff_messages_in_doubt_go_again_worker_messages_do_not(bot: Bot) -> None:
+    """After a crash between hand-over and mark: a reminder is not repeated (two reminders
+    are worse than one lost), a report is (a missing report is worse than two)."""
+    code = await _round(bot)
+    await _stop_halfway(bot, 9401, code, "en")
+    await _queue(bot, LATER)
+    round_id = (await bot.app.admin.list_rounds())[-1].id
+    async with bot.app.db.transaction() as s:
+        s.add(
+            BroadcastMessage(
+                kind="status",
+                round_id=round_id,
+                recipient="member:1",
+                seq=1,
+                channel="telegram",
+                language="en",
+                payload={"text": "status"},
+                status="pending",
+                attempts=0,
+                created_at=LATER,
+            )
+        )
+    from bot.storage.models import Member
+
+    async with bot.app.db.transaction() as s:
+        org = (await bot.app.admin.list_orgs())[0]
+        s.add(
+            Member(
+                id=1,
+                org_id=org.id,
+                channel="telegram",
+                account="x" * 64,
+                address=bot.app.keyring.encrypt_address("telegram", "9402"),
+                role="admin",
+                language="en",
+                joined_at=LATER,
+            )
+        )
+        # A process claimed both, handed both to Telegram, and died before marking them.
+        await s.execute(
+            update(BroadcastMessage).values(
+                status="sending",
+                claimed_by="dead",
+                claimed_until=LATER + timedelta(minutes=5),
+                attempted_at=LATER,
+                attempts=1,
+            )
+        )
+    result = await broadcaster(bot, Clock(LATER + timedelta(minutes=6))).drain()
+    assert (result.in_doubt, result.sent) == (1, 1)
+    assert await _statuses(bot) == Counter({"in_doubt": 1, "sent": 1})
+    assert not bot.api.messages_to(9401)  # the reminder: not again
+    assert [m.text for m in bot.api.messages_to(9402)] == ["status"]  # the status: again
+    again = await broadcaster(bot, Clock(LATER + timedelta(minutes=20))).drain()
+    assert again.done == 0
+
+
+def test_what_counts_as_a_delivery_in_doubt() -> None:
+    """python-telegram-bot wraps httpx's errors: a lost answer is doubt, a refused
+    connection or an answer from the platform is a definite failure."""
+    import httpx
+    from telegram.error import NetworkError, TimedOut
+
+    from bot.service.broadcasts import delivery_uncertain
+
+    def wrapped(outer: Exception, inner: Exception) -> Exception:
+        try:
+            raise outer from inner
+        except Exception as exc:
+            return exc
+
+    assert delivery_uncertain(wrapped(TimedOut(), httpx.ReadTimeout("read")))
+    assert delivery_uncertain(wrapped(NetworkError("x"), httpx.RemoteProtocolError("gone")))
+    assert not delivery_uncertain(wrapped(TimedOut(), httpx.ConnectTimeout("connect")))
+    assert not delivery_uncertain(wrapped(NetworkError("x"), httpx.ConnectError("refused")))
+    assert not delivery_uncertain(NetworkError("Bad Gateway"))  # Telegram answered 502

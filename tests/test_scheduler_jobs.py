@@ -167,7 +167,7 @@ async def test_daily_status_counts_per_factory_to_cso_members_once_a_day(bot: Bo
     for i, pay in enumerate(pays):
         await complete_survey(Worker(app, f"done{i}"), codes["KHI-001"], pay=pay)
     await _stop_halfway(app, "half", codes["KHI-002"], "en", datetime.now(UTC))
-    # Subscribed CSO staff (an admin and a viewer) get it; nobody else does.
+    # The CSO's staff (admins and viewers, subscribed to reports or not) get it; nobody else.
     await _member(app, CSO, 8101, "admin")
     await _member(app, CSO, 8102, "viewer")
     await _member(app, CSO, 8103, "admin", subscribed=False)
@@ -177,14 +177,14 @@ async def test_daily_status_counts_per_factory_to_cso_members_once_a_day(bot: Bo
     clock = Clock(nine)
 
     async with running_scheduler(app, [_sender(bot)], clock=clock, paused=True):
-        assert await jobs.daily_status() == 2
+        assert await jobs.daily_status() == 3
         clock.now = nine + timedelta(hours=6)  # the same day, again (a re-run, a restart)
         assert await jobs.daily_status() == 0
-        assert len(api.messages_to(8101)) == 1 and len(api.messages_to(8102)) == 1
+        assert [len(api.messages_to(c)) for c in (8101, 8102, 8103)] == [1, 1, 1]
         clock.now = nine + timedelta(days=1)  # the next day: a new one
-        assert await jobs.daily_status() == 2
+        assert await jobs.daily_status() == 3
 
-    for chat in (8101, 8102):
+    for chat in (8101, 8102, 8103):
         messages = api.messages_to(chat)
         assert [m.method for m in messages] == ["sendMessage", "sendMessage"]
         first, second = (m.text or "" for m in messages)
@@ -195,14 +195,14 @@ async def test_daily_status_counts_per_factory_to_cso_members_once_a_day(bot: Bo
         assert "KHI-002 Factory 1: 0 complete, 1 started" in lines
         assert f"Closes {closes_at:%Y-%m-%d %H:%M} UTC" in lines
         assert len(lines) == 4  # header, one line per factory, closing time: nothing else
-    for chat in (8103, 8104, 8105):
+    for chat in (8104, 8105):
         assert api.messages_to(chat) == []
-    assert api.call_count("sendMessage") == 4
+    assert api.call_count("sendMessage") == 6
     # No answers: not the pay, not a job, not a month, whatever the format.
     async with app.db.transaction() as s:
         stored = list((await s.execute(select(Answer))).scalars())
     assert {a.value_number for a in stored if a.question_id == "pay"} == {38111, 39222, 40333}
-    texts = " ".join(m.text or "" for chat in (8101, 8102) for m in api.messages_to(chat))
+    texts = " ".join(m.text or "" for chat in (8101, 8103) for m in api.messages_to(chat))
     for pay in pays:
         assert pay not in texts and f"{pay[:2]},{pay[2:]}" not in texts
     for answer in stored:
@@ -217,7 +217,7 @@ async def test_daily_status_counts_per_factory_to_cso_members_once_a_day(bot: Bo
                 )
             )
         ).all()
-    assert sorted(rows) == [(20261130, "sent")] * 2 + [(20261201, "sent")] * 2
+    assert sorted(rows) == [(20261130, "sent")] * 3 + [(20261201, "sent")] * 3
 
 
 async def test_two_daily_status_runs_at_once_send_one_message_each(bot: Bot) -> None:
@@ -273,7 +273,9 @@ async def test_prune_removes_old_message_ids_and_expired_opt_ins_only(app: App) 
         # An old *active* address belongs to an open round: not the prune's to delete.
         s.add(address("active-old", "active", today - timedelta(days=keep_days + 50)))
 
-    async with running_scheduler(app, [], paused=True) as scheduler:
+    # Noon UTC: the same date in Karachi, whose date the job counts from (the injected clock).
+    noon = Clock(datetime(today.year, today.month, today.day, 12, tzinfo=UTC))
+    async with running_scheduler(app, [], clock=noon, paused=True) as scheduler:
         assert scheduler.get_job("prune") is not None
         await jobs.prune()
 
@@ -343,7 +345,8 @@ async def test_the_scheduler_closes_a_round_once_purges_and_delivers_reports(bot
     async with running_scheduler(app, [_sender(bot)]) as again:  # a restart
         assert again.get_job(job_id) is None
 
-    assert [e.details["previous"] for e in await _audit(app, "round.close")] == ["open"]
+    (closing,) = await _audit(app, "round.close")
+    assert closing.details["previous"] == "open" and closing.actor.startswith("scheduler ")
     purges = await _audit(app, "round.purge")
     assert len(purges) == 1 and purges[0].details["addresses_purged"] == 2
     assert purges[0].details["reports_queued"] == 2

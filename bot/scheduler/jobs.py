@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bot.bootstrap import App
-from bot.service.admin import AdminError
+from bot.service.admin import AdminError, AdminService
 from bot.service.broadcasts import (
     Broadcaster,
     Clock,
@@ -55,11 +55,16 @@ def context() -> Context:
     return _context
 
 
+def _admin(ctx: Context) -> AdminService:
+    """Round changes made by a job are audited as the scheduler's, with its process."""
+    return ctx.app.admin.acting_as(f"scheduler {ctx.holder}")
+
+
 async def open_round(round_id: int) -> bool:
     """Open a scheduled round (job "round:N:open"); False when it ran already elsewhere."""
     ctx = context()
     try:
-        await ctx.app.admin.start_round(round_id, ctx.clock(), job_key=f"round:{round_id}:open")
+        await _admin(ctx).start_round(round_id, ctx.clock(), job_key=f"round:{round_id}:open")
     except (IntegrityError, AdminError) as exc:
         log.info("round %s open: nothing to do (%s)", round_id, type(exc).__name__)
         return False
@@ -80,7 +85,7 @@ async def close_round(round_id: int) -> bool:
             await ctx.reconcile()
         return False
     try:
-        await ctx.app.admin.close_round(round_id, ctx.clock(), job_key=f"round:{round_id}:close")
+        await _admin(ctx).close_round(round_id, ctx.clock(), job_key=f"round:{round_id}:close")
     except (IntegrityError, AdminError) as exc:
         log.info("round %s close: nothing to do (%s)", round_id, type(exc).__name__)
         return False
@@ -110,7 +115,7 @@ async def tick() -> None:
 
 
 async def daily_status() -> int:
-    """Once a day: counts per factory to the subscribed members of CSOs with an open round."""
+    """Once a day: counts per factory to the members of each CSO with an open round."""
     ctx = context()
     now = ctx.clock()
     day = now.astimezone(ctx.broadcaster.quiet.zone).date()
@@ -128,7 +133,9 @@ async def daily_status() -> int:
 
 async def prune() -> None:
     """Once a day: forget old message ids and expired opt-in addresses."""
-    await context().app.admin.prune()
+    ctx = context()
+    today = ctx.clock().astimezone(ctx.broadcaster.quiet.zone).date()
+    await _admin(ctx).prune(today)
 
 
 def now() -> datetime:

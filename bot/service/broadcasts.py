@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+import httpx
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -237,11 +238,15 @@ async def enqueue_invitations(s: AsyncSession, rnd: Round, now: datetime) -> int
     return await _insert_new(s, rows)
 
 
-async def enqueue_due_reminders(s: AsyncSession, now: datetime) -> int:
-    """Queue reminder n+1 for each worker of an open round who started, has not finished,
-    wrote nothing for the round's delay, and had fewer than the round's maximum."""
+async def enqueue_due_reminders(s: AsyncSession, now: datetime, round_id: int | None = None) -> int:
+    """Queue reminder n+1 for each worker of an open round (or of round `round_id` only) who
+    started, has not finished, wrote nothing for the round's delay, and had fewer than the
+    round's maximum."""
     queued = 0
-    for rnd in (await s.execute(select(Round).where(Round.status == "open"))).scalars():
+    rounds = select(Round).where(Round.status == "open")
+    if round_id is not None:
+        rounds = rounds.where(Round.id == round_id)
+    for rnd in (await s.execute(rounds)).scalars():
         if rnd.max_reminders <= 0:
             continue
         delay = timedelta(minutes=rnd.reminder_delay_minutes)
@@ -326,15 +331,14 @@ async def enqueue_reports(s: AsyncSession, rnd: Round, now: datetime) -> int:
 async def enqueue_daily_status(
     s: AsyncSession, day: date, now: datetime, counts: Mapping[int, Sequence[Any]]
 ) -> int:
-    """Today's response counts per factory (counts only, never answers) for the subscribed
-    members of each CSO with an open round."""
+    """Today's response counts per factory (counts only, never answers) for every member of
+    each CSO with an open round (the people who run it; /subscribe is about reports)."""
     queued = 0
     for rnd in (await s.execute(select(Round).where(Round.status == "open"))).scalars():
         members = (
             await s.execute(
                 select(Member.id, Member.channel, Member.language).where(
                     Member.org_id == rnd.cso_id,
-                    Member.subscribed.is_(True),
                     Member.revoked_at.is_(None),
                 )
             )
@@ -364,11 +368,14 @@ class DrainResult:
     failed: int = 0
     skipped: int = 0
     retried: int = 0
+    # Handed to the channel, outcome unknown (a timeout after the request went out, or found
+    # after a crash): a worker message in doubt is not sent again.
+    in_doubt: int = 0
     held_for_quiet_hours: int = 0
 
     @property
     def done(self) -> int:
-        return self.sent + self.blocked + self.failed + self.skipped
+        return self.sent + self.blocked + self.failed + self.skipped + self.in_doubt
 
 
 @dataclass
@@ -377,8 +384,34 @@ class _Claimed:
     address: str | None
 
 
+# The transport errors after which a request may have reached the platform and been acted on
+# (the answer was lost), as opposed to "never connected" or "the platform said no".
+_UNCERTAIN = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.RemoteProtocolError, httpx.ReadError)
+
+
+def delivery_uncertain(exc: BaseException) -> bool:
+    """True when `exc` (or what caused it: python-telegram-bot wraps httpx's errors) means the
+    message may have been delivered although sending failed."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, _UNCERTAIN):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 class Broadcaster:
-    """Sends what the outbox holds, through the senders of the channels that are running."""
+    """Sends what the outbox holds, through the senders of the channels that are running.
+
+    Never twice: each message is marked "attempted" (committed) just before it is handed to
+    the channel and "sent" right after. A message whose claim expired after the hand-over, or
+    whose send ended in a lost answer, is in doubt: worker messages in doubt are not sent
+    again (a second reminder is worse than none), staff messages are (a missing report is
+    worse than two). Claims are taken ahead of the senders, so the channel's pace never waits
+    for the database between batches.
+    """
 
     def __init__(
         self,
@@ -390,7 +423,6 @@ class Broadcaster:
         clock: Clock = utc_now,
         lease: timedelta = timedelta(minutes=5),
         batch: int = 200,
-        mark_every: int = 20,
     ) -> None:
         self.db, self.keyring, self.catalogs = db, keyring, catalogs
         self.senders = {s.channel: s for s in senders}
@@ -400,8 +432,6 @@ class Broadcaster:
         self.batch = batch
         self.holder = secrets.token_hex(8)
         self._draining = asyncio.Lock()
-        self.mark_every = mark_every
-        self._sent: list[int] = []
         self._next_slot: dict[str, float] = {}
 
     async def _pace(self, channel: str) -> None:
@@ -418,25 +448,18 @@ class Broadcaster:
         if delay > 0:
             await asyncio.sleep(delay)
 
-    async def _flush_sent(self) -> None:
-        """Mark what the channel accepted as sent (grouped: one UPDATE for a few rows)."""
-        ids, self._sent = self._sent, []
-        if not ids:
-            return
-        async with self.db.transaction() as s:
-            await s.execute(
-                update(BroadcastMessage)
-                .where(BroadcastMessage.id.in_(ids), BroadcastMessage.claimed_by == self.holder)
-                .values(status="sent", sent_at=self.clock(), claimed_until=None)
-            )
-
     def _where(self, now: datetime, round_id: int | None, kinds: Sequence[str]) -> list[Any]:
         where = [
             BroadcastMessage.channel.in_(self.senders),
             BroadcastMessage.kind.in_(kinds),
             or_(
                 BroadcastMessage.status == "pending",
-                and_(BroadcastMessage.status == "sending", BroadcastMessage.claimed_until < now),
+                and_(
+                    BroadcastMessage.status == "sending",
+                    BroadcastMessage.claimed_until < now,
+                    # Handed over before the claim expired: in doubt (see _settle_expired).
+                    BroadcastMessage.attempted_at.is_(None),
+                ),
             ),
         ]
         if round_id is not None:
@@ -489,32 +512,72 @@ class Broadcaster:
     ) -> DrainResult:
         result = DrainResult()
         stop = stop or asyncio.Event()
-        gate = asyncio.Semaphore(concurrency)
-        while not stop.is_set():
-            now = self.clock()
-            allowed = self._kinds(now, kinds)
-            if len(allowed) < len(kinds or (*WORKER_KINDS, *STAFF_KINDS)):
-                result.held_for_quiet_hours = await self.pending(round_id, WORKER_KINDS)
-            if not allowed:
-                break
-            claimed = await self._claim(now, round_id, allowed)
-            if not claimed:
-                break
+        wanted = list(kinds or (*WORKER_KINDS, *STAFF_KINDS))
+        # Up to one batch waits ahead of the senders; the next claim is made while it drains.
+        queue: asyncio.Queue[_Claimed | None] = asyncio.Queue(maxsize=self.batch)
 
-            async def one(c: _Claimed) -> None:
-                async with gate:
-                    if stop.is_set():
-                        await self._release([c.row.id])
-                        return
-                    await self._send(c, result)
-                    if progress is not None:
-                        progress(result)
-
+        async def claim_ahead() -> None:
             try:
-                await asyncio.gather(*(one(c) for c in claimed))
+                while not stop.is_set():
+                    now = self.clock()
+                    allowed = self._kinds(now, wanted)
+                    if len(allowed) < len(wanted):
+                        result.held_for_quiet_hours = await self.pending(round_id, WORKER_KINDS)
+                    if not allowed:
+                        break
+                    result.in_doubt += await self._settle_expired(now, round_id, allowed)
+                    claimed = await self._claim(now, round_id, allowed)
+                    if not claimed:
+                        break
+                    for c in claimed:
+                        await queue.put(c)
             finally:
-                await self._flush_sent()
+                for _ in range(concurrency):
+                    await queue.put(None)
+
+        async def send_from_queue() -> None:
+            while (c := await queue.get()) is not None:
+                if stop.is_set():
+                    await self._release([c.row.id])
+                    continue
+                await self._send(c, result)
+                if progress is not None:
+                    progress(result)
+
+        async with asyncio.TaskGroup() as group:
+            group.create_task(claim_ahead())
+            for _ in range(concurrency):
+                group.create_task(send_from_queue())
         return result
+
+    async def _settle_expired(self, now: datetime, round_id: int | None, kinds: list[str]) -> int:
+        """Claims that expired after their message was handed over (a process died between
+        hand-over and mark): worker messages become in_doubt, staff messages go again."""
+        async with self.db.transaction() as s:
+            expired = [
+                BroadcastMessage.status == "sending",
+                BroadcastMessage.claimed_until < now,
+                BroadcastMessage.attempted_at.is_not(None),
+                BroadcastMessage.channel.in_(self.senders),
+                BroadcastMessage.kind.in_(kinds),
+            ]
+            if round_id is not None:
+                expired.append(BroadcastMessage.round_id == round_id)
+            doubtful = (
+                await s.execute(
+                    update(BroadcastMessage)
+                    .where(*expired, BroadcastMessage.kind.in_(WORKER_KINDS))
+                    .values(status="in_doubt", claimed_until=None)
+                )
+            ).rowcount
+            await s.execute(
+                update(BroadcastMessage)
+                .where(*expired, BroadcastMessage.kind.in_(STAFF_KINDS))
+                .values(status="pending", claimed_until=None, attempted_at=None)
+            )
+        if doubtful:
+            log.warning("%d broadcast message(s) in doubt after an interrupted send", doubtful)
+        return int(doubtful or 0)
 
     async def _claim(self, now: datetime, round_id: int | None, kinds: list[str]) -> list[_Claimed]:
         """Take up to `batch` due rows for this holder; another process gets other rows."""
@@ -608,6 +671,8 @@ class Broadcaster:
             return
         sender = self.senders[row.channel]
         await self._pace(row.channel)
+        if not await self._mark_attempt(row.id):
+            return  # our claim expired and another sender holds the row now
         try:
             await sender.send(self.render(row, c.address))
         except RecipientBlocked:
@@ -616,19 +681,33 @@ class Broadcaster:
             return
         except Exception as exc:
             log.warning("broadcast message failed (%s)", type(exc).__name__)
-            if row.attempts >= MAX_ATTEMPTS:
+            if delivery_uncertain(exc) and row.kind in WORKER_KINDS:
+                await self._finish(row.id, "in_doubt")
+                result.in_doubt += 1
+            elif row.attempts >= MAX_ATTEMPTS:
                 await self._finish(row.id, "failed")
                 result.failed += 1
             else:
                 await self._release([row.id])
                 result.retried += 1
             return
-        # Marked in small groups: a process killed between a send and its mark may send
-        # at most `mark_every` messages again; a stop (or the batch's end) flushes first.
-        self._sent.append(row.id)
+        await self._finish(row.id, "sent")
         result.sent += 1
-        if len(self._sent) >= self.mark_every:
-            await self._flush_sent()
+
+    async def _mark_attempt(self, row_id: int) -> bool:
+        """Committed before the hand-over: from here on, a crash leaves the message in doubt
+        rather than sending it again."""
+        async with self.db.transaction() as s:
+            marked = await s.execute(
+                update(BroadcastMessage)
+                .where(
+                    BroadcastMessage.id == row_id,
+                    BroadcastMessage.claimed_by == self.holder,
+                    BroadcastMessage.status == "sending",
+                )
+                .values(attempted_at=self.clock())
+            )
+        return bool(marked.rowcount)
 
     async def _finish(self, row_id: int, status: str) -> None:
         async with self.db.transaction() as s:
@@ -650,12 +729,12 @@ class Broadcaster:
                     )
 
     async def _release(self, ids: list[int]) -> None:
-        """Give claimed rows back (a graceful stop, or a retry later)."""
+        """Give claimed rows back (a graceful stop, or a retry after a definite failure)."""
         async with self.db.transaction() as s:
             await s.execute(
                 update(BroadcastMessage)
                 .where(BroadcastMessage.id.in_(ids), BroadcastMessage.claimed_by == self.holder)
-                .values(status="pending", claimed_until=None)
+                .values(status="pending", claimed_until=None, attempted_at=None)
             )
 
     async def progress_counts(self, round_id: int | None = None) -> dict[str, int]:

@@ -31,7 +31,7 @@ class TelegramSender:
     def __init__(self, telegram: TelegramChannel) -> None:
         self.telegram = telegram
         # Worker replies share the overall limit; a broadcast leaves them a little room.
-        self.rate: float | None = telegram.app.settings.telegram_rate_overall * 0.97
+        self.rate: float | None = telegram.app.settings.telegram_rate_overall * 0.98
 
     async def send(self, message: Outgoing) -> None:
         chat_id = int(message.address)

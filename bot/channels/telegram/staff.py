@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from telegram import Update
 
-from bot.service.admin import AdminError, AdminService
+from bot.service.admin import AdminError
 from bot.service.members import Membership
 from bot.storage.models import Round
 
@@ -165,12 +165,7 @@ class StaffCommands:
         if rnd is None:
             await self._send(update, "Usage: /close <number> (a round of your organisation).")
             return
-        admin = AdminService(
-            self.app.db,
-            actor=f"telegram member {m.member_id}",
-            processed_message_days=self.app.settings.processed_message_days,
-            opt_in_days=self.app.settings.opt_in_days,
-        )
+        admin = self.app.admin.acting_as(f"telegram member {m.member_id}")
         try:
             purged = await admin.close_round(rnd.id)
         except AdminError as exc:
@@ -195,7 +190,7 @@ class StaffCommands:
 
         base = rnd.closes_at or datetime.now(UTC)
         base = base if base.tzinfo else base.replace(tzinfo=UTC)
-        admin = AdminService(self.app.db, actor=f"telegram member {m.member_id}")
+        admin = self.app.admin.acting_as(f"telegram member {m.member_id}")
         try:
             rnd = await admin.extend_round(rnd.id, base + timedelta(days=int(days)))
         except AdminError as exc:
