@@ -1,0 +1,409 @@
+"""The portal's foundation through HTTP (the real ASGI app, a real database): log-in and
+log-out, sessions, CSRF, rate limiting, invites, one-time links from the bot, languages,
+security headers and the access checks of `require()`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import select, update
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from bot.bootstrap import App
+from bot.service.accounts import (
+    MAX_FAILURES_PER_ADDRESS,
+    MAX_FAILURES_PER_EMAIL,
+    AccountService,
+)
+from bot.service.members import MemberService
+from bot.storage.models import AuditEntry, LoginAttempt, WebAccount, WebSession
+from bot.web.app import create_web_app
+from bot.web.auth import require
+from tests.portal_helpers import (
+    PASSWORD,
+    csrf_from,
+    login,
+    make_account,
+    portal_client,
+    post_form,
+)
+
+
+async def _audit(app: App, action: str) -> list[AuditEntry]:
+    async with app.db.transaction() as s:
+        return list(
+            (await s.execute(select(AuditEntry).where(AuditEntry.action == action))).scalars()
+        )
+
+
+# ------------------------------------------------------------------ log-in and sessions
+async def test_logged_out_pages_redirect_to_login_with_next(app: App) -> None:
+    async with portal_client(app) as client:
+        home = await client.get("/")
+        assert home.status_code == 303 and home.headers["location"] == "/login"
+        account = await client.get("/account?tab=1")
+        assert account.status_code == 303
+        assert account.headers["location"] == "/login?next=/account%3Ftab%3D1"
+        page = await client.get("/login")
+        assert page.status_code == 200 and 'name="email"' in page.text
+
+
+async def test_login_opens_a_session_and_logout_ends_it(app: App) -> None:
+    cso = await make_account(app, "Test CSO", "cso", "admin")
+    async with portal_client(app) as client:
+        response = await login(client, cso.email or "")
+        assert response.headers["location"] == "/"
+        cookie = response.headers["set-cookie"]
+        assert "wc_session=" in cookie and "httponly" in cookie.lower()
+        assert "samesite=lax" in cookie.lower()
+        assert (await client.get("/")).headers["location"] == "/cso"
+        page = await client.get("/account")
+        assert page.status_code == 200 and "Test CSO" in page.text and cso.email in page.text
+        out = await post_form(client, "/logout", page="/account")
+        assert out.status_code == 303 and out.headers["location"] == "/login"
+        assert (await client.get("/account")).status_code == 303
+    async with app.db.transaction() as s:
+        assert (await s.execute(select(WebSession))).first() is None
+    assert [e.actor for e in await _audit(app, "login")] == [f"web:{cso.id}"]
+    assert [e.actor for e in await _audit(app, "logout")] == [f"web:{cso.id}"]
+
+
+async def test_login_goes_on_to_next_but_never_to_another_site(app: App) -> None:
+    cso = await make_account(app, "Test CSO", "cso", "viewer")
+    async with portal_client(app) as client:
+        for next_path, expected in (
+            ("/account", "/account"),
+            ("https://evil.example/", "/"),
+            ("//evil.example/", "/"),
+            ("/\\evil.example", "/"),
+        ):
+            page = await client.get("/login", params={"next": next_path})
+            response = await client.post(
+                "/login",
+                data={
+                    "email": cso.email,
+                    "password": PASSWORD,
+                    "next": next_path,
+                    "csrf_token": csrf_from(page.text),
+                },
+            )
+            assert response.headers["location"] == expected
+
+
+async def test_wrong_password_and_unknown_email_get_the_same_answer(app: App) -> None:
+    cso = await make_account(app, "Test CSO", "cso", "admin")
+    async with portal_client(app) as client:
+        wrong = await post_form(client, "/login", {"email": cso.email, "password": "nope" * 4})
+        unknown = await post_form(
+            client, "/login", {"email": "nobody@x.example", "password": PASSWORD}
+        )
+        assert wrong.status_code == unknown.status_code == 400
+        assert "not right" in wrong.text and "not right" in unknown.text
+        assert "wc_session" not in wrong.headers.get("set-cookie", "")
+
+
+async def test_session_expires_after_idle_time_and_cookie_is_cleared(app: App) -> None:
+    cso = await make_account(app, "Test CSO", "cso", "admin")
+    async with portal_client(app) as client:
+        await login(client, cso.email or "")
+        assert (await client.get("/account")).status_code == 200
+        async with app.db.transaction() as s:
+            await s.execute(
+                update(WebSession).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+            )
+        response = await client.get("/account")
+        assert response.status_code == 303 and response.headers["location"].startswith("/login")
+        assert "wc_session=" in response.headers.get("set-cookie", "")  # deleted
+    async with app.db.transaction() as s:
+        assert (await s.execute(select(WebSession))).first() is None
+
+
+async def test_session_idle_expiry_moves_with_use(app: App) -> None:
+    cso = await make_account(app, "Test CSO", "cso", "admin")
+    service = AccountService(app.db, app.keyring)
+    result = await service.authenticate(cso.email or "", PASSWORD, "10.0.0.1")
+    assert result.session_token
+    later = datetime.now(UTC) + timedelta(hours=11)
+    assert await service.session_account(result.session_token, now=later) is not None
+    # 11 h after that: still alive, because it was used in between.
+    assert await service.session_account(result.session_token, now=later + timedelta(hours=11))
+    # A session is never older than 7 days, however active.
+    assert (
+        await service.session_account(result.session_token, now=later + timedelta(days=7)) is None
+    )
+
+
+async def test_disabled_account_loses_its_session_at_once(app: App) -> None:
+    cso = await make_account(app, "Test CSO", "cso", "admin")
+    async with portal_client(app) as client:
+        await login(client, cso.email or "")
+        await AccountService(app.db, app.keyring).disable("Test CSO", cso.id)
+        assert (await client.get("/account")).status_code == 303
+
+
+# ------------------------------------------------------------------ CSRF
+async def test_forms_without_a_valid_csrf_token_are_refused(app: App) -> None:
+    cso = await make_account(app, "Test CSO", "cso", "admin")
+    async with portal_client(app) as client:
+        form = {"email": cso.email, "password": PASSWORD}
+        # No cookie and no token yet (a cross-site POST from a fresh browser).
+        assert (await client.post("/login", data=form)).status_code == 403
+        await client.get("/login")  # now the browser has its cookie
+        assert (await client.post("/login", data=form)).status_code == 403
+        forged = await client.post("/login", data={**form, "csrf_token": "0" * 64})
+        assert forged.status_code == 403 and "expired" in forged.text
+        await login(client, cso.email or "")
+        token = csrf_from((await client.get("/account")).text)
+        # Logged in, a POST without the token still changes nothing.
+        refused = await client.post("/logout")
+        assert refused.status_code == 403
+        assert (await client.get("/account")).status_code == 200
+        # The header works as well as the form field (for scripts).
+        out = await client.post("/logout", headers={"X-CSRF-Token": token})
+        assert out.status_code == 303
+    async with portal_client(app) as other:
+        # Another browser's token does not fit this browser's cookie.
+        await other.get("/login")
+        stolen = await other.post("/login", data={**form, "csrf_token": token})
+        assert stolen.status_code == 403
+
+
+async def test_multipart_forms_carry_the_token_too(app: App) -> None:
+    cso = await make_account(app, "Test CSO", "cso", "admin")
+    async with portal_client(app) as client:
+        await login(client, cso.email or "")
+        token = csrf_from((await client.get("/account")).text)
+        response = await client.post(
+            "/language",
+            data={"lang": "nl", "next": "/account", "csrf_token": token},
+            files={"unused": ("a.csv", b"code,name\n", "text/csv")},
+        )
+        assert response.status_code == 303
+        assert 'lang="nl"' in (await client.get("/account")).text
+
+
+# ------------------------------------------------------------------ rate limiting
+async def test_five_failures_lock_the_address_even_with_the_right_password(app: App) -> None:
+    cso = await make_account(app, "Test CSO", "cso", "admin")
+    async with portal_client(app) as client:
+        for _ in range(MAX_FAILURES_PER_EMAIL):
+            wrong = await post_form(client, "/login", {"email": cso.email, "password": "x" * 12})
+            assert wrong.status_code == 400
+        locked = await post_form(client, "/login", {"email": cso.email, "password": PASSWORD})
+        assert locked.status_code == 429 and "15 minutes" in locked.text
+        # Another account from the same browser still logs in (the per-address limit is higher).
+        other = await make_account(app, "Test CSO", "cso", "viewer")
+        await login(client, other.email or "")
+    entries = await _audit(app, "login.locked")
+    assert [(e.actor, e.target, e.ok, e.details["by"]) for e in entries] == [
+        (f"web:{cso.id}", "Test CSO", False, "email")
+    ]
+    async with app.db.transaction() as s:
+        keys = set((await s.execute(select(LoginAttempt.key))).scalars())
+    assert all(cso.email not in k and "testclient" not in k for k in keys)  # hashes only
+    # After the window the right password works again.
+    later = datetime.now(UTC) + timedelta(minutes=16)
+    result = await AccountService(app.db, app.keyring).authenticate(
+        cso.email or "", PASSWORD, "127.0.0.1", now=later
+    )
+    assert result.status == "ok"
+
+
+async def test_one_client_trying_many_addresses_is_locked(app: App) -> None:
+    cso = await make_account(app, "Test CSO", "cso", "admin")
+    service = AccountService(app.db, app.keyring)
+    for i in range(MAX_FAILURES_PER_ADDRESS):
+        result = await service.authenticate(f"guess{i}@x.example", "password!!", "198.51.100.7")
+        assert result.status == "wrong"
+    locked = await service.authenticate(cso.email or "", PASSWORD, "198.51.100.7")
+    assert locked.status == "locked"
+    assert (await service.authenticate(cso.email or "", PASSWORD, "198.51.100.8")).status == "ok"
+    assert [e.details["by"] for e in await _audit(app, "login.locked")] == ["client"]
+
+
+# ------------------------------------------------------------------ invites
+async def test_an_invite_creates_an_account_once(app: App) -> None:
+    await app.admin.add_org("Brand A", "brand")
+    service = AccountService(app.db, app.keyring)
+    code, _ = await service.create_invite("Brand A", "viewer")
+    async with portal_client(app) as client:
+        page = await client.get(f"/invite/{code}")
+        assert page.status_code == 200 and "Brand A" in page.text and "viewer" in page.text
+        mismatch = await post_form(
+            client,
+            f"/invite/{code}",
+            {"email": "Ana@Brand.example", "password": PASSWORD, "password2": PASSWORD + "x"},
+        )
+        assert mismatch.status_code == 400 and "not the same" in mismatch.text
+        short = await post_form(
+            client,
+            f"/invite/{code}",
+            {"email": "ana@brand.example", "password": "short", "password2": "short"},
+        )
+        assert short.status_code == 400 and "at least 10 characters" in short.text
+        accepted = await post_form(
+            client,
+            f"/invite/{code}",
+            {"email": "Ana@Brand.example", "password": PASSWORD, "password2": PASSWORD},
+        )
+        assert accepted.status_code == 303 and "wc_session=" in accepted.headers["set-cookie"]
+        assert (await client.get("/")).headers["location"] == "/brand"
+    async with portal_client(app) as client:
+        used = await client.get(f"/invite/{code}")
+        assert used.status_code == 404 and "cannot be used" in used.text
+        await login(client, "ana@brand.example")  # stored lower-cased
+    async with app.db.transaction() as s:
+        account = (await s.execute(select(WebAccount))).scalar_one()
+    assert account.role == "viewer" and account.password_hash.startswith("$argon2id$")  # type: ignore[union-attr]
+    assert [e.actor for e in await _audit(app, "web_invite.accept")] == [f"web:{account.id}"]
+    assert [e.actor for e in await _audit(app, "web_invite.create")] == ["cli"]
+    assert "ana@" not in str([e.details for e in await _audit(app, "web_invite.accept")])
+
+
+async def test_an_expired_invite_is_refused(app: App) -> None:
+    await app.admin.add_org("Test CSO", "cso")
+    code, _ = await AccountService(app.db, app.keyring).create_invite("Test CSO", "admin", days=1)
+    info = await AccountService(app.db, app.keyring).invite_info(
+        code, now=datetime.now(UTC) + timedelta(days=2)
+    )
+    assert info is None
+
+
+# ------------------------------------------------------------------ one-time links from the bot
+async def test_a_login_link_works_once_and_follows_the_membership(app: App) -> None:
+    await app.admin.add_org("Test CSO", "cso")
+    members = MemberService(app.db, app.keyring)
+    code, _ = await members.create_invite("Test CSO", "admin")
+    membership = await members.join("telegram", "777", code)
+    assert membership is not None
+    service = AccountService(app.db, app.keyring)
+    token = await service.create_login_link(membership.member_id)
+    async with portal_client(app) as client:
+        page = await client.get(f"/login/link/{token}")
+        assert page.status_code == 200 and "Test CSO" in page.text
+        # Opening the link (a link preview does this) does not use it up.
+        page = await client.get(f"/login/link/{token}")
+        response = await client.post(
+            f"/login/link/{token}", data={"csrf_token": csrf_from(page.text)}
+        )
+        assert response.status_code == 303
+        account_page = await client.get("/account")
+        assert "log in with a link from the bot" in account_page.text
+        assert "Change your password" not in account_page.text
+        again = await post_form(client, f"/login/link/{token}", page="/account")
+        assert again.status_code == 404
+        # Revoked in the bot: the portal session ends too.
+        await members.revoke("Test CSO", membership.member_id)
+        assert (await client.get("/account")).status_code == 303
+    with pytest.raises(ValueError):
+        await service.create_login_link(membership.member_id)
+
+
+async def test_a_login_link_expires_after_ten_minutes(app: App) -> None:
+    await app.admin.add_org("Test CSO", "cso")
+    members = MemberService(app.db, app.keyring)
+    code, _ = await members.create_invite("Test CSO", "viewer")
+    membership = await members.join("telegram", "778", code)
+    assert membership is not None
+    service = AccountService(app.db, app.keyring)
+    token = await service.create_login_link(membership.member_id)
+    late = datetime.now(UTC) + timedelta(minutes=11)
+    assert await service.login_link_valid(token, now=late) is None
+    assert await service.use_login_link(token, now=late) is None
+    used = await service.use_login_link(token)
+    assert used is not None and used[0].role == "viewer" and used[0].email is None
+
+
+# ------------------------------------------------------------------ account page
+async def test_changing_the_password_logs_out_other_browsers(app: App) -> None:
+    cso = await make_account(app, "Test CSO", "cso", "admin")
+    new = "a brand new passphrase"
+    async with portal_client(app) as first, portal_client(app) as second:
+        await login(first, cso.email or "")
+        await login(second, cso.email or "")
+        wrong = await post_form(
+            first, "/account", {"current": "wrong-password", "password": new, "password2": new}
+        )
+        assert wrong.status_code == 400 and "current password is not right" in wrong.text
+        done = await post_form(
+            first, "/account", {"current": PASSWORD, "password": new, "password2": new}
+        )
+        assert done.status_code == 200 and "new password is saved" in done.text
+        assert (await first.get("/account")).status_code == 200
+        assert (await second.get("/account")).status_code == 303
+        await login(second, cso.email or "", new)
+
+
+# ------------------------------------------------------------------ languages
+async def test_language_from_browser_cookie_and_account(app: App) -> None:
+    cso = await make_account(app, "Test CSO", "cso", "admin")
+    async with portal_client(app) as client:
+        urdu = await client.get("/login", headers={"Accept-Language": "ur-PK,ur;q=0.9,en;q=0.5"})
+        assert '<html lang="ur" dir="rtl">' in urdu.text
+        dutch = await client.get("/login", headers={"Accept-Language": "de, nl;q=0.8"})
+        assert '<html lang="nl" dir="ltr">' in dutch.text
+        assert '<html lang="en" dir="ltr">' in (await client.get("/login")).text
+        # The switch before logging in: a cookie that wins over the browser.
+        await post_form(client, "/language", {"lang": "ur", "next": "/login"})
+        page = await client.get("/login", headers={"Accept-Language": "nl"})
+        assert 'lang="ur"' in page.text
+        # Logged in, the account's choice wins over the cookie, in any browser.
+        await login(client, cso.email or "")
+        await post_form(client, "/language", {"lang": "nl", "next": "/account"})
+    async with portal_client(app) as other:
+        await login(other, cso.email or "")
+        page = await other.get("/account", headers={"Accept-Language": "ur"})
+        assert '<html lang="nl" dir="ltr">' in page.text
+
+
+# ------------------------------------------------------------------ headers and access
+async def test_security_headers_and_no_caching_of_pages(app: App) -> None:
+    async with portal_client(app) as client:
+        page = await client.get("/login")
+        assert page.headers["content-security-policy"].startswith("default-src 'self'")
+        assert page.headers["x-frame-options"] == "DENY"
+        assert page.headers["referrer-policy"] == "no-referrer"
+        assert page.headers["cache-control"] == "no-store"
+        assert page.headers["x-content-type-options"] == "nosniff"
+        css = await client.get("/static/portal.css")
+        assert css.status_code == 200 and "no-store" not in css.headers.get("cache-control", "")
+        assert css.headers["content-security-policy"].startswith("default-src 'self'")
+        health = await client.get("/healthz")
+        assert health.status_code == 200 and health.json()["ok"] is True
+
+
+async def test_require_checks_kind_and_role(app: App) -> None:
+    web = create_web_app(app, secure_cookies=False)
+
+    async def cso_admin_only(request: Request) -> PlainTextResponse:
+        user = await require(request, kind="cso", admin=True)
+        return PlainTextResponse(f"hello {user.account_id}")
+
+    async def brand_only(request: Request) -> PlainTextResponse:
+        user = await require(request, kind="brand")
+        return PlainTextResponse(f"hello {user.org_name}")
+
+    web.router.routes += [Route("/t/admin", cso_admin_only), Route("/t/brand", brand_only)]
+    admin = await make_account(app, "Test CSO", "cso", "admin")
+    viewer = await make_account(app, "Test CSO", "cso", "viewer")
+    brand = await make_account(app, "Brand A", "brand", "viewer")
+    transport = httpx.ASGITransport(app=web)
+    expected = {
+        None: (303, 303),
+        admin.email: (200, 403),
+        viewer.email: (403, 403),
+        brand.email: (403, 200),
+    }
+    for email, (admin_page, brand_page) in expected.items():
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            if email:
+                await login(client, email)
+            assert (await client.get("/t/admin")).status_code == admin_page, email
+            assert (await client.get("/t/brand")).status_code == brand_page, email
+            forbidden = await client.get("/t/brand" if admin_page == 200 else "/t/admin")
+            if forbidden.status_code == 403:
+                assert "do not have access" in forbidden.text
