@@ -401,6 +401,27 @@ def round_status(round_id: int) -> None:
         rate = f"{c.complete / c.headcount:.0%}" if c.headcount else "–"
         table.add_row(c.code, c.name, c.access_code, str(c.started), str(c.complete), rate)
     console.print(table)
+    messages = _run(lambda a: _broadcast_counts(a, round_id))
+    if messages:
+        sent = Table("message", "status", "count", title=f"round {round_id}: messages we sent")
+        for (kind, status), n in sorted(messages.items()):
+            sent.add_row(kind, status, str(n))
+        console.print(sent)
+
+
+async def _broadcast_counts(a: App, round_id: int) -> dict[tuple[str, str], int]:
+    """Outbox rows of a round per kind and status (in_doubt: handed over, outcome unknown)."""
+    from sqlalchemy import func, select
+
+    from bot.storage.models import BroadcastMessage
+
+    async with a.db.transaction() as s:
+        rows = await s.execute(
+            select(BroadcastMessage.kind, BroadcastMessage.status, func.count())
+            .where(BroadcastMessage.round_id == round_id)
+            .group_by(BroadcastMessage.kind, BroadcastMessage.status)
+        )
+        return {(kind, status): n for kind, status, n in rows.all()}
 
 
 @round_app.command("links")

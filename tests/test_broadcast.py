@@ -255,6 +255,15 @@ async def test_a_broadcast_killed_mid_way_sends_no_message_twice(
         if status == "sent":
             assert per_chat[keys[recipient]] == 1
     assert sum(per_chat[c] for c in chats) >= after["sent"]
+    # The CSO sees it: `wagecheck round status` counts the messages per status.
+    shown = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "bot", "round", "status", str(round_id)),
+        cwd=PROJECT_ROOT,
+        env={**env, "COLUMNS": "160"},
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out = (await shown.communicate())[0].decode()
+    assert f"│ invitation │ sent   │ {after['sent']:<5} │" in out, out
 
 
 async def test_staff_messages_in_doubt_go_again_worker_messages_do_not(bot: Bot) -> None:
