@@ -31,6 +31,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(factory_app, name="factory")
 app.add_typer(org_app, name="org")
 app.add_typer(round_app, name="round")
+portal_app = typer.Typer(help="The web portal: accounts and invites.", no_args_is_help=True)
+app.add_typer(portal_app, name="portal")
 
 console = Console()
 err = Console(stderr=True)
@@ -166,6 +168,55 @@ def org_revoke(org: str, member: int) -> None:
 
     _run(lambda a: MemberService(a.db, a.keyring).revoke(org, member))
     console.print(f"member {member} of {org} revoked")
+
+
+# ------------------------------------------------------------------ web portal accounts
+@portal_app.command("invite")
+def portal_invite(
+    org: str,
+    role: Annotated[str, typer.Option(help="admin or viewer")] = "viewer",
+    days: Annotated[int, typer.Option(help="valid for this many days (1 to 30)")] = 7,
+) -> None:
+    """A single-use link that lets one person of ORG create a portal account."""
+    from bot.service.accounts import AccountService
+
+    async def work(a: App) -> tuple[str, str]:
+        code, _ = await AccountService(a.db, a.keyring).create_invite(org, role, days)
+        return code, a.settings.web_base_url.rstrip("/")
+
+    code, base = _run(work)
+    console.print(f"portal invite for {org} ({role}), valid {days} days, usable once:")
+    console.print(f"  {base}/invite/{code}", soft_wrap=True)
+    console.print("Send it to one person; they choose their e-mail address and password there.")
+
+
+@portal_app.command("accounts")
+def portal_accounts(org: str) -> None:
+    """Portal accounts of ORG."""
+    from bot.service.accounts import AccountService
+
+    accounts = _run(lambda a: AccountService(a.db, a.keyring).list_accounts(org))
+    table = Table("account", "e-mail", "role", "language", "created", "last log-in", "status")
+    for acc in accounts:
+        table.add_row(
+            str(acc.id),
+            acc.email or "(bot member, logs in with /login)",
+            acc.role,
+            acc.language or "browser",
+            _day(acc.created_at),
+            _day(acc.last_login_at),
+            "disabled" if acc.disabled_at else "active",
+        )
+    console.print(table)
+
+
+@portal_app.command("disable")
+def portal_disable(org: str, account: int) -> None:
+    """Disable a portal account of ORG (its sessions end at once)."""
+    from bot.service.accounts import AccountService
+
+    _run(lambda a: AccountService(a.db, a.keyring).disable(org, account))
+    console.print(f"portal account {account} of {org} disabled")
 
 
 # ------------------------------------------------------------------ factories
@@ -587,42 +638,80 @@ async def _poster_code(a: App, factory: str) -> str:
 @app.command("run")
 def run_channels(
     channels: Annotated[
-        list[str], typer.Argument(help="which channels: telegram, whatsapp, or both at once")
+        list[str],
+        typer.Argument(help="what to run: telegram, whatsapp, web (the portal), or several"),
     ],
     webhook: Annotated[
         bool, typer.Option(help="Telegram: webhook instead of long polling")
     ] = False,
-    listen: Annotated[str, typer.Option(help="HOST:PORT of the webhook server")] = "127.0.0.1:8080",
+    listen: Annotated[
+        str | None,
+        typer.Option(
+            help="HOST:PORT of the webhook server (default 127.0.0.1:8080); "
+            "of the portal when it is the only server"
+        ),
+    ] = None,
+    web_listen: Annotated[
+        str | None,
+        typer.Option(
+            help="HOST:PORT of the portal beside a webhook server (default 127.0.0.1:8000)"
+        ),
+    ] = None,
     scheduler: Annotated[bool, typer.Option(help="also run the scheduler (docs/rounds.md)")] = True,
 ) -> None:
-    """Run the bot (until SIGINT/SIGTERM). With WhatsApp, one server on --listen takes the
-    WhatsApp webhook and, with --webhook, Telegram's too; all channels share the database."""
+    """Run the bot and/or the web portal (until SIGINT/SIGTERM). With WhatsApp, one server on
+    --listen takes the WhatsApp webhook and, with --webhook, Telegram's too; the portal has
+    its own server (docs/portal.md); all share the database."""
     from bot.channels.telegram import TelegramChannel, run_polling, run_webhook
+    from bot.web.server import DEFAULT_WEB_LISTEN, parse_listen, run_together, serve_asgi, serve_web
 
-    unknown = set(channels) - {"telegram", "whatsapp"}
+    unknown = set(channels) - {"telegram", "whatsapp", "web"}
     if unknown:
         err.print(f"[red]error:[/red] unknown channel(s): {', '.join(sorted(unknown))}")
         raise typer.Exit(2)
+    webhooks = "whatsapp" in channels or ("telegram" in channels and webhook)
+    hook_listen = listen or "127.0.0.1:8080"
+    portal_listen = web_listen or (listen if listen and not webhooks else DEFAULT_WEB_LISTEN)
+    try:
+        if (
+            "web" in channels
+            and webhooks
+            and parse_listen(portal_listen) == parse_listen(hook_listen)
+        ):
+            raise ValueError("the portal needs its own port beside the webhooks: give --web-listen")
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
 
     async def work(a: App) -> None:
-        if "whatsapp" not in channels:
-            channel = TelegramChannel.build(a)
-            if webhook:
-                await run_webhook(channel, listen)
-            else:
-                await run_polling(channel)
-            return
-        from bot.channels.whatsapp import WhatsAppChannel, serve
+        portal = [lambda stop: serve_web(a, portal_listen, stop)] if "web" in channels else []
+        if "whatsapp" in channels:
+            from bot.channels.whatsapp import WhatsAppChannel, serve
 
-        whatsapp = WhatsAppChannel.build(a)
-        also, tasks = [], []
+            whatsapp = WhatsAppChannel.build(a)
+            also, tasks = [], list(portal)
+            if "telegram" in channels:
+                telegram = TelegramChannel.build(a)
+                if webhook:
+                    also.append(_telegram_webhook_app(a, telegram))
+                else:
+                    tasks.append(lambda stop: run_polling(telegram, stop, handle_signals=False))
+            await serve(whatsapp, hook_listen, also=also, tasks=tasks)
+            return
         if "telegram" in channels:
-            telegram = TelegramChannel.build(a)
+            channel = TelegramChannel.build(a)
+            if not portal:
+                if webhook:
+                    await run_webhook(channel, hook_listen)
+                else:
+                    await run_polling(channel)
+                return
             if webhook:
-                also.append(_telegram_webhook_app(a, telegram))
+                hook_app = _telegram_webhook_app(a, channel)
+                portal.append(lambda stop: serve_asgi(hook_app, hook_listen, stop, "telegram"))
             else:
-                tasks.append(lambda stop: run_polling(telegram, stop, handle_signals=False))
-        await serve(whatsapp, listen, also=also, tasks=tasks)
+                portal.append(lambda stop: run_polling(channel, stop, handle_signals=False))
+        await run_together(portal)
 
     async def with_scheduler(a: App) -> None:
         from bot.scheduler.runner import alongside

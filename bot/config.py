@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     daily_status_hour: int = Field(
         9, ge=0, le=23, description="local hour of the daily status message to CSO members"
     )
+    # Web portal (docs/portal.md)
+    web_base_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="public root URL of the portal, for invite and log-in links (https:// in "
+        "production: cookies are then sent only over HTTPS)",
+    )
     # Telegram (docs: README "Telegram")
     telegram_token: SecretStr | None = Field(None, description="bot token from @BotFather")
     telegram_api_url: str = Field(

@@ -4,6 +4,15 @@ security headers and the access checks of `require()`."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -14,6 +23,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from bot.bootstrap import App
+from bot.config import Settings
 from bot.service.accounts import (
     MAX_FAILURES_PER_ADDRESS,
     MAX_FAILURES_PER_EMAIL,
@@ -31,6 +41,11 @@ from tests.portal_helpers import (
     portal_client,
     post_form,
 )
+from tests.telegram_standin import TelegramStandin
+from tests.test_service import open_round
+from tests.test_telegram import TOKEN as TELEGRAM_TOKEN
+from tests.test_telegram import Bot, bot  # noqa: F401  (the fixture)
+from tests.whatsapp_standin import WhatsAppStandin
 
 
 async def _audit(app: App, action: str) -> list[AuditEntry]:
@@ -407,3 +422,206 @@ async def test_require_checks_kind_and_role(app: App) -> None:
             forbidden = await client.get("/t/brand" if admin_page == 200 else "/t/admin")
             if forbidden.status_code == 403:
                 assert "do not have access" in forbidden.text
+
+
+# ------------------------------------------------------------------ /login in the Telegram bot
+async def test_telegram_login_sends_members_a_one_time_link(bot: Bot) -> None:  # noqa: F811
+    app = bot.app
+    await app.admin.add_org("Brand A", "brand")
+    code, _ = await MemberService(app.db, app.keyring).create_invite("Brand A", "viewer")
+    chat = 8700
+    await bot.expect(chat, lambda: bot.api.user_sends_start(chat, code))
+    sent = await bot.text(chat, "/login")
+    text = sent.text or ""
+    found = re.search(r"http://127\.0\.0\.1:8000/login/link/(\S+)", text)
+    assert found and "works once" in text and "Brand A" in text, text
+    assert sent.params["link_preview_options"]["is_disabled"] is True
+    async with portal_client(app) as client:
+        page = await client.get(f"/login/link/{found.group(1)}")
+        assert page.status_code == 200
+        response = await client.post(
+            f"/login/link/{found.group(1)}", data={"csrf_token": csrf_from(page.text)}
+        )
+        assert response.status_code == 303
+        assert (await client.get("/")).headers["location"] == "/brand"
+    # A worker, not a member: the same answer as an unknown command.
+    worker = await bot.text(8701, "/login")
+    assert "do not know that command" in (worker.text or "")
+    assert [e.actor for e in await _audit(app, "login")] == [
+        e.actor for e in await _audit(app, "login") if e.details.get("method") == "bot link"
+    ]
+
+
+# ------------------------------------------------------------------ the real processes
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _env(settings: Settings, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WAGECHECK_")}
+    env.update(
+        WAGECHECK_HOME=str(settings.home),
+        WAGECHECK_DATABASE_URL=settings.effective_database_url,
+        WAGECHECK_SECRET_KEY=settings.secret_key.get_secret_value(),  # type: ignore[union-attr]
+        WAGECHECK_LOG_LEVEL="INFO",
+        COLUMNS="240",
+        **extra,
+    )
+    return env
+
+
+def _cli(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", *args], capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+    return result.stdout
+
+
+async def _until_up(url: str, process: asyncio.subprocess.Process) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(300):
+            if process.returncode is not None:
+                raise AssertionError((await process.stderr.read()).decode())  # type: ignore[union-attr]
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(url)).status_code == 200:
+                    return
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"{url} did not come up")
+
+
+@contextlib.asynccontextmanager
+async def _browser_login(base: str, email: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A logged-in client of a portal served over real HTTP."""
+    async with httpx.AsyncClient(base_url=base) as client:
+        page = await client.get("/login")
+        response = await client.post(
+            "/login",
+            data={"email": email, "password": PASSWORD, "csrf_token": csrf_from(page.text)},
+        )
+        assert response.status_code == 303, response.text
+        yield client
+
+
+async def test_wagecheck_run_web_serves_the_portal_and_stops_on_sigterm(
+    app: App, settings: Settings
+) -> None:
+    await app.admin.add_org("Test CSO", "cso")
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = _env(settings, WAGECHECK_WEB_BASE_URL=base)
+    invite = _cli(env, "portal", "invite", "Test CSO", "--role", "admin")
+    url = re.search(rf"{re.escape(base)}/invite/\S+", invite)
+    assert url, invite
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        "web",
+        "--listen",
+        f"127.0.0.1:{port}",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await _until_up(f"{base}/healthz", process)
+        async with httpx.AsyncClient() as browser:
+            page = await browser.get(url.group(0))
+            assert page.status_code == 200 and "Test CSO" in page.text
+            accepted = await browser.post(
+                url.group(0),
+                data={
+                    "email": "lead@cso.example",
+                    "password": PASSWORD,
+                    "password2": PASSWORD,
+                    "csrf_token": csrf_from(page.text),
+                },
+            )
+            assert accepted.status_code == 303
+        async with _browser_login(base, "lead@cso.example") as client:
+            account = await client.get("/account")
+            assert account.status_code == 200 and "lead@cso.example" in account.text
+            assert account.headers["x-frame-options"] == "DENY"
+            assert "server" not in account.headers
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    logs = stderr.decode()
+    assert process.returncode == 0, logs
+    assert "web portal listening" in logs and "web portal stopped" in logs
+    assert "lead@cso.example" not in logs and "/invite/" not in logs
+    listing = _cli(env, "portal", "accounts", "Test CSO")
+    assert "lead@cso.example" in listing and "admin" in listing
+
+
+async def test_wagecheck_run_telegram_whatsapp_web_in_one_process(
+    app: App, settings: Settings
+) -> None:
+    from tests.test_whatsapp import (
+        APP_SECRET,
+        PHONE_NUMBER_ID,
+        VERIFY_TOKEN,
+        WEBHOOK_PATH,
+    )
+    from tests.test_whatsapp import TOKEN as WA_TOKEN
+
+    codes = await open_round(app)
+    member = await make_account(app, "Test CSO", "cso", "viewer")
+    hooks, web = _free_port(), _free_port()
+    async with (
+        TelegramStandin(TELEGRAM_TOKEN) as tg,
+        WhatsAppStandin(WA_TOKEN, PHONE_NUMBER_ID, APP_SECRET) as api,
+    ):
+        env = _env(
+            settings,
+            WAGECHECK_TELEGRAM_TOKEN=TELEGRAM_TOKEN,
+            WAGECHECK_TELEGRAM_API_URL=tg.url,
+            WAGECHECK_WHATSAPP_TOKEN=WA_TOKEN,
+            WAGECHECK_WHATSAPP_PHONE_NUMBER_ID=PHONE_NUMBER_ID,
+            WAGECHECK_WHATSAPP_APP_SECRET=APP_SECRET,
+            WAGECHECK_WHATSAPP_VERIFY_TOKEN=VERIFY_TOKEN,
+            WAGECHECK_WHATSAPP_API_URL=api.url,
+        )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            "telegram",
+            "whatsapp",
+            "web",
+            "--listen",
+            f"127.0.0.1:{hooks}",
+            "--web-listen",
+            f"127.0.0.1:{web}",
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            api.webhook_url = f"http://127.0.0.1:{hooks}{WEBHOOK_PATH}"
+            await _until_up(f"http://127.0.0.1:{hooks}/healthz", process)
+            await _until_up(f"http://127.0.0.1:{web}/healthz", process)
+            [first] = await api.text(api.worker("Sana"), codes["KHI-001"])
+            assert "choose your language" in first.text
+            tg.user_sends_start(9950, codes["KHI-001"])
+            await tg.wait_for_messages(9950, 1, timeout=30)
+            async with _browser_login(f"http://127.0.0.1:{web}", member.email or "") as client:
+                assert (await client.get("/account")).status_code == 200
+            # The portal is not served on the webhook port, nor the webhooks on the portal's.
+            async with httpx.AsyncClient() as other:
+                assert (await other.get(f"http://127.0.0.1:{hooks}/login")).status_code == 404
+                wrong = await other.post(f"http://127.0.0.1:{web}{WEBHOOK_PATH}")
+                assert wrong.status_code in (403, 404)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    logs = stderr.decode()
+    assert process.returncode == 0, logs
+    for line in ("whatsapp webhook stopped", "telegram bot stopped", "web portal stopped"):
+        assert line in logs
+    assert (member.email or "@") not in logs

@@ -28,6 +28,7 @@ STAFF_COMMANDS = (
     "unsubscribe",
     "join",
     "whoami",
+    "login",
 )
 
 
@@ -96,11 +97,30 @@ class StaffCommands:
                 if command == "subscribe"
                 else "You will no longer receive results automatically.",
             )
+        elif command == "login":
+            await self._login(update, m)
         elif command == "report":
             await self.channel.staff_reports(update, m, argument)
         else:
             return False  # e.g. a brand member typing /close
         return True
+
+    async def _login(self, update: Update, m: Membership) -> None:
+        """`/login`: a one-time link to the web portal (10 minutes, single use), sent without
+        a link preview so that nothing fetches it before the member does."""
+        from telegram import LinkPreviewOptions
+
+        from bot.service.accounts import AccountService
+
+        token = await AccountService(self.app.db, self.app.keyring).create_login_link(m.member_id)
+        url = f"{self.app.settings.web_base_url.rstrip('/')}/login/link/{token}"
+        assert update.effective_chat is not None
+        await self.channel.bot.send_message(
+            update.effective_chat.id,
+            f"Your log-in link for the WageCheck portal ({m.org_name}). It works once, for 10 "
+            f"minutes; do not forward it.\n{url}",
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        )
 
     async def _own_round(self, m: Membership, argument: str) -> Round | None:
         if not argument.isdecimal():
@@ -210,9 +230,11 @@ def _help(m: Membership) -> str:
         return (
             "/rounds — your rounds and response counts\n/round <number> — one round, "
             f"with the links for the posters\n{extra}/report <number> — the results of "
-            "a closed round\n/subscribe — receive results when a round closes"
+            "a closed round\n/subscribe — receive results when a round closes\n"
+            "/login — a link to the web portal"
         )
     return (
         "/report — results for your factories (closed rounds)\n"
-        "/subscribe — receive results when a round closes"
+        "/subscribe — receive results when a round closes\n"
+        "/login — a link to the web portal"
     )
