@@ -3,13 +3,15 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
-# Two gettext domains: wagecheck (what workers read: en, ur, sd, nl) and reports (brand- and
-# CSO-facing report text: en, nl).
-PO     := $(wildcard locales/*/LC_MESSAGES/wagecheck.po locales/*/LC_MESSAGES/reports.po)
+# Three gettext domains: wagecheck (what workers read: en, ur, sd, nl), reports (brand- and
+# CSO-facing report text: en, nl) and portal (the web portal: en, nl, ur).
+PO     := $(wildcard locales/*/LC_MESSAGES/wagecheck.po locales/*/LC_MESSAGES/reports.po \
+                     locales/*/LC_MESSAGES/portal.po)
 MO     := $(PO:.po=.mo)
 PYTEST_ARGS ?=
 
-.PHONY: demo test setup catalogs extract extract-worker extract-reports lint bench clean
+.PHONY: demo test setup catalogs extract extract-worker extract-reports extract-portal lint bench \
+        clean
 
 demo: setup
 	$(VENV)/bin/wagecheck demo
@@ -33,7 +35,7 @@ locales/%.mo: locales/%.po $(STAMP)
 	$(VENV)/bin/pybabel compile --use-fuzzy -D $(notdir $*) -i $< -o $@
 
 # After changing strings in bot/ or surveys/: refresh the templates and merge them into every .po.
-extract: extract-worker extract-reports
+extract: extract-worker extract-reports extract-portal
 
 extract-worker: $(STAMP)
 	$(VENV)/bin/pybabel extract -F babel.cfg -k N_ --add-comments=TRANSLATORS: \
@@ -45,6 +47,18 @@ extract-reports: $(STAMP)
 	$(VENV)/bin/pybabel extract --no-default-keywords -k T_ --add-comments=TRANSLATORS: \
 	    --sort-by-file --project wagecheck-reports --version 0.1 -o locales/reports.pot bot/reports
 	$(VENV)/bin/pybabel update -D reports -i locales/reports.pot -d locales --previous --ignore-obsolete
+
+# The portal's strings: N_()/translate() in bot/web, _()/ngettext/{% trans %} in its templates
+# (babel-portal.cfg). New languages get a catalog; existing ones are merged.
+PORTAL_LANGUAGES := en nl ur
+extract-portal: $(STAMP)
+	$(VENV)/bin/pybabel extract -F babel-portal.cfg -k N_ -k translate:2 -k ntranslate:2,3 \
+	    --add-comments=TRANSLATORS: --sort-by-file --project wagecheck-portal --version 0.1 \
+	    -o locales/portal.pot .
+	@for lang in $(PORTAL_LANGUAGES); do \
+	    test -f locales/$$lang/LC_MESSAGES/portal.po || \
+	    $(VENV)/bin/pybabel init -D portal -l $$lang -i locales/portal.pot -d locales; done
+	$(VENV)/bin/pybabel update -D portal -i locales/portal.pot -d locales --previous --ignore-obsolete
 
 # Every script in benchmarks/ (modules without a __main__ block, e.g. synthetic.py, are
 # helpers). Reports: SQLite always, PostgreSQL when WAGECHECK_BENCH_DATABASE_URL's server

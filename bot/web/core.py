@@ -42,7 +42,6 @@ LINK_INVALID = N_(
     "new one."
 )
 SAVED_PASSWORD = N_("Your new password is saved. Other browsers were logged out.")
-SAVED_LANGUAGE = N_("Language saved.")
 
 
 def _error(request: Request, code: str) -> str:
