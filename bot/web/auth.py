@@ -18,7 +18,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.service.accounts import SESSION_IDLE, AccountService
+from bot.service.accounts import SESSION_MAX, AccountService
 from bot.web.i18n import language_for
 
 SESSION_COOKIE = "wc_session"
@@ -84,7 +84,9 @@ def set_session_cookie(request: HTTPConnection, response: Response, token: str) 
     response.set_cookie(
         SESSION_COOKIE,
         token,
-        max_age=int(SESSION_IDLE.total_seconds()),
+        # The server ends the session after 12 idle hours; the cookie may live as long as the
+        # longest session, so an active user is not logged out by the browser.
+        max_age=int(SESSION_MAX.total_seconds()),
         path="/",
         secure=request.app.state.secure_cookies,
         httponly=True,
