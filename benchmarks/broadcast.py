@@ -14,13 +14,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from datetime import time as clock_time
+from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 from sqlalchemy import insert
@@ -33,19 +38,39 @@ from bot.channels.telegram.broadcast import TelegramSender
 from bot.config import Settings
 from bot.service.broadcasts import Broadcaster, QuietHours
 from bot.storage.models import ContactAddress
-from tests.telegram_standin import TelegramStandin
 
 TOKEN = "4242:BENCH-token"
+STANDIN = Path(__file__).resolve().parent / "_standin_process.py"
+
+
+@asynccontextmanager
+async def standin(rate: float) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    """The stand-in in its own process (benchmarks/_standin_process.py): its flood referee
+    stamps requests on its own clock, not after the bot's event loop lets it run. Yields the
+    URL and, after the block, the stand-in's summary."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(STANDIN), TOKEN, str(rate), stdout=asyncio.subprocess.PIPE
+    )
+    assert process.stdout is not None
+    url = (await process.stdout.readline()).decode().strip()
+    summary: dict[str, Any] = {}
+    try:
+        yield url, summary
+    finally:
+        process.terminate()
+        out, _ = await process.communicate()
+        if out.strip():
+            summary.update(json.loads(out.decode().strip().splitlines()[-1]))
 
 
 async def main(recipients: int, rate: float, headroom: float, concurrency: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        async with TelegramStandin(TOKEN) as api:
+        async with standin(rate) as (url, summary):
             settings = Settings(
                 home=Path(tmp),
                 secret_key="bench-secret-" + "x" * 40,
                 telegram_token=SecretStr(TOKEN),
-                telegram_api_url=api.url,
+                telegram_api_url=url,
                 telegram_rate_overall=rate * headroom,
                 _env_file=None,
             )  # type: ignore[call-arg]
@@ -75,26 +100,38 @@ async def main(recipients: int, rate: float, headroom: float, concurrency: int) 
             broadcaster = Broadcaster(
                 app.db, app.keyring, app.catalogs, [TelegramSender(channel)], always
             )
-            api.enforce_rate_limits(per_chat_per_second=1, overall_per_second=rate)
             started = time.monotonic()
             result = await broadcaster.drain(concurrency=concurrency)
             seconds = time.monotonic() - started
             await channel.application.shutdown()
             await app.close()
-            calls = api.calls_of("sendMessage")
-            refused = sum(1 for c in calls if not c.ok)
-            per_chat = Counter(m.chat_id for m in api.sent if m.method == "sendMessage")
-            missing = recipients - len(per_chat)
-            duplicates = sum(n - 1 for n in per_chat.values() if n > 1)
-            achieved = result.sent / seconds
-            print(f"recipients            {recipients}")
-            print(f"flood limit R         {rate:.0f} messages/s (stand-in answers 429 above it)")
-            print(f"limiter set to        {rate * headroom:.1f} messages/s")
-            print(f"sent                  {result.sent} in {seconds:.1f} s")
-            print(f"achieved rate         {achieved:.1f}/s = {achieved / rate:.3f} R")
-            print(f"429 answers           {refused}")
-            print(f"missing / duplicates  {missing} / {duplicates}")
-            print(f"run at                {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+        per_chat = Counter(summary["per_chat"])
+        missing = recipients - len(per_chat)
+        duplicates = sum(n - 1 for n in per_chat.values() if n > 1)
+        achieved = result.sent / seconds
+        print(f"recipients            {recipients}")
+        print(f"flood limit R         {rate:.0f} messages/s (stand-in answers 429 above it)")
+        print(f"limiter set to        {rate * headroom:.1f} messages/s")
+        print(f"sent                  {result.sent} in {seconds:.1f} s")
+        print(f"achieved rate         {achieved:.1f}/s = {achieved / rate:.3f} R")
+        print(f"429 answers           {summary['refused']}")
+        print(f"missing / duplicates  {missing} / {duplicates}")
+        print(f"in doubt              {result.in_doubt}")
+        times = summary.get("times", [])
+        if times and "--diag" in sys.argv:
+            ok = [t for t, good in times if good]
+            gaps = sorted(b - a for a, b in pairwise(ok))
+            print(
+                "gaps p1/p50/p99",
+                gaps[len(gaps) // 100],
+                gaps[len(gaps) // 2],
+                gaps[-len(gaps) // 100],
+            )
+            bad = [t for t, good in times if not good]
+            for t in bad[:5]:
+                window = [x for x in ok if t - 1 < x <= t]
+                print("429 at", t, "accepted in the second before:", len(window))
+        print(f"run at                {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
 
 
 if __name__ == "__main__":
@@ -103,5 +140,6 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=30.0)
     parser.add_argument("--headroom", type=float, default=1.0)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--diag", action="store_true")
     args = parser.parse_args()
     asyncio.run(main(args.recipients, args.rate, args.headroom, args.concurrency))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -433,20 +434,41 @@ class Broadcaster:
         self.holder = secrets.token_hex(8)
         self._draining = asyncio.Lock()
         self._next_slot: dict[str, float] = {}
+        self._started: dict[str, deque[float]] = {}  # send starts of the last second
+        self._pace_locks: dict[str, asyncio.Lock] = {}
 
     async def _pace(self, channel: str) -> None:
-        """Start sends at an even 1/rate apart. A token bucket would let a full second's
-        worth out at once after a pause, which a sliding-window flood control (Telegram's)
-        answers with 429 — and one 429 pauses every send."""
+        """Let one send start, at the channel's `rate`, without ever bursting.
+
+        Telegram's flood control counts messages in a sliding second and answers 429 above
+        its limit — and one 429 pauses every send for `retry_after`. So: sends follow an even
+        schedule (1/rate apart, small lateness absorbed without drift); never more than
+        floor(rate) start in any second, however late the event loop wakes (a stall is not
+        made up with a burst); and never closer than 0.8/rate, so that network jitter can add
+        at most one message to any second the platform sees."""
         rate = getattr(self.senders[channel], "rate", None)
         if not rate:
             return
+        gap, cap = 1.0 / rate, max(1, int(rate))
         loop = asyncio.get_running_loop()
-        slot = max(loop.time(), self._next_slot.get(channel, 0.0))
-        self._next_slot[channel] = slot + 1 / rate
-        delay = slot - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        lock = self._pace_locks.setdefault(channel, asyncio.Lock())
+        started = self._started.setdefault(channel, deque())
+        async with lock:
+            while True:
+                now = loop.time()
+                while started and started[0] <= now - 1.0:
+                    started.popleft()
+                wait = self._next_slot.get(channel, now) - now
+                if started:
+                    wait = max(wait, started[-1] + 0.8 * gap - now)
+                    if len(started) >= cap:
+                        wait = max(wait, started[0] + 1.0 - now)
+                if wait <= 0:
+                    break
+                await asyncio.sleep(wait)
+            started.append(now)
+            planned = self._next_slot.get(channel, now)
+            self._next_slot[channel] = max(planned, now - 0.5 * gap) + gap
 
     def _where(self, now: datetime, round_id: int | None, kinds: Sequence[str]) -> list[Any]:
         where = [
