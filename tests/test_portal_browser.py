@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import socket
 from collections.abc import AsyncIterator
@@ -214,3 +215,52 @@ async def test_a_wrong_password_shows_a_readable_error(
     alert = page.get_by_role("alert")
     assert "klopt niet" in await alert.inner_text()
     assert await page.locator("#email").input_value() == cso.email
+
+
+# ------------------------------------------------------------------ CSO and brand scenarios
+async def test_a_cso_admin_creates_a_round_and_downloads_a_poster(
+    app: App, portal: str, browser: Browser, shots: Path, tmp_path: Path
+) -> None:
+    import zxingcpp
+    from PIL import Image
+    from sqlalchemy import select
+
+    from bot.storage.models import RoundFactory
+
+    app.settings = app.settings.model_copy(update={"telegram_bot_username": "WageCheckTestBot"})
+    await app.admin.add_factory("KHI-001", "Korangi Knitwear", "sindh", "Karachi", None, 320)
+    await app.admin.add_factory("KHI-002", "Site Apparel", "sindh", "Karachi", None, 150)
+    admin = await make_account(app, "Sindh Labour Support Network", "cso", "admin")
+    for lang, size_name, viewport in (("en-GB", "desktop", DESKTOP), ("ur-PK", "phone", PHONE)):
+        page = await _page(browser, portal, lang, viewport)
+        await _log_in(page, admin.email or "")
+        await page.goto("/cso/rounds/new")
+        await page.screenshot(
+            path=str(shots / f"cso-round-new-{lang[:2]}-{size_name}.png"), full_page=True
+        )
+        await page.locator("#name").fill(f"Karachi, December 2026 ({lang})")
+        await page.locator("label[for^=factory-]", has_text="KHI-001").click()
+        await page.locator("button.primary[type=submit]").click()
+        await page.wait_for_url(re.compile(r"/cso/rounds/\d+"))
+        round_id = int(re.search(r"/cso/rounds/(\d+)", page.url).group(1))  # type: ignore[union-attr]
+        assert f"({lang})" in await page.locator("h1").inner_text()
+        await page.screenshot(
+            path=str(shots / f"cso-round-{lang[:2]}-{size_name}.png"), full_page=True
+        )
+        async with page.expect_download() as pdf_download:
+            await page.locator(f"a[href^='/cso/rounds/{round_id}/posters/'][href$='/pdf']").click()
+        pdf = tmp_path / f"poster-{lang}.pdf"
+        await (await pdf_download.value).save_as(pdf)
+        assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 5_000
+        assert (await pdf_download.value).suggested_filename.endswith("KHI-001.pdf")
+        async with page.expect_download() as png_download:
+            await page.locator(f"a[href^='/cso/rounds/{round_id}/posters/'][href$='/png']").click()
+        png = tmp_path / f"poster-{lang}.png"
+        await (await png_download.value).save_as(png)
+        async with app.db.transaction() as s:
+            code = (
+                await s.execute(select(RoundFactory.code).where(RoundFactory.round_id == round_id))
+            ).scalar_one()
+        links = {r.text for r in zxingcpp.read_barcodes(Image.open(png))}
+        assert f"https://t.me/WageCheckTestBot?start={code}" in links
+        await page.context.close()

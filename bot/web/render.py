@@ -106,8 +106,10 @@ def template_context(request: Request) -> dict[str, Any]:
             return "–"
         moment = _aware(value)
         text = babel_format_datetime(moment, format, tzinfo=tz, locale=locale)
-        zone = babel_format_datetime(moment, "zzz", tzinfo=tz, locale="en")
-        return f"{text} {zone}"
+        # "GMT+05:00": short, clear in every language; isolated, so that a right-to-left page
+        # does not turn it into "05:00+GMT".
+        zone = babel_format_datetime(moment, "ZZZZ", tzinfo=tz, locale="en")
+        return f"{text} \u2066{zone}\u2069"
 
     def format_number(value: int | float | None, format: str | None = None) -> str:
         if value is None:
