@@ -37,11 +37,19 @@ DEFAULT_RATE_PER_MINUTE = 60
 
 
 class ApiTokenError(ValueError):
-    """A request about tokens that cannot be carried out; the message says why."""
+    """A request about tokens that cannot be carried out; the message says why, and `code`
+    names the reason for pages that say it in their own words."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class TokenNotFound(ApiTokenError, LookupError):
     """No such token in this organisation (another organisation's token is "not found" too)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "not_found")
 
 
 @dataclass(frozen=True)
@@ -158,15 +166,15 @@ class ApiTokenService:
         """A new token for a brand; the returned `secret` is the only copy there will be."""
         name = " ".join(name.split())
         if not name:
-            raise ApiTokenError("give the token a name, e.g. the system that will use it")
+            raise ApiTokenError("give the token a name, e.g. the system that will use it", "name")
         if len(name) > NAME_MAX:
-            raise ApiTokenError(f"a token name has at most {NAME_MAX} characters")
+            raise ApiTokenError(f"a token name has at most {NAME_MAX} characters", "name_long")
         now = self.clock()
         secret = new_token_secret()
         async with self.db.transaction() as s:
             org = await s.get(Organisation, org_id)
             if org is None or org.kind != "brand":
-                raise ApiTokenError("only brands have API tokens")
+                raise ApiTokenError("only brands have API tokens", "not_brand")
             active = (
                 await s.execute(
                     select(ApiToken.id).where(
@@ -177,7 +185,8 @@ class ApiTokenService:
             if len(active) >= MAX_ACTIVE_TOKENS:
                 raise ApiTokenError(
                     f"an organisation has at most {MAX_ACTIVE_TOKENS} active tokens; "
-                    "revoke one you no longer use"
+                    "revoke one you no longer use",
+                    "too_many",
                 )
             token = ApiToken(
                 org_id=org_id,
