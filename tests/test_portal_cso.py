@@ -206,8 +206,10 @@ async def test_a_cso_viewer_reads_everything_and_changes_nothing(app: App) -> No
         await login(client, world.viewer.email or "")
         for method, path, admin_only, _ in _paths(world):
             response = await _call(client, method, path)
-            expected = 403 if admin_only else 200
+            expected = 403 if admin_only else 303 if path == "/cso" else 200
             assert response.status_code == expected, (method, path, response.status_code)
+            if path == "/cso":
+                assert response.headers["location"] == "/cso/rounds"
         # Nothing to press: no change forms on the pages a viewer sees.
         page = (await client.get(f"/cso/rounds/{world.round_id}")).text
         assert "/schedule" not in page and "/extend" not in page
@@ -421,8 +423,8 @@ async def test_live_counts_and_the_chart_show_counts_only(app: App) -> None:
         assert f'fill="url(#round-{rnd.id}-hatch)"' in svg.group(0)  # a pattern, not a colour
         assert "The numbers as a table" in page
         assert "41234" not in page and "41,234" not in page  # never an answer
-        home = (await client.get("/cso")).text
-        assert "Responses per day, last 30 days" in home and "41,234" not in home
+        home = (await client.get("/cso/rounds")).text
+        assert "Responses per day in all your rounds" in home and "41,234" not in home
 
 
 # ------------------------------------------------------------------------------ posters

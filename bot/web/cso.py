@@ -244,6 +244,12 @@ def _chart_label(request: Request) -> Callable[[Any], str]:
 
 
 # ------------------------------------------------------------------------------ rounds
+async def cso_home(request: Request) -> Response:
+    """/cso is the rounds list (the navigation's "Rounds")."""
+    await require(request, kind="cso")
+    return _go("/cso/rounds")
+
+
 async def rounds_page(request: Request) -> Response:
     """The CSO's home: its rounds with live counts, and responses per day of the last 30 days."""
     user = await require(request, kind="cso")
@@ -254,8 +260,9 @@ async def rounds_page(request: Request) -> Response:
     chart = None
     if active:
         days = await data.responses_per_day(db, active, today - timedelta(days=29), today)
-        if any(d.started or d.completed for d in days):
-            chart = day_chart(days, _chart_label(request))
+        first = next((i for i, d in enumerate(days) if d.started or d.completed), None)
+        if first is not None:  # from the first day with answers; two weeks at least
+            chart = day_chart(days[min(first, len(days) - 14) :], _chart_label(request))
     return _page(request, "cso/rounds.html", {"rounds": rounds, "chart": chart})
 
 
@@ -591,7 +598,7 @@ async def results_page(request: Request) -> Response:
             "flag_columns": [tx(c) for c in (S.CODE, S.NAME, S.FLAG, S.DETAIL)],
             "quality_title": tx(S.QUALITY),
             "verdict_rule": verdict_text(report, tx),
-            "formats": [*FORMATS, ANSWERS],
+            "formats": [f for f in ("pdf", "xlsx", "csv", "html", "json") if f in FORMATS],
             "report_languages": REPORT_LANGUAGES,
             "quality_note": translate(request, QUALITY_NOTE),
             "hidden_text": tx.hidden(report.k),
@@ -907,7 +914,7 @@ def _round_action_route() -> Route:
 
 
 routes: list[BaseRoute] = [
-    Route("/cso", rounds_page, name="cso_home"),
+    Route("/cso", cso_home, name="cso_home"),
     Route("/cso/rounds", rounds_page, name="cso_rounds"),
     Route("/cso/rounds/new", new_round_page, methods=["GET", "POST"], name="cso_round_new"),
     Route("/cso/rounds/{round_id:int}", round_page, name="cso_round"),

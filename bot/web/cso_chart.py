@@ -12,11 +12,12 @@ from datetime import date
 
 from bot.web.cso_data import DayCount
 
-WIDTH = 640
-HEIGHT = 220
+WIDTH = 560
+HEIGHT = 210
 LEFT, RIGHT, TOP, BOTTOM = 40, 8, 18, 30  # room for the axis labels
 MAX_DAY_LABELS = 8
 MAX_VALUE_LABELS = 21  # counts over the bars while they fit
+MAX_BAR_WIDTH = 28
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def day_chart(days: Sequence[DayCount], label: Callable[[date], str]) -> DayChar
     right, base = WIDTH - RIGHT, HEIGHT - BOTTOM
     plot_h = base - TOP
     slot = (right - LEFT) / len(days)
-    bar_w = max(1.0, slot * 0.4)
+    bar_w = min(max(1.0, slot * 0.4), MAX_BAR_WIDTH)  # one or two days: no slabs
     gap = (slot - 2 * bar_w) / 2
     every = max(1, math.ceil(len(days) / MAX_DAY_LABELS))
 

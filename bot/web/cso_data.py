@@ -474,6 +474,24 @@ class AuditRow:
     details: dict[str, Any]
     ok: bool
 
+    @property
+    def details_text(self) -> str:
+        """The details as "key: value; ..." (nested values in parentheses), for reading."""
+        return details_text(self.details)
+
+
+def details_text(value: Any) -> str:
+    if isinstance(value, dict):
+        parts = [
+            f"{k}: ({details_text(v)})" if isinstance(v, dict) else f"{k}: {details_text(v)}"
+            for k, v in value.items()
+            if v is not None and v != [] and v != {}
+        ]
+        return "; ".join(parts)
+    if isinstance(value, list | tuple):
+        return ", ".join(details_text(v) for v in value)
+    return str(value)
+
 
 @dataclass(frozen=True)
 class AuditPage:
