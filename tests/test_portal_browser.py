@@ -101,6 +101,16 @@ async def _log_in(page: Page, email: str, password: str = PASSWORD) -> None:
     await page.wait_for_url(lambda url: "/login" not in url)
 
 
+async def _overflow(page: Page) -> int:
+    """How many pixels the page is wider than the window (a phone page must not scroll
+    sideways)."""
+    return int(
+        await page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+    )
+
+
 async def _style(page: Page, selector: str, prop: str) -> str:
     return str(
         await page.eval_on_selector(
@@ -143,9 +153,7 @@ async def test_urdu_pages_render_right_to_left(
         # E-mail addresses stay left-to-right inside the Urdu page.
         assert await _style(page, "dd bdi[dir=ltr]", "direction") == "ltr"
         # Nothing is wider than the screen (no sideways scrolling on a phone).
-        overflow = await page.evaluate(
-            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
+        overflow = await _overflow(page)
         assert overflow <= 0, f"{lang} {size_name}: {overflow}px wider than the screen"
         await page.screenshot(
             path=str(shots / f"account-{lang[:2]}-{size_name}.png"), full_page=True
@@ -244,6 +252,7 @@ async def test_a_cso_admin_creates_a_round_and_downloads_a_poster(
         await page.wait_for_url(re.compile(r"/cso/rounds/\d+"))
         round_id = int(re.search(r"/cso/rounds/(\d+)", page.url).group(1))  # type: ignore[union-attr]
         assert f"({lang})" in await page.locator("h1").inner_text()
+        assert await _overflow(page) <= 0, f"{lang} {size_name}: the page scrolls sideways"
         await page.screenshot(
             path=str(shots / f"cso-round-{lang[:2]}-{size_name}.png"), full_page=True
         )

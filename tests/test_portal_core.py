@@ -625,3 +625,57 @@ async def test_wagecheck_run_telegram_whatsapp_web_in_one_process(
     for line in ("whatsapp webhook stopped", "telegram bot stopped", "web portal stopped"):
         assert line in logs
     assert (member.email or "@") not in logs
+
+
+# ------------------------------------------------------------------ translations
+PLACEHOLDER = re.compile(r"%\((\w+)\)s|\{(\w+)\}")
+# Urdu spelling, not Arabic (the worker catalogs' test has the same rule).
+NOT_URDU = {"\u064a": "Arabic yeh", "\u0643": "Arabic kaf", "\u0647": "Arabic heh"}
+
+
+def _portal_msgids() -> set[str | tuple[str, ...]]:
+    """The portal's texts as `make extract-portal` finds them in the code, now."""
+    from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+    from babel.messages.frontend import parse_keywords
+
+    from bot.config import PROJECT_ROOT
+
+    keywords = {**DEFAULT_KEYWORDS, **parse_keywords(["N_", "translate:2", "ntranslate:2,3"])}
+    found = extract_from_dir(
+        PROJECT_ROOT,
+        method_map=[("bot/web/**.py", "python"), ("bot/web/templates/**.html", "jinja2")],
+        options_map={
+            "bot/web/templates/**.html": {"extensions": "jinja2.ext.i18n", "trimmed": "true"}
+        },
+        keywords=keywords,
+    )
+    return {message if isinstance(message, str) else tuple(message) for _, _, message, *_ in found}
+
+
+def test_every_portal_text_is_translated_into_dutch_and_urdu() -> None:
+    from babel.messages.pofile import read_po
+
+    from bot.config import PROJECT_ROOT
+
+    wanted = _portal_msgids()
+    assert "Log in" in wanted and len(wanted) > 50
+    for lang in ("nl", "ur"):
+        path = PROJECT_ROOT / "locales" / lang / "LC_MESSAGES" / "portal.po"
+        with path.open("rb") as fh:
+            catalog = read_po(fh)
+        entries = {(m.id if isinstance(m.id, str) else tuple(m.id)): m for m in catalog if m.id}
+        missing = sorted(map(str, wanted - set(entries)))
+        assert not missing, f"{lang}: run `make extract-portal`; not in portal.po: {missing[:5]}"
+        for key in wanted:
+            message = entries[key]
+            sources = [key] if isinstance(key, str) else list(key)
+            targets = [message.string] if isinstance(key, str) else list(message.string)
+            assert all(targets) and not message.fuzzy, f"{lang}: untranslated {key!r}"
+            expected = {m for s in sources for m in PLACEHOLDER.findall(s)}
+            for target in targets:
+                assert {m for m in PLACEHOLDER.findall(target)} <= expected, (lang, key)
+                if lang == "ur":
+                    bad = [name for letter, name in NOT_URDU.items() if letter in target]
+                    assert not bad, f"ur: {bad} in {target!r}"
+            if len(sources) == 1:  # every value the page passes in is shown
+                assert {m for m in PLACEHOLDER.findall(targets[0])} == expected, (lang, key)
