@@ -130,6 +130,21 @@ ANSWERS_PER_SURVEY = 11  # every question but the skipped comment (language: not
 LANGUAGES = ("ur", "sd", "en")
 
 
+async def completed_counts(app: App) -> tuple[int, int]:
+    """Complete responses in the database, and their answers."""
+    from sqlalchemy import func, select
+
+    from bot.storage.models import Answer, Response
+
+    complete = Response.status == "complete"
+    async with app.db.transaction() as s:
+        responses = await s.scalar(select(func.count()).select_from(Response).where(complete))
+        answers = await s.scalar(
+            select(func.count()).select_from(Answer).join(Response).where(complete)
+        )
+    return int(responses or 0), int(answers or 0)
+
+
 def pick_payload(payloads: Sequence[str], value: str) -> str:
     """The payload a worker presses: the one ending in ":value", or the first for ""."""
     if not payloads:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -36,6 +36,7 @@ from benchmarks._common import (
     LANGUAGES,
     MESSAGES_PER_SURVEY,
     backends,
+    completed_counts,
     machine,
     open_bench_round,
     percentile,
@@ -45,11 +46,11 @@ from benchmarks._common import (
     settings_for,
     survey_steps,
 )
-from bot.bootstrap import App, build_app
+from bot.bootstrap import build_app
 from bot.privacy import Keyring
 from bot.service import InboundMessage, Outcome
 from bot.storage import Database
-from bot.storage.models import Answer, ProcessedMessage, Response
+from bot.storage.models import ProcessedMessage
 from bot.survey.state import ResponseCompleted
 
 CHANNEL = "telegram"
@@ -182,15 +183,6 @@ async def run_workers(handle: Handle, codes: list[str], workers: int, tag: str) 
     return Run(workers, sum(r is True for r in results), len(failed), seconds, latencies)
 
 
-async def counts(app: App) -> tuple[int, int]:
-    async with app.db.transaction() as s:
-        responses = await s.scalar(
-            select(func.count()).select_from(Response).where(Response.status == "complete")
-        )
-        answers = await s.scalar(select(func.count()).select_from(Answer))
-    return int(responses or 0), int(answers or 0)
-
-
 def show(label: str, run: Run) -> None:
     print(
         f"  {label:<8} {run.messages:>6,} messages in {run.seconds:6.2f} s: "
@@ -220,7 +212,7 @@ async def run_backend(backend: str, url: str, workers: int, repeat: int) -> Resu
             show("floor", floor_runs[-1])
             service_runs.append(await run_workers(app.service.handle, codes, workers, f"w{n}"))
             show("service", service_runs[-1])
-        responses, answers = await counts(app)
+        responses, answers = await completed_counts(app)
         return Result(backend, version, service_runs, floor_runs, responses, answers)
     finally:
         await app.close()
