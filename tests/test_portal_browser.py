@@ -273,3 +273,50 @@ async def test_a_cso_admin_creates_a_round_and_downloads_a_poster(
         links = {r.text for r in zxingcpp.read_barcodes(Image.open(png))}
         assert f"https://t.me/WageCheckTestBot?start={code}" in links
         await page.context.close()
+
+
+async def test_a_brand_sees_only_its_factories_and_downloads_the_pdf(
+    app: App, portal: str, browser: Browser, shots: Path, tmp_path: Path
+) -> None:
+    from pypdf import PdfReader
+
+    from tests.test_service import Worker, complete_survey, open_round
+
+    await open_round(app)  # "Test CSO", factory KHI-001 (Factory 0)
+    await app.admin.add_factory("KHI-002", "Other Mills", "sindh", "Karachi", None, 200)
+    rnd = await app.admin.get_round(1)
+    code = rnd.factories[0].code
+    for i in range(12):
+        await complete_survey(Worker(app, f"brand-test-{i}"), code)
+    await app.admin.close_round(1)
+    await app.admin.add_org("Noordzee Fashion", "brand")
+    await app.admin.link("Noordzee Fashion", ["KHI-001"])
+    await app.admin.add_org("Other Brand", "brand")
+    await app.admin.link("Other Brand", ["KHI-002"])
+    brand = await make_account(app, "Noordzee Fashion", "brand", "viewer")
+    for lang, size_name, viewport in (("nl-NL", "desktop", DESKTOP), ("ur-PK", "phone", PHONE)):
+        page = await _page(browser, portal, lang, viewport)
+        await _log_in(page, brand.email or "")
+        await page.goto("/brand/factories")
+        text = await page.locator("main").inner_text()
+        assert "KHI-001" in text and "KHI-002" not in text and "Other Mills" not in text
+        await page.screenshot(
+            path=str(shots / f"brand-factories-{lang[:2]}-{size_name}.png"), full_page=True
+        )
+        assert await _overflow(page) <= 0, f"{lang} {size_name}: factories scroll sideways"
+        await page.goto("/brand/results/1")
+        assert await _overflow(page) <= 0, f"{lang} {size_name}: results scroll sideways"
+        await page.screenshot(
+            path=str(shots / f"brand-results-{lang[:2]}-{size_name}.png"), full_page=True
+        )
+        async with page.expect_download() as download:
+            await page.locator("a[href*='/download/pdf']").first.click()
+        pdf = tmp_path / f"brand-{lang}.pdf"
+        await (await download.value).save_as(pdf)
+        assert pdf.read_bytes().startswith(b"%PDF")
+        words = "".join(p.extract_text() for p in PdfReader(pdf).pages)
+        assert "KHI-001" in words and "KHI-002" not in words
+        # Another brand's factory does not exist, as far as this brand can tell.
+        other = await page.goto("/brand/factories/KHI-002")
+        assert other is not None and other.status == 404
+        await page.context.close()
