@@ -139,6 +139,7 @@ async def test_a_cso_account_gets_403_on_every_brand_page(app: App, world: World
             assert "Factory KHI-001" not in response.text
         response = await post_form(client, "/brand/tokens", {"name": "x"}, page="/cso")
         assert response.status_code == 403
+        assert (await client.get("/brand/", follow_redirects=True)).status_code == 403
 
 
 async def test_another_brands_factories_rounds_and_downloads_are_404(

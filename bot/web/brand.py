@@ -55,6 +55,14 @@ TOKEN_ERRORS = {
     ),
     "not_brand": N_("Only brands have API tokens."),
 }
+# The verdicts in the portal's own languages (the report's text is English or Dutch only), for
+# the overview pages; the same words as the reports.
+VERDICT_NAMES = {
+    "likely_met": N_("Minimum likely met"),
+    "likely_not_met": N_("Minimum likely not met"),
+    "inconclusive": N_("Inconclusive"),
+}
+HIDDEN = N_("fewer than %(k)s answers")
 TOKEN_REVOKED = N_("The token %(name)s is revoked. Programs using it are refused from now on.")
 
 
@@ -219,23 +227,19 @@ async def factories(request: Request) -> Response:
     user = await _brand(request)
     app = _app(request)
     rows = await D.linked_factories(app, user.org_id)
-    lang = _report_lang(request)
-    tx = _text(request, lang)
+    tx = _text(request, _report_lang(request))  # numbers only: Latin digits, as in the files
     latest = {}
     for code, (rnd, report, part) in (await D.latest_results(app, user.org_id, rows)).items():
         paid = part.figures.paid_at_least_minimum
         latest[code] = {
             "round": rnd,
             "verdict": part.verdict,
-            "verdict_text": tx.verdict(part.verdict),
-            "share": V.share_text(paid, tx, report.k),
+            "verdict_text": translate(request, VERDICT_NAMES[part.verdict]),
+            "share": None if paid.share is None else tx.pct(paid.share),
+            "hidden": translate(request, HIDDEN, k=report.k),
             "interval": V.interval_text(paid, tx),
         }
-    return render(
-        request,
-        "brand/factories.html",
-        {"factories": rows, "latest": latest, "report_lang": lang},
-    )
+    return render(request, "brand/factories.html", {"factories": rows, "latest": latest})
 
 
 async def factory(request: Request) -> Response:
