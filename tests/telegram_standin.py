@@ -230,6 +230,12 @@ class Call:
     source: str = "http"  # "http" or "webhook-reply"
     status: int | None = None
     response: dict[str, Any] | None = None
+    answered_at: float | None = None  # time.monotonic() when the answer was ready
+
+    @property
+    def seconds(self) -> float | None:
+        """How long the answer took (a client with a shorter timeout gave up before it)."""
+        return None if self.answered_at is None else self.answered_at - self.at
 
     @property
     def ok(self) -> bool:
@@ -1045,6 +1051,7 @@ class TelegramStandin:
                 with contextlib.suppress(ApiError):
                     self._send_times[self._chat_id(params)].append((call.at, False))
         call.status, call.response = status, payload
+        call.answered_at = time.monotonic()
         self._notify()
         return status, payload, body
 

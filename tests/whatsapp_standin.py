@@ -25,7 +25,9 @@ What it does, like the Cloud API (developers.facebook.com/docs/whatsapp/cloud-ap
 * The 24-hour rule: a text or interactive message to a worker whose last message is older than
   24 hours is accepted and then fails with 131047, as on WhatsApp; templates always go out.
 * Faults on demand: ``fail_next(code, times, status)``, e.g. 130429 (throughput) and 131056
-  (pair rate), or 131000 with HTTP 500.
+  (pair rate), or 131000 with HTTP 500; ``delay(seconds, times)`` answers late (the message is
+  still sent, as WhatsApp sends a message whose answer the client stopped waiting for; those
+  are listed in ``delayed``).
 
 Meta's side:
 
@@ -232,6 +234,8 @@ class WhatsAppStandin:
     root: str = ""
     _workers: list[Worker] = field(default_factory=list)
     _faults: list[_Fault] = field(default_factory=list)
+    _delays: list[list[float]] = field(default_factory=list)  # [seconds, times left]
+    delayed: list[Sent] = field(default_factory=list)
     _retries: set[asyncio.Task[None]] = field(default_factory=set)
     _numbers: Any = field(default_factory=lambda: itertools.count(4_561_001))
     _stack: Any = None
@@ -304,6 +308,10 @@ class WhatsAppStandin:
         """The next `times` message requests fail with this Graph API error."""
         self._faults.append(_Fault(code, times, status, message or f"(#{code}) error"))
 
+    def delay(self, seconds: float, times: int = 1) -> None:
+        """The next `times` message requests are answered only after `seconds`."""
+        self._delays.append([seconds, times])
+
     # ------------------------------------------------------------------ what was sent
     def messages_to(self, worker: Worker) -> list[Sent]:
         return [s for s in self.sent if s.worker is worker]
@@ -327,13 +335,26 @@ class WhatsAppStandin:
                 raise ApiError(2500, "Unknown path components", status=400)
             if request.path_params["phone_id"] != self.phone_number_id:
                 raise ApiError(100, "(#100) Unsupported post request.", status=400)
+            late = await self._delay()
             self._fault()
             result = self._send(body)
+            if late:
+                self.delayed.append(self.sent[-1])
         except ApiError as exc:
             self.calls.append((exc.status, body))
             return exc.response()
         self.calls.append((200, body))
         return JSONResponse(result)
+
+    async def _delay(self) -> bool:
+        if not self._delays:
+            return False
+        rule = self._delays[0]
+        rule[1] -= 1
+        if rule[1] <= 0:
+            self._delays.pop(0)
+        await asyncio.sleep(rule[0])
+        return True
 
     def _fault(self) -> None:
         if self._faults:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
@@ -53,6 +56,16 @@ log = logging.getLogger(__name__)
 ROUND_CLOSED = N_("This survey has closed. Thank you for your interest.")
 # Conflicts (two deliveries of one message at once, or two processes) are retried this often.
 MAX_ATTEMPTS = 4
+# Waits before marking sent replies again while the database is unreachable (about 8 s in all).
+MARK_SENT_RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 4.0)
+
+
+def _retryable(exc: BaseException) -> bool:
+    """A conflict, a locked or busy database, or a connection the server dropped (a restart,
+    pg_terminate_backend): the same work can succeed on a fresh connection."""
+    if isinstance(exc, IntegrityError | OperationalError | OSError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 @dataclass(frozen=True)
@@ -101,6 +114,27 @@ class SurveyService:
         self.engines = engines
         self.keyring = keyring
         self._by_version_id: dict[int, Engine] = {}
+        self._in_flight: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+
+    @asynccontextmanager
+    async def exclusive(self, channel: str, message_id: str) -> AsyncIterator[None]:
+        """One delivery of a message at a time in this process, from `handle()` until its
+        replies are sent and marked.
+
+        A webhook delivery retried while the first is still sending (Telegram or Meta gave up
+        waiting for the 200, or sent it twice) waits here, then finds the message handled and
+        its replies gone from the outbox. Without it, both would send the same replies.
+        """
+        key = f"{channel}|{message_id}"
+        lock, holders = self._in_flight.setdefault(key, (asyncio.Lock(), [0]))
+        holders[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            holders[0] -= 1
+            if not holders[0]:
+                del self._in_flight[key]
 
     async def handle(self, msg: InboundMessage) -> Outcome:
         """Handle one message exactly once (a redelivered message id changes nothing)."""
@@ -109,9 +143,12 @@ class SurveyService:
             try:
                 async with self.db.transaction() as session:
                     return await self._handle(session, msg, dedup)
-            except (IntegrityError, OperationalError) as exc:
+            except DBAPIError as exc:
+                if not _retryable(exc):
+                    raise
                 # Either this message was handled meanwhile (a redelivery racing the first
-                # delivery), or a lock conflict: look, then try again.
+                # delivery, or a commit whose answer was lost with the connection), or a lock
+                # conflict or a dropped connection: look, then try again.
                 if await self._seen(dedup):
                     return await self._unsent(dedup)
                 if attempt == MAX_ATTEMPTS:
@@ -140,10 +177,28 @@ class SurveyService:
         )
 
     async def mark_sent(self, outbox_ids: list[int]) -> None:
-        """The channel delivered these replies; forget them (they may echo answers)."""
-        if outbox_ids:
-            async with self.db.transaction() as session:
-                await session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(outbox_ids)))
+        """The channel delivered these replies; forget them (they may echo answers).
+
+        Tried again for a few seconds while the database is unreachable. If it stays so, the
+        rows are left and the message still counts as handled: failing here would make the
+        platform deliver it again and the worker get the same question twice.
+        """
+        if not outbox_ids:
+            return
+        for delay in (*MARK_SENT_RETRY_DELAYS, None):
+            try:
+                async with self.db.transaction() as session:
+                    await session.execute(
+                        delete(OutboxMessage).where(OutboxMessage.id.in_(outbox_ids))
+                    )
+                return
+            except (DBAPIError, OSError) as exc:
+                if not _retryable(exc):
+                    raise
+                if delay is None:
+                    log.warning("replies sent but left in the outbox (%s)", type(exc).__name__)
+                    return
+                await asyncio.sleep(delay)
 
     async def _handle(self, session: AsyncSession, msg: InboundMessage, dedup: str) -> Outcome:
         # Recording the message id first makes a redelivery fail here, before any work.

@@ -24,6 +24,8 @@ from sqlalchemy.ext.asyncio import (
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# How our sessions show in PostgreSQL's pg_stat_activity (unless the URL's caller sets another).
+APPLICATION_NAME = "wagecheck"
 
 
 def alembic_config() -> Config:
@@ -53,6 +55,13 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if parsed.get_driver_name() == "asyncpg":
+        # Named, an operator can tell the bot's sessions apart (and end them, as the fault
+        # tests do with pg_terminate_backend).
+        connect_args = dict(kwargs.get("connect_args") or {})
+        server_settings = {"application_name": APPLICATION_NAME}
+        server_settings.update(connect_args.get("server_settings") or {})
+        kwargs["connect_args"] = connect_args | {"server_settings": server_settings}
     return create_async_engine(url, **kwargs)
 
 

@@ -160,7 +160,9 @@ def webhook_app(
         if update is None:
             return JSONResponse({"ok": False, "error": "not an update"}, status_code=400)
         try:
-            await channel.process(update)
+            # A retry of this update arriving while it is still being handled waits for it.
+            async with channel.app.service.exclusive("telegram", str(update.update_id)):
+                await channel.process(update)
         except Exception as exc:
             log.error("update failed (%s); Telegram will deliver it again", type(exc).__name__)
             log.debug("update failure", exc_info=True)

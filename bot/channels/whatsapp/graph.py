@@ -98,12 +98,13 @@ class GraphClient:
         retry_scale: float = 1.0,
         max_wait: float = MAX_WAIT_SECONDS,
         transport: httpx.AsyncBaseTransport | None = None,
+        timeout: httpx.Timeout = TIMEOUT,
     ) -> None:
         self.messages_url = f"{api_url.rstrip('/')}/{phone_number_id}/messages"
         self.limits = SendLimits(per_second, per_recipient_per_second)
         self.max_retries, self.retry_scale, self.max_wait = max_retries, retry_scale, max_wait
         self._http = httpx.AsyncClient(
-            headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT, transport=transport
+            headers={"Authorization": f"Bearer {token}"}, timeout=timeout, transport=transport
         )
 
     async def aclose(self) -> None:
