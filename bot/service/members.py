@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.privacy import Keyring
 from bot.service.admin import CODE_ALPHABET, AdminError
@@ -17,6 +17,12 @@ from bot.storage.models import AuditEntry, Invite, Member, Organisation
 INVITE_PREFIX = "join_"
 INVITE_LENGTH = 12  # 31^12 ≈ 8e17: not guessable, still typable once
 ROLES = ("admin", "viewer")
+# An account that tried this many codes that did not work within the window is refused even a
+# valid one until the window has passed without new attempts (each refusal counts too, so
+# guessing on keeps it locked). Codes cannot be guessed anyway; this keeps anyone from trying.
+MAX_FAILED_JOINS = 5
+JOIN_WINDOW = timedelta(hours=1)
+REFUSED = "invite.refused"
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,8 @@ class Membership:
 
 
 def _hash(code: str) -> str:
-    return hashlib.sha256(code.encode()).hexdigest()
+    # "surrogatepass": a typed code may carry a lone surrogate; it must not raise here.
+    return hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _now() -> datetime:
@@ -107,27 +114,44 @@ class MemberService:
         now: datetime | None = None,
     ) -> Membership | None:
         """Use an invite: link this account to the organisation. None if the code is not valid
-        (unknown, used or expired — deliberately not saying which)."""
+        (unknown, used or expired — deliberately not saying which), and None for any code once
+        the account had MAX_FAILED_JOINS refusals within JOIN_WINDOW."""
         now = now or _now()
         account = self.account(channel, user_id)
+        # Refusals are counted per account (its keyed hash, never the raw id) in the audit log.
+        actor = f"{channel} account {account}"
         async with self.db.transaction() as s:
+            failures = await s.scalar(
+                select(func.count())
+                .select_from(AuditEntry)
+                .where(
+                    AuditEntry.action == REFUSED,
+                    AuditEntry.actor == actor,
+                    AuditEntry.at > now - JOIN_WINDOW,
+                )
+            )
             invite = (
                 await s.execute(
                     select(Invite).where(Invite.code_hash == _hash(code.strip())).with_for_update()
                 )
             ).scalar()
-            if invite is None or invite.used_at is not None or _aware(invite.expires_at) <= now:
+            usable = (
+                invite is not None and invite.used_at is None and _aware(invite.expires_at) > now
+            )
+            limited = (failures or 0) >= MAX_FAILED_JOINS
+            if limited or not usable:
                 s.add(
                     AuditEntry(
                         at=now,
-                        actor=f"{channel} account",
-                        action="invite.refused",
+                        actor=actor,
+                        action=REFUSED,
                         target="invite",
-                        details={},
+                        details={"rate_limited": True} if limited else {},
                         ok=False,
                     )
                 )
                 return None
+            assert invite is not None
             member = (
                 await s.execute(
                     select(Member).where(Member.org_id == invite.org_id, Member.account == account)
@@ -230,8 +254,10 @@ class MemberService:
                 )
             )
 
-    async def audit(self, member_id: int, action: str, target: str, **details: object) -> None:
-        """Record an administrative action taken in the bot."""
+    async def audit(
+        self, member_id: int, action: str, target: str, *, ok: bool = True, **details: object
+    ) -> None:
+        """Record an administrative action taken (or, with ok=False, refused) in the bot."""
         async with self.db.transaction() as s:
             s.add(
                 AuditEntry(
@@ -240,7 +266,7 @@ class MemberService:
                     action=action,
                     target=target,
                     details=details,
-                    ok=True,
+                    ok=ok,
                 )
             )
 

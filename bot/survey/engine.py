@@ -57,6 +57,10 @@ NOTICES = {
 MAX_MERGED_CHARS = 1024
 # Shorter typed fragments could match several labels by accident.
 MIN_PARTIAL_MATCH = 4
+# Typed text longer than this is never a button label, a language or a month (even padded with
+# invisible marks): it is not cleaned and compared again for each of them, so that a long
+# message costs no more than a short one.
+MAX_LABEL_INPUT_CHARS = 1024
 
 
 @dataclass(frozen=True)
@@ -171,9 +175,14 @@ class Engine:
             if command is not None:
                 self._on_command(st, command)
             else:
-                if returning and state.phase != "paused":
-                    st.say(st.loc.gettext(P.WELCOME_BACK))
+                welcome = returning and state.phase != "paused"
                 self._on_answer(st, inp)
+                if welcome:
+                    # Said after the answer, so that it is in the language just chosen (an
+                    # answer to the language question) like everything after it.
+                    st.replies.insert(
+                        0, Reply(st.loc.gettext(P.WELCOME_BACK), lang=st.loc.lang, rtl=st.loc.rtl)
+                    )
         return Sprint(state=st.state, replies=_merge(st.replies), events=st.events, echo=st.echo)
 
     # ------------------------------------------------------------------ navigation
@@ -541,7 +550,7 @@ class Engine:
     ) -> str | None:
         """A typed answer naming a button: its label (in the worker's language or English);
         else, given `yes_no` (word meaning -> value), a yes/no word; else a word of one label."""
-        if inp.kind != "text":
+        if inp.kind != "text" or len(inp.text) > MAX_LABEL_INPUT_CHARS:
             return None
         typed = clean_text(inp.text).casefold()
         for value, label in labels.items():
@@ -597,7 +606,7 @@ class Engine:
     # One handler per question type; each accepts or returns _Invalid.
     def _answer_language(self, st: _Step, q: Question, inp: Input) -> _Invalid | None:
         value = self._button_value(inp, q)
-        if value is None and inp.kind == "text":
+        if value is None and inp.kind == "text" and len(inp.text) <= MAX_LABEL_INPUT_CHARS:
             typed = clean_text(inp.text).casefold()
             index = parse_choice_index(inp.text, len(self.survey.languages))
             for lang in self.survey.languages:
@@ -721,7 +730,7 @@ class Engine:
             return None
         options = {f"{m:%Y-%m}": m for m in (self._month_back(b, st.now) for b in q.months_back)}
         value = self._button_value(inp, q)
-        if value is None and inp.kind == "text":
+        if value is None and inp.kind == "text" and len(inp.text) <= MAX_LABEL_INPUT_CHARS:
             typed = clean_text(inp.text).casefold()
             for key, month in options.items():
                 if typed == st.loc.month(month).casefold():

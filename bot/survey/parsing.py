@@ -130,6 +130,8 @@ CURRENCY_WORDS: tuple[str, ...] = (
 # ------------------------------------------------------------------------------------- cleaning
 
 _TATWEEL = "\u0640"
+# Format (invisible), control and surrogate code points; white space among them stays a space.
+_DROPPED_CATEGORIES = frozenset({"Cf", "Cc", "Cs"})
 
 # Letters that look alike and are typed interchangeably depending on the keyboard (Arabic,
 # Urdu or Sindhi layout); folded only for matching words, never in text that is stored.
@@ -155,10 +157,18 @@ _TRAILING_PUNCT = ".!?,;:…۔؟،"
 
 
 def clean_text(text: str) -> str:
-    """NFC-normalise, drop format characters (bidi, zero-width, BOM) and tatweel, squash spaces."""
+    """NFC-normalise, drop format characters (bidi, zero-width, BOM), control characters, lone
+    surrogates and tatweel, squash spaces."""
     # Every Cf character is invisible by definition; keyboards sprinkle RLM/ALM/ZWNJ into RTL
-    # text and they would otherwise defeat every comparison.
-    visible = "".join(ch for ch in text if ch != _TATWEEL and unicodedata.category(ch) != "Cf")
+    # text and they would otherwise defeat every comparison. Control characters (NUL, ESC, ...)
+    # and lone surrogates (JSON may carry "\ud800") are never meant: PostgreSQL refuses NUL in
+    # text, and neither database nor any channel can encode a lone surrogate as UTF-8.
+    visible = "".join(
+        ch
+        for ch in text
+        if ch != _TATWEEL
+        and (unicodedata.category(ch) not in _DROPPED_CATEGORIES or ch.isspace())
+    )
     # str.split() without arguments splits on all Unicode whitespace, NBSP included.
     return " ".join(unicodedata.normalize("NFC", visible).split())
 

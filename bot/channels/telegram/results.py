@@ -10,7 +10,7 @@ from sqlalchemy import select
 from telegram import InputFile, Update
 from telegram.error import Forbidden
 
-from bot.reports import DisclosureError, build_report, render
+from bot.reports import ReportError, build_report, render
 from bot.reports.files import file_name
 from bot.reports.model import Audience
 from bot.service.members import Membership
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FORMATS = ("pdf", "xlsx")
+MAX_ROUND_DIGITS = 9  # a longer "round number" is no round (and no database integer)
 LATEST_ROUNDS = 3  # `/report` without a number: a brand's most recent closed rounds
 
 
@@ -36,7 +37,7 @@ async def send_report(
     """Build, render and send one report; False when this audience may not have it."""
     try:
         report = await build_report(channel.app, round_id, audience)
-    except DisclosureError as exc:
+    except ReportError as exc:  # not this audience's (DisclosureError), or no such round
         log.info("report refused: %s", type(exc).__name__)
         return False
     for fmt in FORMATS:
@@ -71,13 +72,15 @@ async def staff_report(
     audience = Audience(kind="cso" if m.is_cso else "brand", name=m.org_name)
     lang = report_language(m.language)
     if argument.isdecimal():
-        rounds = [int(argument)]
+        rounds = [int(argument)] if len(argument) <= MAX_ROUND_DIGITS else []
     elif m.is_cso:
         await channel.bot.send_message(chat_id, "Usage: /report <round number> (see /rounds).")
         return
     else:
         rounds = await rounds_for_brand(channel, m.org_id)
     sent = [r for r in rounds if await send_report(channel, chat_id, r, audience, lang)]
+    if not sent and argument:
+        await channel.staff.refused(m, "report", argument)
     if not sent:
         await channel.bot.send_message(
             chat_id,

@@ -18,6 +18,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Round numbers are small; a longer "number" is refused before it reaches the database (which
+# could not hold it as an integer).
+MAX_ROUND_DIGITS = 9
+REFUSED = "staff.refused"
+
 STAFF_COMMANDS = (
     "rounds",
     "round",
@@ -102,8 +107,17 @@ class StaffCommands:
         elif command == "report":
             await self.channel.staff_reports(update, m, argument)
         else:
-            return False  # e.g. a brand member typing /close
+            # e.g. a brand member typing /close: audited, then answered like an unknown command
+            await self.refused(m, command, argument)
+            return False
         return True
+
+    async def refused(self, m: Membership, command: str, argument: str) -> None:
+        """Audit a staff command this member may not use (another organisation's round, a
+        role without the command). The argument is cut short: it is typed text."""
+        await self.channel.members.audit(
+            m.member_id, REFUSED, f"/{command} {argument[:40]}".strip(), ok=False
+        )
 
     async def _login(self, update: Update, m: Membership) -> None:
         """`/login`: a one-time link to the web portal (10 minutes, single use), sent without
@@ -122,12 +136,17 @@ class StaffCommands:
             link_preview_options=LinkPreviewOptions(is_disabled=True),
         )
 
-    async def _own_round(self, m: Membership, argument: str) -> Round | None:
-        if not argument.isdecimal():
+    async def _own_round(self, m: Membership, argument: str, command: str) -> Round | None:
+        """The round numbered `argument` if this member's organisation runs it; another
+        organisation's round is refused and audited."""
+        if not argument.isdecimal() or len(argument) > MAX_ROUND_DIGITS:
             return None
         async with self.app.db.transaction() as s:
             rnd = await s.get(Round, int(argument))
-            return rnd if rnd is not None and rnd.cso_id == m.org_id else None
+        if rnd is not None and rnd.cso_id != m.org_id:
+            await self.refused(m, command, argument)
+            return None
+        return rnd
 
     async def _rounds(self, update: Update, m: Membership) -> None:
         async with self.app.db.transaction() as s:
@@ -155,7 +174,7 @@ class StaffCommands:
         await self._send(update, "\n".join(lines) + "\n\nDetails: /round <number>")
 
     async def _round(self, update: Update, m: Membership, argument: str) -> None:
-        rnd = await self._own_round(m, argument)
+        rnd = await self._own_round(m, argument, "round")
         if rnd is None:
             await self._send(update, "Usage: /round <number> (a round of your organisation).")
             return
@@ -181,7 +200,7 @@ class StaffCommands:
         return deep_link(self.channel.username, code)
 
     async def _close(self, update: Update, m: Membership, argument: str) -> None:
-        rnd = await self._own_round(m, argument)
+        rnd = await self._own_round(m, argument, "close")
         if rnd is None:
             await self._send(update, "Usage: /close <number> (a round of your organisation).")
             return
@@ -202,7 +221,7 @@ class StaffCommands:
     async def _extend(self, update: Update, m: Membership, argument: str) -> None:
         """`/extend <number> <days>`: close a round that many days later than planned."""
         number, _, days = argument.partition(" ")
-        rnd = await self._own_round(m, number)
+        rnd = await self._own_round(m, number, "extend")
         if rnd is None or not days.strip().isdecimal() or not 1 <= int(days) <= 90:
             await self._send(update, "Usage: /extend <number> <days> (1 to 90 days).")
             return

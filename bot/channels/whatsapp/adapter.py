@@ -57,31 +57,31 @@ def incoming(
     kind_name = str(message.get("type") or "unknown")
     if kind_name in IGNORED_TYPES or "group_id" in message or not message.get("id"):
         return None
-    if kind_name == "reaction" and not (message.get("reaction") or {}).get("emoji"):
+    if kind_name == "reaction" and not _object(message.get("reaction")).get("emoji"):
         return None  # a reaction taken back
     contact = _contact_of(message, contacts)
     user_id = contact.get("user_id") or message.get("from_user_id")
     phone = contact.get("wa_id") or message.get("from")
-    if not (user_id or phone):
-        return None
+    if not (user_id or phone) or not _encodable(user_id, phone, message["id"]):
+        return None  # no sender, or ids no keyed hash can be made of (lone surrogates)
     fields: dict[str, Any] = {}
     if kind_name == "text":
-        kind, fields["text"] = "text", str((message.get("text") or {}).get("body") or "")
+        kind, fields["text"] = "text", str(_object(message.get("text")).get("body") or "")
     elif kind_name == "interactive":
-        interactive = message.get("interactive") or {}
-        reply = interactive.get(interactive.get("type"))
+        interactive = _object(message.get("interactive"))
+        reply = interactive.get(str(interactive.get("type")))
         if interactive.get("type") in ("button_reply", "list_reply") and isinstance(reply, dict):
             kind, fields = _pressed(str(reply.get("id") or ""))
         else:  # a Flow or call-permission answer: nothing we asked for
             kind, fields["media"] = "media", f"interactive:{interactive.get('type')}"
     elif kind_name == "button":  # a template's quick-reply button
-        kind, fields = _pressed(str((message.get("button") or {}).get("payload") or RESUME))
+        kind, fields = _pressed(str(_object(message.get("button")).get("payload") or RESUME))
     elif kind_name == "request_welcome":  # the worker opened the chat for the first time
         kind = "start"
     elif kind_name == "edit":
         kind = "edited"
     else:  # voice, audio, image, sticker, video, document, location, contacts, reaction, ...
-        voice = kind_name == "audio" and (message.get("audio") or {}).get("voice")
+        voice = kind_name == "audio" and _object(message.get("audio")).get("voice")
         kind, fields["media"] = "media", "voice" if voice else kind_name
     return Incoming(
         InboundMessage(
@@ -96,6 +96,25 @@ def incoming(
         ),
         Recipient(phone=str(phone) if phone else None, user_id=str(user_id) if user_id else None),
     )
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """A JSON object of a delivery, or {} when the field is missing or not an object."""
+    return value if isinstance(value, dict) else {}
+
+
+def _objects(value: Any) -> list[dict[str, Any]]:
+    """The JSON objects of a list field of a delivery (anything else in it is skipped)."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _encodable(*values: Any) -> bool:
+    try:
+        for value in values:
+            str(value).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _pressed(payload: str) -> tuple[str, dict[str, Any]]:
@@ -170,19 +189,22 @@ class WhatsAppChannel:
         (Meta then delivers it again, and the ones already handled change nothing)."""
         if payload.get("object") != WEBHOOK_OBJECT:
             return
-        for entry in payload.get("entry") or []:
-            for change in entry.get("changes") or []:
-                value = change.get("value") or {}
+        # A part that is not shaped as documented is skipped, not raised: Meta would deliver
+        # it again for days and it would never succeed.
+        for entry in _objects(payload.get("entry")):
+            for change in _objects(entry.get("changes")):
+                value = _object(change.get("value"))
                 if change.get("field") != "messages":
                     continue  # account, template and quality updates need nothing from us
-                if (value.get("metadata") or {}).get("phone_number_id") != self.phone_number_id:
+                if _object(value.get("metadata")).get("phone_number_id") != self.phone_number_id:
                     log.info("webhook for another business number ignored")
                     continue
-                for message in value.get("messages") or []:
-                    await self._on_message(message, value.get("contacts") or [])
-                for status in value.get("statuses") or []:
+                contacts = _objects(value.get("contacts"))
+                for message in _objects(value.get("messages")):
+                    await self._on_message(message, contacts)
+                for status in _objects(value.get("statuses")):
                     _on_status(status)
-                for error in value.get("errors") or []:
+                for error in _objects(value.get("errors")):
                     log.warning("WhatsApp reported error %s", _code(error))
 
     async def _on_message(self, message: dict[str, Any], contacts: list[dict[str, Any]]) -> None:
@@ -190,10 +212,8 @@ class WhatsAppChannel:
         if found is None:
             log.info("webhook message of type %s needs no answer", message.get("type"))
             return
-        # Meta may deliver a message again while it is still being handled: one at a time.
-        async with self.app.service.exclusive(CHANNEL, found.message.message_id):
-            outcome = await self.app.service.handle(found.message)
-            await self.deliver(found.recipient, outcome, typed=found.message.kind == "text")
+        outcome = await self.app.service.handle(found.message)
+        await self.deliver(found.recipient, outcome, typed=found.message.kind == "text")
 
     async def deliver(self, to: Recipient, outcome: Outcome, *, typed: bool = False) -> None:
         """Send the replies in order; mark each sent only once WhatsApp took it.
