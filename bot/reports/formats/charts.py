@@ -27,6 +27,9 @@ GRID = "#E3E7EA"
 TEAL = "#1F4E5F"
 BELOW = "#B3261E"
 VERDICT_COLOURS = {"likely_met": "#2E7D32", "likely_not_met": "#B3261E", "inconclusive": "#B7791F"}
+# The verdict is also in the marker's shape and in words beside the row: readable without
+# colour (colour-blind readers, black-and-white prints).
+VERDICT_MARKERS = {"likely_met": "o", "likely_not_met": "X", "inconclusive": "D"}
 DPI = 200
 # HTML and PDF of one report draw the same charts: keep the last ones (bytes, small).
 CACHE_SIZE = 256
@@ -116,11 +119,12 @@ def _shares_chart(
             continue
         colour = VERDICT_COLOURS[f.verdict]
         ax.plot(s.ci95, [y, y], color=colour, linewidth=2.4, solid_capstyle="butt", alpha=0.55)
-        ax.plot([s.share], [y], marker="o", markersize=6, color=colour)
+        marker = VERDICT_MARKERS[f.verdict]
+        ax.plot([s.share], [y], marker=marker, markersize=6.5, color=colour, markeredgecolor=INK)
         ax.text(
             1.02,
             y,
-            f"{tx.pct(s.share)}  ({tx.interval(s.ci95)})",
+            f"{tx.pct(s.share)}  ({tx.interval(s.ci95)})  {tx.verdict(f.verdict)}",
             fontsize=7,
             color=INK,
             va="center",
