@@ -564,17 +564,9 @@ def _links_table(rows: list[tuple[str, ...]], title: str) -> Table:
 
 
 async def _bot_username(a: App) -> str | None:
-    """The bot's username: from the settings, else asked from the Bot API with the token."""
-    s = a.settings
-    if s.telegram_bot_username:
-        return s.telegram_bot_username.lstrip("@")
-    if s.telegram_token is None:
-        return None
-    from telegram import Bot
+    from bot.channels.telegram.adapter import bot_username
 
-    bot = Bot(s.telegram_token.get_secret_value(), base_url=f"{s.telegram_api_url.rstrip('/')}/bot")
-    async with bot:
-        return bot.username
+    return await bot_username(a)
 
 
 def _day(moment: datetime | None) -> str:

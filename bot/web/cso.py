@@ -522,10 +522,10 @@ async def _poster_links(request: Request, code: str) -> list[Any]:
 
 async def _bot_username(request: Request) -> str | None:
     """The bot's username, asked of the Bot API once per process when only a token is set
-    (the command line's way, bot/cli.py)."""
+    (bot.channels.telegram.adapter.bot_username)."""
     state = request.app.state
     if not hasattr(state, "cso_bot_username"):
-        from bot.cli import _bot_username as ask
+        from bot.channels.telegram.adapter import bot_username as ask
 
         state.cso_bot_username = await ask(_wc(request))
     username: str | None = state.cso_bot_username

@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from telegram import (
+    Bot,
     BotCommand,
     BotCommandScopeAllPrivateChats,
     CallbackQuery,
@@ -50,6 +51,19 @@ MEDIA_KINDS = (
 )
 WORKER_COMMANDS = frozenset(texts.COMMANDS)
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+
+
+async def bot_username(app: App) -> str | None:
+    """The bot's username (for deep links and posters): from the settings, else asked from
+    the Bot API with the token; None without either."""
+    s = app.settings
+    if s.telegram_bot_username:
+        return s.telegram_bot_username.lstrip("@")
+    if s.telegram_token is None:
+        return None
+    bot = Bot(s.telegram_token.get_secret_value(), base_url=f"{s.telegram_api_url.rstrip('/')}/bot")
+    async with bot:
+        return bot.username
 
 
 def deep_link(bot_username: str, code: str) -> str:
