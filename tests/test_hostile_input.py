@@ -392,7 +392,7 @@ def walk(engine: Engine, target: Target, lang: str, now: datetime) -> Sprint:
 
 def finish(engine: Engine, state: ConversationState, lang: str, now: datetime) -> list[Sprint]:
     """Answer validly until the survey is complete (raises if it never is)."""
-    sprints = []
+    sprints: list[Sprint] = []
     for _ in range(60):
         if (
             state.phase == "done"
