@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import itertools
 import shutil
+import sqlite3
 import sys
 import tempfile
 import time
@@ -28,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import insert
+from sqlalchemy.exc import OperationalError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -49,6 +51,7 @@ from benchmarks._common import (
 from bot.bootstrap import build_app
 from bot.privacy import Keyring
 from bot.service import InboundMessage, Outcome
+from bot.service.inbound import MAX_ATTEMPTS
 from bot.storage import Database
 from bot.storage.models import ProcessedMessage
 from bot.survey.state import ResponseCompleted
@@ -104,8 +107,9 @@ class Result:
 
 class FloorService:
     """The floor: a no-op engine and one trivial write. Like the real service it derives the
-    de-duplication key and commits one transaction per message; then it hands back the replies
-    a real run gave at that step, so that the workers' loop is the same."""
+    de-duplication key, commits one transaction per message and retries a lock conflict; then
+    it hands back the replies a real run gave at that step, so that the workers' loop is the
+    same."""
 
     def __init__(self, db: Database, keyring: Keyring, script: list[Outcome]) -> None:
         self.db, self.keyring, self.script = db, keyring, script
@@ -117,10 +121,18 @@ class FloorService:
 
     async def handle(self, msg: InboundMessage) -> Outcome:
         dedup = self.keyring.message_key(msg.channel, msg.message_id)
-        async with self.db.transaction() as session:
-            await session.execute(
-                insert(ProcessedMessage).values(key=dedup, processed_on=msg.received_at.date())
-            )
+        for attempt in range(1, MAX_ATTEMPTS + 1):  # SQLite's "database is locked", as there
+            try:
+                async with self.db.transaction() as session:
+                    await session.execute(
+                        insert(ProcessedMessage).values(
+                            key=dedup, processed_on=msg.received_at.date()
+                        )
+                    )
+                break
+            except OperationalError:
+                if attempt == MAX_ATTEMPTS:
+                    raise
         step = self._step.get(msg.user_id, 0)
         self._step[msg.user_id] = step + 1
         return self.script[step]
@@ -198,7 +210,7 @@ async def run_backend(backend: str, url: str, workers: int, repeat: int) -> Resu
     home = Path(tempfile.mkdtemp(prefix="wagecheck-bench-"))
     app = await build_app(settings_for(url, home))
     try:
-        version = "3" if app.db.is_sqlite else await postgres_version(url)
+        version = sqlite3.sqlite_version if app.db.is_sqlite else await postgres_version(url)
         codes = await open_bench_round(app)
         # Warm-up (engine caches, connections, query compilation) and the floor's replies.
         script = await complete_survey(app.service.handle, "warm-up", codes[0], "en")
