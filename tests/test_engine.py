@@ -1802,3 +1802,23 @@ def test_pause_during_a_number_confirmation_resumes_the_confirmation(
     assert conv.state.phase == "confirm_number" and "PKR 4,000" in conv.last.text
     conv.press("_ok")
     assert [e.value for e in conv.events if isinstance(e, AnswerGiven)] == [4000]
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("Call me on 0300-1234567 about it", "Call me on […] about it"),
+        ("سپروائزر کا نمبر ۰۳۰۰۱۲۳۴۵۶۷ ہے", "سپروائزر کا نمبر […] ہے"),
+        ("My CNIC 42101-1234567-1, mail me at ali@example.com", "My CNIC […], mail me at […]"),
+        ("They paid 42,500 on 10-10-2026, not 1,00,000", None),  # wages and dates stay
+    ],
+)
+def test_phone_and_identity_numbers_and_emails_are_not_stored_from_a_comment(
+    engine: Engine, now: datetime, factory_ref: FactoryRef, typed: str, stored: str | None
+) -> None:
+    """A worker who types a phone number, an identity card number or an e-mail address into
+    the comment is not identified by it: it is removed before storing, and the echo shows
+    what was kept."""
+    conv = begin(engine, now, factory_ref, "en", at="comment")
+    conv.type(typed)
+    assert conv.events == [AnswerGiven("comment", stored or typed)]

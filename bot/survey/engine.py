@@ -24,6 +24,7 @@ from bot.survey.parsing import (
     parse_choice_indices,
     parse_number,
     parse_yes_no,
+    redact_contacts,
 )
 from bot.survey.state import (
     AnswerGiven,
@@ -796,6 +797,7 @@ class Engine:
             return _Invalid(st.loc.gettext(P.TEXT_EMPTY))
         if len(text) > q.max_chars:
             return _Invalid(st.loc.gettext(P.TEXT_TOO_LONG, max=st.loc.number(q.max_chars)))
+        text = redact_contacts(text)  # the echo shows the worker what was kept
         self._accept(st, q, text, "…" if len(text) > 40 else text)
         return None
 

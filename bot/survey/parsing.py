@@ -173,6 +173,35 @@ def clean_text(text: str) -> str:
     return " ".join(unicodedata.normalize("NFC", visible).split())
 
 
+# Ten or more digits in one run (spaces, dashes, dots, brackets between them): a phone number
+# (Pakistani mobiles have 10-12 digits with or without 0/+92) or an identity card number
+# (13 digits) — never a wage or a date. Any digit script (matched after to_latin_digits,
+# which keeps every position).
+_LONG_NUMBER = re.compile(r"\+?\d(?:[\s\-\u2010-\u2015.()/]*\d){9,}")
+_EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
+REDACTED = "[…]"
+
+
+def redact_contacts(text: str) -> str:
+    """Free text without phone numbers, identity card numbers and e-mail addresses: a worker
+    who types theirs (or a supervisor's) into a comment is not identified by it."""
+    latin = to_latin_digits(text)
+    spans = [m.span() for m in _LONG_NUMBER.finditer(latin)]
+    spans += [m.span() for m in _EMAIL.finditer(latin)]
+    if not spans:
+        return text
+    out, last = [], 0
+    for start, end in sorted(spans):
+        if start < last:  # overlapping (an e-mail address made of digits)
+            last = max(last, end)
+            continue
+        out.append(text[last:start])
+        out.append(REDACTED)
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
 def to_latin_digits(text: str) -> str:
     """Replace every Unicode decimal digit (str.isdecimal) with its ASCII digit; leave the rest."""
     if text.isascii():
