@@ -158,7 +158,7 @@ class TelegramWorker:
 
     def __init__(self, api: TelegramStandin, log: ChatLog, index: int, codes: dict[str, str]):
         self.api, self.log, self.index = api, log, index
-        self.chat = 20_000 + index
+        self.chat = 5_550_000_000 + index  # long: it cannot turn up in a log by chance
         self.factory = factory_codes(index + 1)[-1]  # its own factory: its response
         self.code = codes[self.factory]  # the poster code
         self.injected: list[Injected] = []

@@ -14,17 +14,18 @@ import hmac
 import json
 import logging
 import signal
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from telegram import Update
-from telegram.error import NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, TelegramError
 
 from bot.channels.health import health_route
 from bot.channels.telegram.adapter import ALLOWED_UPDATES, TelegramChannel
@@ -33,11 +34,27 @@ log = logging.getLogger(__name__)
 
 POLL_TIMEOUT = 25  # seconds a getUpdates call waits for news
 RETRY_DELAYS = (1, 2, 5, 10, 30)  # after a failed update or a network error
+# Polling cannot confirm later updates while one is being retried, so an update that fails for
+# a reason time does not cure (Telegram refused the request itself, a bug with this one update)
+# is given up after this many attempts instead of holding up every chat for ever.
+MAX_ATTEMPTS_WHEN_REFUSED = 3
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
-async def process_batch(channel: TelegramChannel, updates: list[Update]) -> list[Update]:
-    """Handle updates: one chat's in order, different chats concurrently. Returns the failed."""
+def passes(exc: Exception) -> bool:
+    """A fault that passes and is retried as long as it lasts: the network, the Bot API's own
+    trouble (timeouts, 5xx, 429), the database (a restart, dropped connections, a lock)."""
+    if isinstance(exc, BadRequest):  # a NetworkError, but the request itself was refused
+        return False
+    return isinstance(exc, NetworkError | RetryAfter | InvalidToken | DBAPIError | OSError)
+
+
+async def process_batch(
+    channel: TelegramChannel, updates: list[Update], attempts: Counter[int] | None = None
+) -> list[Update]:
+    """Handle updates: one chat's in order, different chats concurrently. Returns the failed,
+    except those given up (`attempts` counts the failures per update_id across calls)."""
+    attempts = Counter() if attempts is None else attempts
     by_chat: OrderedDict[int, list[Update]] = OrderedDict()
     for update in updates:
         chat = update.effective_chat
@@ -51,8 +68,16 @@ async def process_batch(channel: TelegramChannel, updates: list[Update]) -> list
                 await channel.process(update)
             except Exception as exc:
                 # The exception's text may quote database parameters: its type is enough.
-                log.error("update failed (%s); it will be tried again", type(exc).__name__)
+                name = type(exc).__name__
                 log.debug("update failure", exc_info=True)
+                if not passes(exc):
+                    attempts[update.update_id] += 1
+                    if attempts[update.update_id] >= MAX_ATTEMPTS_WHEN_REFUSED:
+                        log.error(
+                            "update failed (%s) %d times; given up", name, MAX_ATTEMPTS_WHEN_REFUSED
+                        )
+                        continue
+                log.error("update failed (%s); it will be tried again", name)
                 failed.extend(chat_updates[i:])  # keep this chat's order
                 return
 
@@ -100,8 +125,9 @@ async def poll(
         attempt = 0
         pending = updates
         retry = 0
+        attempts: Counter[int] = Counter()
         while pending and not stop.is_set():
-            pending = await process_batch(channel, pending)
+            pending = await process_batch(channel, pending, attempts)
             if pending:
                 await _sleep(stop, RETRY_DELAYS[min(retry, len(RETRY_DELAYS) - 1)])
                 retry += 1
