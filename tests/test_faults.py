@@ -211,6 +211,7 @@ async def test_a_database_outage_under_load_is_waited_out_and_nothing_is_lost_or
         retried = [r for r in caplog.records if "update failed" in r.getMessage()]
         retried += [r for r in caplog.records if "retrying inbound" in r.getMessage()]
         assert retried  # transactions did fail mid-way, and were tried again
+        print(f"\noutage: {ended} sessions ended, {len(retried)} retries")
     assert not [r for r in caplog.records if "left in the outbox" in r.getMessage()]
     for w in workers:
         assert repeats(log.messages(w.chat)) == []
@@ -272,6 +273,7 @@ async def test_a_redelivery_storm_on_the_telegram_webhook_stores_once_and_repeat
         await asyncio.gather(*(post(u) for u in late))
 
     assert set(statuses) == {200}
+    print(f"\ntelegram storm: {statuses[200]} POSTs of {sum(len(w.injected) for w in workers)}")
     for w in workers:
         assert repeats(log.messages(w.chat)) == [], w.chat
         assert len(log.messages(w.chat)) == sum(s.action != "tick" for s in SCRIPT)
