@@ -212,8 +212,10 @@ class WhatsAppChannel:
         if found is None:
             log.info("webhook message of type %s needs no answer", message.get("type"))
             return
-        outcome = await self.app.service.handle(found.message)
-        await self.deliver(found.recipient, outcome, typed=found.message.kind == "text")
+        # Meta may deliver a message again while it is still being handled: one at a time.
+        async with self.app.service.exclusive(CHANNEL, found.message.message_id):
+            outcome = await self.app.service.handle(found.message)
+            await self.deliver(found.recipient, outcome, typed=found.message.kind == "text")
 
     async def deliver(self, to: Recipient, outcome: Outcome, *, typed: bool = False) -> None:
         """Send the replies in order; mark each sent only once WhatsApp took it.
