@@ -48,7 +48,7 @@ from benchmarks._common import (
     settings_for,
     survey_steps,
 )
-from bot.bootstrap import build_app
+from bot.bootstrap import App, build_app
 from bot.privacy import Keyring
 from bot.service import InboundMessage, Outcome
 from bot.service.inbound import MAX_ATTEMPTS
@@ -208,27 +208,33 @@ def show(label: str, run: Run) -> None:
 
 async def run_backend(backend: str, url: str, workers: int, repeat: int) -> Result:
     home = Path(tempfile.mkdtemp(prefix="wagecheck-bench-"))
-    app = await build_app(settings_for(url, home))
     try:
-        version = sqlite3.sqlite_version if app.db.is_sqlite else await postgres_version(url)
-        codes = await open_bench_round(app)
-        # Warm-up (engine caches, connections, query compilation) and the floor's replies.
-        script = await complete_survey(app.service.handle, "warm-up", codes[0], "en")
-        assert finished(script), "the warm-up worker did not finish the survey"
-        floor = FloorService(app.db, app.keyring, script)
-        await run_workers(floor.handle, codes, min(workers, 50), "floor-warm-up")
-        service_runs, floor_runs = [], []
-        for n in range(repeat):
-            floor.reset()
-            floor_runs.append(await run_workers(floor.handle, codes, workers, f"floor{n}"))
-            show("floor", floor_runs[-1])
-            service_runs.append(await run_workers(app.service.handle, codes, workers, f"w{n}"))
-            show("service", service_runs[-1])
-        responses, answers = await completed_counts(app)
-        return Result(backend, version, service_runs, floor_runs, responses, answers)
+        app = await build_app(settings_for(url, home))
+        try:
+            return await measure(app, backend, url, workers, repeat)
+        finally:
+            await app.close()
     finally:
-        await app.close()
         shutil.rmtree(home, ignore_errors=True)
+
+
+async def measure(app: App, backend: str, url: str, workers: int, repeat: int) -> Result:
+    version = sqlite3.sqlite_version if app.db.is_sqlite else await postgres_version(url)
+    codes = await open_bench_round(app)
+    # Warm-up (engine caches, connections, query compilation) and the floor's replies.
+    script = await complete_survey(app.service.handle, "warm-up", codes[0], "en")
+    assert finished(script), "the warm-up worker did not finish the survey"
+    floor = FloorService(app.db, app.keyring, script)
+    await run_workers(floor.handle, codes, min(workers, 50), "floor-warm-up")
+    service_runs, floor_runs = [], []
+    for n in range(repeat):
+        floor.reset()
+        floor_runs.append(await run_workers(floor.handle, codes, workers, f"floor{n}"))
+        show("floor", floor_runs[-1])
+        service_runs.append(await run_workers(app.service.handle, codes, workers, f"w{n}"))
+        show("service", service_runs[-1])
+    responses, answers = await completed_counts(app)
+    return Result(backend, version, service_runs, floor_runs, responses, answers)
 
 
 async def main(argv: list[str] | None = None) -> list[Result]:
