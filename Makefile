@@ -60,11 +60,12 @@ extract-portal: $(STAMP)
 	    $(VENV)/bin/pybabel init -D portal -l $$lang -i locales/portal.pot -d locales; done
 	$(VENV)/bin/pybabel update -D portal -i locales/portal.pot -d locales --previous --ignore-obsolete
 
-# Every script in benchmarks/ (modules without a __main__ block, e.g. synthetic.py, are
-# helpers). Reports: SQLite always, PostgreSQL when WAGECHECK_BENCH_DATABASE_URL's server
-# answers. Results: docs/benchmarks.md.
+# Every script in benchmarks/ (modules without a __main__ block, e.g. synthetic.py, and
+# modules starting with _, which the benchmarks start themselves, are helpers), at its small
+# default size. SQLite always, PostgreSQL when WAGECHECK_BENCH_DATABASE_URL's server answers.
+# Results and the full sizes: docs/benchmarks.md.
 bench: setup
-	@for script in $$(grep -l '__main__' benchmarks/*.py); do \
+	@for script in $$(grep -l '__main__' benchmarks/[!_]*.py); do \
 	    echo "== $$script"; $(PY) $$script || exit 1; done
 
 lint: setup

@@ -2,7 +2,7 @@
 PostgreSQL when its server answers), the survey a simulated worker completes, percentiles and
 the machine the figures come from.
 
-Not a benchmark itself (no `__main__` block, so `make bench` leaves it alone).
+Not a benchmark itself: it has no main block, so `make bench` leaves it alone.
 """
 
 from __future__ import annotations
