@@ -415,11 +415,12 @@ def round_publish(round_id: int) -> None:
 
 @db_app.command("prune")
 def db_prune() -> None:
-    """Forget old message ids and expired opt-in addresses (also done when a round closes)."""
+    """Forget old message ids, unsent replies and expired opt-in addresses (also done when a
+    round closes, and every night by the scheduler)."""
     pruned = _run(lambda a: a.admin.prune())
     console.print(
-        f"{pruned['message_ids']} message id(s) and {pruned['opt_in_addresses']} "
-        "expired opt-in address(es) removed"
+        f"{pruned['message_ids']} message id(s), {pruned['unsent_replies']} unsent "
+        f"reply(ies) and {pruned['opt_in_addresses']} expired opt-in address(es) removed"
     )
 
 

@@ -4,7 +4,7 @@ for months runs into."""
 from __future__ import annotations
 
 import shutil
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from bot.bootstrap import App, build_app
 from bot.config import PROJECT_ROOT, Settings
-from bot.storage.models import ContactAddress, ProcessedMessage
+from bot.storage.models import ContactAddress, OutboxMessage, ProcessedMessage
 from bot.survey.definition import SurveyError
 from tests.test_service import Worker, complete_survey, open_round
 
@@ -76,15 +76,29 @@ async def test_old_message_ids_and_expired_opt_ins_are_pruned(app: App) -> None:
         handled = await s.scalar(select(func.count()).select_from(ProcessedMessage))
         day = await s.scalar(select(ContactAddress.created_on))
     assert handled and day is not None
+    # A reply whose webhook delivery the platform gave up on: never sent, never asked again.
+    async with app.db.transaction() as s:
+        s.add(
+            OutboxMessage(
+                message_key="k" * 64,
+                channel="telegram",
+                position=0,
+                reply={"text": "What is your job?"},
+                created_at=datetime.combine(day, time(12), UTC),
+            )
+        )
     assert await app.admin.prune(day + timedelta(days=3)) == {
         "message_ids": 0,
         "opt_in_addresses": 0,
+        "unsent_replies": 0,
     }
     assert await app.admin.prune(day + timedelta(days=8)) == {
         "message_ids": handled,
         "opt_in_addresses": 0,
+        "unsent_replies": 1,
     }
     assert await app.admin.prune(day + timedelta(days=401)) == {
         "message_ids": 0,
         "opt_in_addresses": 1,
+        "unsent_replies": 0,
     }

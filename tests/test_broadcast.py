@@ -332,7 +332,7 @@ def test_what_counts_as_a_delivery_in_doubt() -> None:
     import httpx
     from telegram.error import NetworkError, TimedOut
 
-    from bot.service.broadcasts import delivery_uncertain
+    from bot.service.delivery import delivery_uncertain
 
     def wrapped(outer: Exception, inner: Exception) -> Exception:
         try:

@@ -72,7 +72,7 @@ async def test_a_revoked_member_loses_access_and_it_is_audited(app: App,
     assert {"invite.create", "member.join", "member.revoke"} <= set(actions)
 
 
-async def test_replies_wait_in_the_outbox_until_marked_sent(app: App) -> None:
+async def test_replies_wait_in_the_outbox_until_taken_for_sending(app: App) -> None:
     codes = await open_round(app)
     msg = InboundMessage(channel="telegram", user_id="777", message_id="9001", kind="start",
                          received_at=datetime.now(UTC), start_code=codes["KHI-001"], outbox=True)
@@ -83,7 +83,14 @@ async def test_replies_wait_in_the_outbox_until_marked_sent(app: App) -> None:
     assert again.duplicate and again.outbox_ids == first.outbox_ids
     assert [r.text for r in again.replies] == [r.text for r in first.replies]
     assert [r.buttons for r in again.replies] == [r.buttons for r in first.replies]
-    await app.service.mark_sent(again.outbox_ids)
+    # Taken for sending, then refused for sure (say, connection refused) after the first
+    # replies but the last went out: that one goes back, and the redelivery sends only it.
+    await app.service.take(again)
+    assert (await app.service.handle(msg)).replies == []  # taken: never sent twice
+    await app.service.give_back(again, len(first.replies) - 1)
+    rest = await app.service.handle(msg)
+    assert rest.replies and [r.text for r in rest.replies] == [first.replies[-1].text]
+    await app.service.take(rest)
     third = await app.service.handle(msg)
     assert third.duplicate and third.replies == []
     async with app.db.transaction() as s:

@@ -25,6 +25,7 @@ from bot.storage.models import (
     Factory,
     JobRun,
     Organisation,
+    OutboxMessage,
     ProcessedMessage,
     Response,
     Round,
@@ -631,8 +632,8 @@ class AdminService:
         return {"addresses_purged": purged or 0, "conversations_trimmed": conversations or 0}
 
     async def prune(self, today: date | None = None) -> dict[str, int]:
-        """Delete what is no longer needed: handled message ids past the redelivery window,
-        and opt-in addresses past their keeping period."""
+        """Delete what is no longer needed: handled message ids and unsent replies past the
+        redelivery window, and opt-in addresses past their keeping period."""
         today = today or _now().date()
         async with self.db.transaction() as s:
             ids = (
@@ -653,7 +654,20 @@ class AdminService:
             ).rowcount
             if addresses:
                 self._audit(s, "contact.expire", f"{addresses} opt-in address(es)")
-        return {"message_ids": ids or 0, "opt_in_addresses": addresses or 0}
+            # Replies whose message was never delivered again (a webhook the platform gave
+            # up on): past the redelivery window nobody will send them, and they may echo
+            # answers.
+            cutoff = datetime.combine(
+                today - timedelta(days=self.processed_message_days), datetime.min.time(), UTC
+            )
+            replies = (
+                await s.execute(delete(OutboxMessage).where(OutboxMessage.created_at < cutoff))
+            ).rowcount
+        return {
+            "message_ids": ids or 0,
+            "opt_in_addresses": addresses or 0,
+            "unsent_replies": replies or 0,
+        }
 
     async def _trim_conversations(self, s: AsyncSession, round_id: int) -> int:
         """Drop the in-progress answers kept in conversation state; keep only what is needed

@@ -20,12 +20,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-import httpx
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_, Catalogs, isolate
 from bot.privacy import Keyring
+from bot.service.delivery import delivery_uncertain
 from bot.storage import Database
 from bot.storage.models import (
     BrandFactory,
@@ -383,24 +383,6 @@ class DrainResult:
 class _Claimed:
     row: BroadcastMessage
     address: str | None
-
-
-# The transport errors after which a request may have reached the platform and been acted on
-# (the answer was lost), as opposed to "never connected" or "the platform said no".
-_UNCERTAIN = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.RemoteProtocolError, httpx.ReadError)
-
-
-def delivery_uncertain(exc: BaseException) -> bool:
-    """True when `exc` (or what caused it: python-telegram-bot wraps httpx's errors) means the
-    message may have been delivered although sending failed."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, _UNCERTAIN):
-            return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return False
 
 
 class Broadcaster:

@@ -83,8 +83,9 @@ class InboundMessage:
     media: str = ""
     client_language: str | None = None
     language_chosen: bool = False
-    # Channels that send over a network record replies in the outbox (see OutboxMessage) and
-    # call SurveyService.mark_sent once they are delivered.
+    # Channels that send over a network record replies in the outbox (see OutboxMessage),
+    # take them (SurveyService.take) just before sending, and give back what a definite
+    # failure kept from going out (SurveyService.give_back).
     outbox: bool = False
 
 
@@ -99,7 +100,9 @@ class Outcome:
     duplicate: bool = False
     echo: str | None = None
     events: list[Event] = field(default_factory=list)
-    outbox_ids: list[int] = field(default_factory=list)
+    outbox_ids: list[int] = field(default_factory=list)  # one per reply, in order
+    message_key: str = ""  # the keyed message id the outbox rows are filed under
+    channel: str = ""
 
 
 def _hour(moment: datetime) -> datetime:
@@ -161,44 +164,69 @@ class SurveyService:
             return await session.get(ProcessedMessage, dedup) is not None
 
     async def _unsent(self, dedup: str) -> Outcome:
-        """A redelivery: nothing changes, but replies never confirmed as sent go out again."""
+        """A redelivery: nothing changes, but replies still in the outbox (never taken for
+        sending, or given back after a definite failure) go out now."""
         async with self.db.transaction() as session:
             rows = (
                 await session.execute(
-                    select(OutboxMessage.id, OutboxMessage.reply)
+                    select(OutboxMessage.id, OutboxMessage.reply, OutboxMessage.channel)
                     .where(OutboxMessage.message_key == dedup)
                     .order_by(OutboxMessage.position)
                 )
             ).all()
         return Outcome(
             duplicate=True,
-            replies=[reply_from_dict(r) for _, r in rows],
-            outbox_ids=[i for i, _ in rows],
+            replies=[reply_from_dict(r) for _, r, _ in rows],
+            outbox_ids=[i for i, _, _ in rows],
+            message_key=dedup,
+            channel=rows[0][2] if rows else "",
         )
 
-    async def mark_sent(self, outbox_ids: list[int]) -> None:
-        """The channel delivered these replies; forget them (they may echo answers).
+    async def take(self, outcome: Outcome) -> None:
+        """Take the replies out of the outbox just before sending them.
 
-        Tried again for a few seconds while the database is unreachable. If it stays so, the
-        rows are left and the message still counts as handled: failing here would make the
-        platform deliver it again and the worker get the same question twice.
+        From here on a crash cannot send them a second time: a message handed to the platform
+        whose answer never came back (a kill, a timeout) may or may not have arrived, and a
+        worker must never get the same question twice. The other side of that choice: a
+        crash in the instant between this commit and the send loses the question; the
+        worker's next message, whatever it is, gets it again (the engine asks where they are).
+        If the database cannot be reached, this raises and nothing is sent: the platform
+        delivers the message again later and finds the replies still here.
         """
-        if not outbox_ids:
+        if not outcome.outbox_ids:
             return
         for delay in (*MARK_SENT_RETRY_DELAYS, None):
             try:
                 async with self.db.transaction() as session:
                     await session.execute(
-                        delete(OutboxMessage).where(OutboxMessage.id.in_(outbox_ids))
+                        delete(OutboxMessage).where(OutboxMessage.id.in_(outcome.outbox_ids))
                     )
                 return
             except (DBAPIError, OSError) as exc:
-                if not _retryable(exc):
+                if not _retryable(exc) or delay is None:
                     raise
-                if delay is None:
-                    log.warning("replies sent but left in the outbox (%s)", type(exc).__name__)
-                    return
                 await asyncio.sleep(delay)
+
+    async def give_back(self, outcome: Outcome, first_unsent: int) -> None:
+        """Put replies `first_unsent`.. back in the outbox: the platform refused them for sure
+        (connection refused, an error answer), so the redelivery of the message sends them."""
+        rest = list(enumerate(outcome.replies))[first_unsent:]
+        if not outcome.outbox_ids or not rest:
+            return
+        async with self.db.transaction() as session:
+            await session.execute(
+                insert(OutboxMessage),
+                [
+                    {
+                        "message_key": outcome.message_key,
+                        "channel": outcome.channel,
+                        "position": i,
+                        "reply": reply_to_dict(r),
+                        "created_at": datetime.now(UTC),
+                    }
+                    for i, r in rest
+                ],
+            )
 
     async def _handle(self, session: AsyncSession, msg: InboundMessage, dedup: str) -> Outcome:
         # Recording the message id first makes a redelivery fail here, before any work.
@@ -398,7 +426,12 @@ class SurveyService:
             ",".join(type(e).__name__ for e in sprint.events) or "-",
         )
         return Outcome(
-            replies=sprint.replies, echo=sprint.echo, events=sprint.events, outbox_ids=outbox_ids
+            replies=sprint.replies,
+            echo=sprint.echo,
+            events=sprint.events,
+            outbox_ids=outbox_ids,
+            message_key=dedup,
+            channel=msg.channel,
         )
 
     async def _apply(

@@ -26,6 +26,7 @@ from bot.channels.telegram import texts
 from bot.channels.telegram.ratelimit import ChatRateLimiter
 from bot.i18n import WORKER_LANGUAGES, negotiate_language
 from bot.service import InboundMessage, Outcome
+from bot.service.delivery import delivery_uncertain
 from bot.service.members import INVITE_PREFIX, MemberService
 from bot.survey.state import Reply
 
@@ -256,24 +257,33 @@ class TelegramChannel:
             await self._worker(update, kind="button", payload=query.data, pressed=message)
 
     async def deliver(self, chat_id: int, outcome: Outcome, pressed: Message | None) -> None:
-        """Send the replies; mark them sent only afterwards (a crash re-sends, never loses)."""
+        """Send the replies, taken from the outbox first: a crash or a lost answer never sends
+        one twice (bot/service/delivery.py); a definite failure gives the unsent ones back
+        for the redelivery of the update."""
         replies = list(outcome.replies)
-        if outcome.echo and not outcome.duplicate:
-            if pressed is not None:  # show the choice under the question that was answered
-                await self._edit(pressed, f"{pressed.text or ''}\n\n✓ {outcome.echo}", None)
-            elif replies:  # typed ("۲"): say what it was taken as, before the next question
-                replies[0] = replace(replies[0], text=f"✓ {outcome.echo}\n\n{replies[0].text}")
-        for reply in replies:
-            markup = keyboard(reply.buttons)
-            if reply.replaces_previous and pressed is not None:
-                await self._edit(pressed, reply.text, markup)
-            else:
-                try:
-                    await self.bot.send_message(chat_id, reply.text, reply_markup=markup)
-                except Forbidden:
-                    log.info("worker blocked the bot; reply dropped")
-                    break
-        await self.app.service.mark_sent(outcome.outbox_ids)
+        await self.app.service.take(outcome)
+        sent = 0
+        try:
+            if outcome.echo and not outcome.duplicate:
+                if pressed is not None:  # show the choice under the question that was answered
+                    await self._edit(pressed, f"{pressed.text or ''}\n\n✓ {outcome.echo}", None)
+                elif replies:  # typed ("۲"): say what it was taken as, before the next question
+                    replies[0] = replace(replies[0], text=f"✓ {outcome.echo}\n\n{replies[0].text}")
+            for reply in replies:
+                markup = keyboard(reply.buttons)
+                if reply.replaces_previous and pressed is not None:
+                    await self._edit(pressed, reply.text, markup)
+                else:
+                    try:
+                        await self.bot.send_message(chat_id, reply.text, reply_markup=markup)
+                    except Forbidden:
+                        log.info("worker blocked the bot; reply dropped")
+                        return
+                sent += 1
+        except Exception as exc:
+            if not delivery_uncertain(exc):
+                await self.app.service.give_back(outcome, sent)
+            raise
 
     async def _edit(self, message: Message, text: str, markup: InlineKeyboardMarkup | None) -> None:
         try:

@@ -20,6 +20,7 @@ from bot.bootstrap import App
 from bot.channels.whatsapp import render
 from bot.channels.whatsapp.graph import GraphClient, GraphError, Recipient
 from bot.service import InboundMessage, Outcome
+from bot.service.delivery import delivery_uncertain
 from bot.survey.state import Reply
 
 log = logging.getLogger(__name__)
@@ -218,26 +219,30 @@ class WhatsAppChannel:
             await self.deliver(found.recipient, outcome, typed=found.message.kind == "text")
 
     async def deliver(self, to: Recipient, outcome: Outcome, *, typed: bool = False) -> None:
-        """Send the replies in order; mark each sent only once WhatsApp took it.
+        """Send the replies in order, taken from the outbox first: a crash or a lost answer
+        never sends one twice (bot/service/delivery.py).
 
         A transient failure (a rate limit that outlasted the retries, a Graph API fault)
-        raises, so the webhook fails and Meta delivers the message again: the outbox then
-        gives back what was not sent. Any other refusal is logged and the rest of the replies
-        stay in the outbox.
+        gives the unsent replies back and raises, so the webhook fails and Meta delivers the
+        message again: the outbox then holds what was not sent. A reply WhatsApp refuses for
+        good is logged and dropped with the rest (a question after a missing one makes no
+        sense; the worker's next message gets the question again).
         """
         replies = list(outcome.replies)
         if typed and outcome.echo and not outcome.duplicate and replies:
             # What a typed "۲" was taken as; a pressed button already shows in the chat.
             replies[0] = replace(replies[0], text=f"✓ {outcome.echo}\n\n{replies[0].text}")
-        sent: list[int] = []
+        await self.app.service.take(outcome)
+        sent = 0
         try:
-            for i, reply in enumerate(replies):
+            for reply in replies:
                 if not await self._send(to, reply):
-                    break
-                if i < len(outcome.outbox_ids):
-                    sent.append(outcome.outbox_ids[i])
-        finally:
-            await self.app.service.mark_sent(sent)
+                    return
+                sent += 1
+        except Exception as exc:
+            if not delivery_uncertain(exc):
+                await self.app.service.give_back(outcome, sent)
+            raise
 
     async def _send(self, to: Recipient, reply: Reply) -> bool:
         loc = self.app.catalogs.get(reply.lang)
@@ -252,7 +257,7 @@ class WhatsAppChannel:
                     log.warning("WhatsApp refused buttons (error %s); sent as text", exc.code)
                     text = render.text_with_options(_body(message), list(reply.buttons))
                     return await self._send(to, Reply(text, lang=reply.lang, rtl=reply.rtl))
-                log.warning("WhatsApp refused a reply (error %s); it stays in the outbox", exc.code)
+                log.warning("WhatsApp refused a reply (error %s); dropped", exc.code)
                 return False
         return True
 
