@@ -112,6 +112,18 @@ async def test_forged_telegram_webhook_requests_are_refused_and_store_nothing(ap
         for body in (b"not json", b"[]", b"{}"):
             response = await hook.api.deliver_raw(body, secret="wrong", url=hook.url)
             assert response is not None and response.status_code == 403
+        # With the secret, a body that is no update is refused as malformed (400: Telegram
+        # would repeat a 500 for hours), and nothing is stored.
+        for body in (
+            b"not json",
+            b"[]",
+            b"null",
+            b"{}",
+            b'{"update_id": "x"}',
+            b'{"update_id": 7, "message": "x"}',
+        ):
+            response = await hook.api.deliver_raw(body, secret=SECRET, url=hook.url)
+            assert response is not None and response.status_code == 400, body
         assert hook.api.messages_to(chat) == []
         await _nothing_stored(app)
         # The genuine delivery of the same update is taken.

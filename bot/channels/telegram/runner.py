@@ -180,8 +180,11 @@ def webhook_app(
             return JSONResponse({"ok": False}, status_code=403)
         try:
             data = json.loads(await request.body())
+            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+                raise ValueError("not an update")
             update = Update.de_json(data, channel.bot)
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, AttributeError):
+            # Malformed (a 4xx: retrying it cannot help), never a 500 that Telegram repeats.
             return JSONResponse({"ok": False, "error": "not an update"}, status_code=400)
         if update is None:
             return JSONResponse({"ok": False, "error": "not an update"}, status_code=400)
