@@ -409,7 +409,7 @@ async def test_live_counts_and_the_chart_show_counts_only(app: App) -> None:
         await login(client, world.viewer.email or "")
         fragment = await client.get(f"/cso/rounds/{rnd.id}/counts")
         assert fragment.status_code == 200 and "<html" not in fragment.text
-        row = re.search(r"KHI-001</span>.*?</tr>", fragment.text, re.S)
+        row = re.search(r"KHI-001</bdi>.*?</tr>", fragment.text, re.S)
         assert row and re.findall(r'<td class="num">([^<]*)</td>', row.group(0))[:4] == [
             "3",
             "3",
