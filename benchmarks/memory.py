@@ -53,6 +53,7 @@ from benchmarks.service import complete_survey
 from benchmarks.telegram_e2e import (
     TOKEN,
     BenchStandin,
+    Tally,
     bot_command,
     bot_env,
     process,
@@ -285,7 +286,7 @@ async def measure(
         async with process(bot_command(), bot_env(url, home, api.url), home, api) as child:
             await asyncio.sleep(1)  # the scheduler's start-up (reconcile) settles
             rss_start, _ = rss_kib(child.pid)
-            latencies: list[float] = []
+            tally = Tally()
             done = await asyncio.gather(
                 *(
                     worker(
@@ -293,7 +294,7 @@ async def measure(
                         first_chat + i,
                         codes[i % len(codes)],
                         LANGUAGES[i % 3],
-                        latencies,
+                        tally,
                         echo=False,
                     )
                     for i in range(workers)
@@ -303,7 +304,7 @@ async def measure(
                 await asyncio.sleep(max(0.0, TICK_SECONDS - (time.monotonic() - started)))
             await asyncio.sleep(1)
             rss, hwm = rss_kib(child.pid)
-    m = Measure(case, conversations, len(latencies), sum(done), rss_start, rss, hwm)
+    m = Measure(case, conversations, len(tally.latencies), sum(done), rss_start, rss, hwm)
     print(
         f"  {case:<5} {conversations:>7,} open conversations: RSS {rss / 1024:6.1f} MiB after "
         f"{m.messages} messages ({m.completed}/{workers} surveys completed; "
