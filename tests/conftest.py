@@ -1,11 +1,14 @@
 """Shared fixtures. Databases are real: a SQLite file per test, and PostgreSQL when
-WAGECHECK_TEST_DATABASE_URL is set (CI sets it when a server answers on 127.0.0.1:5432)."""
+WAGECHECK_TEST_DATABASE_URL is set (CI sets it when a server answers on 127.0.0.1:5432); each
+test gets its own, already at the newest schema (copied from one migrated per session)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
-from collections.abc import AsyncIterator
+import shutil
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from bot.bootstrap import App, build_app
 from bot.config import PROJECT_ROOT, Settings
 from bot.i18n import Catalogs
+from bot.storage import Database
 from bot.survey.definition import Survey, load_survey
 from bot.survey.engine import Engine
 from bot.survey.state import FactoryRef
@@ -65,23 +69,82 @@ def _backends() -> list[str]:
     return ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
 
 
+async def _migrate(url: str) -> None:
+    db = Database(url)
+    try:
+        await db.upgrade()
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The schema migrated once per test session: a SQLite file each test copies, and a
+    PostgreSQL database each test clones (CREATE DATABASE … TEMPLATE). Running the whole
+    migration chain for each of some 1,500 tests took minutes; `test_migrations` still runs
+    it on an empty database and compares the result with the models."""
+    folder = tmp_path_factory.mktemp("template")
+    templates = {"sqlite": str(folder / "template.db")}
+    asyncio.run(_migrate(f"sqlite+aiosqlite:///{templates['sqlite']}"))
+    name = None
+    if PG_URL:
+        name = f"wagecheck_template_{secrets.token_hex(6)}"
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+        templates["postgresql"] = name
+        asyncio.run(_migrate(_pg_url(name)))
+    try:
+        yield templates
+    finally:
+        if name:
+            asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _pg_admin(statement: str) -> None:
+    assert PG_URL is not None
+    admin = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await admin.dispose()
+
+
+def _pg_url(name: str) -> str:
+    assert PG_URL is not None
+    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(params=_backends())
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A fresh, empty database: a SQLite file, or a new PostgreSQL database dropped afterwards."""
     if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
         return
-    assert PG_URL is not None
     name = f"wagecheck_test_{secrets.token_hex(6)}"
-    admin = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await _pg_admin(f'CREATE DATABASE "{name}"')
     try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+        yield _pg_url(name)
     finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=_backends())
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, migrated_templates: dict[str, str]
+) -> AsyncIterator[str]:
+    """A fresh database at the newest schema, nothing in it: a copy of the session's migrated
+    SQLite file, or a clone of its migrated PostgreSQL database (dropped afterwards)."""
+    if request.param == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copyfile(migrated_templates["sqlite"], path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    name = f"wagecheck_test_{secrets.token_hex(6)}"
+    await _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_templates["postgresql"]}"')
+    try:
+        yield _pg_url(name)
+    finally:
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
