@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -416,41 +415,45 @@ class Broadcaster:
         self.holder = secrets.token_hex(8)
         self._draining = asyncio.Lock()
         self._next_slot: dict[str, float] = {}
-        self._started: dict[str, deque[float]] = {}  # send starts of the last second
+        self._started: dict[str, list[list[float]]] = {}  # [let go, answered] in the last second
         self._pace_locks: dict[str, asyncio.Lock] = {}
 
-    async def _pace(self, channel: str) -> None:
+    async def _pace(self, channel: str) -> list[float] | None:
         """Let one send start, at the channel's `rate`, without ever bursting.
 
         Telegram's flood control counts messages in a sliding second and answers 429 above
         its limit — and one 429 pauses every send for `retry_after`. So: sends follow an even
         schedule (1/rate apart, small lateness absorbed without drift); never more than
-        floor(rate) start in any second, however late the event loop wakes (a stall is not
-        made up with a burst); and never closer than 0.8/rate, so that network jitter can add
-        at most one message to any second the platform sees."""
+        floor(rate) in any second, however late the event loop wakes (a stall is not made up
+        with a burst); never let go closer than 0.8/rate. The returned cell holds when the
+        send was let go and when it was answered; the caller sets the latter, so sends held
+        up inside the channel (python-telegram-bot waits out a 429 for all of them, then lets
+        them go at once) count when they really went, and the next ones wait for the second
+        to clear."""
         rate = getattr(self.senders[channel], "rate", None)
         if not rate:
-            return
+            return None
         gap, cap = 1.0 / rate, max(1, int(rate))
         loop = asyncio.get_running_loop()
         lock = self._pace_locks.setdefault(channel, asyncio.Lock())
-        started = self._started.setdefault(channel, deque())
+        started = self._started.setdefault(channel, [])
         async with lock:
             while True:
                 now = loop.time()
-                while started and started[0] <= now - 1.0:
-                    started.popleft()
+                started[:] = [cell for cell in started if cell[1] > now - 1.0]
                 wait = self._next_slot.get(channel, now) - now
                 if started:
-                    wait = max(wait, started[-1] + 0.8 * gap - now)
+                    wait = max(wait, max(c[0] for c in started) + 0.8 * gap - now)
                     if len(started) >= cap:
-                        wait = max(wait, started[0] + 1.0 - now)
+                        wait = max(wait, min(c[1] for c in started) + 1.0 - now)
                 if wait <= 0:
                     break
                 await asyncio.sleep(wait)
-            started.append(now)
+            cell = [now, now]  # let go, answered (moved by the caller)
+            started.append(cell)
             planned = self._next_slot.get(channel, now)
             self._next_slot[channel] = max(planned, now - 0.5 * gap) + gap
+        return cell
 
     def _where(self, now: datetime, round_id: int | None, kinds: Sequence[str]) -> list[Any]:
         where = [
@@ -674,11 +677,15 @@ class Broadcaster:
             result.skipped += 1
             return
         sender = self.senders[row.channel]
-        await self._pace(row.channel)
+        sent_at = await self._pace(row.channel)
         if not await self._mark_attempt(row.id):
             return  # our claim expired and another sender holds the row now
         try:
-            await sender.send(self.render(row, c.address))
+            try:
+                await sender.send(self.render(row, c.address))
+            finally:
+                if sent_at is not None:  # when the platform answered, not when we let it go
+                    sent_at[1] = max(sent_at[1], asyncio.get_running_loop().time())
         except RecipientBlocked:
             await self._finish(row.id, "blocked")
             result.blocked += 1
