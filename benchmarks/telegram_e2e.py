@@ -19,8 +19,9 @@ Latency: from the update being queued in the stand-in to the bot's reply (sendMe
 there. The bot's rate limiter (Telegram's 30 messages/s overall, 1/s per chat) is raised out of
 the way: it would cap both rates at Telegram's limit, not measure the bot.
 
-    python benchmarks/telegram_e2e.py [--workers 500] [--repeat 1] [--only sqlite|postgresql]
-                                      [--profile FILE]   # cProfile of the bot process
+    python benchmarks/telegram_e2e.py [--workers 500] [--repeat 2] [--only sqlite|postgresql]
+                                      [--profile FILE]     # cProfile of the bot process
+                                      [--py-spy PREFIX]    # py-spy samples of both bots
 """
 
 from __future__ import annotations
