@@ -160,6 +160,26 @@ def pick_payload(payloads: Sequence[str], value: str) -> str:
 # ------------------------------------------------------------------ figures
 
 
+class Throughput:
+    """Rates of one pass (a dataclass with `latencies`, `seconds` and `completed`)."""
+
+    latencies: list[float]
+    seconds: float
+    completed: int
+
+    @property
+    def messages(self) -> int:
+        return len(self.latencies)
+
+    @property
+    def per_second(self) -> float:
+        return self.messages / self.seconds
+
+    @property
+    def surveys_per_second(self) -> float:
+        return self.completed / self.seconds
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """The q-th percentile (0-100), nearest rank; 0.0 for no values."""
     if not values:

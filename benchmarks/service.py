@@ -37,6 +37,7 @@ from benchmarks._common import (
     ANSWERS_PER_SURVEY,
     LANGUAGES,
     MESSAGES_PER_SURVEY,
+    Throughput,
     backends,
     completed_counts,
     machine,
@@ -61,7 +62,7 @@ Handle = Callable[[InboundMessage], Awaitable[Outcome]]
 
 
 @dataclass
-class Run:
+class Run(Throughput):
     """One pass of every worker through one handler."""
 
     workers: int
@@ -69,18 +70,6 @@ class Run:
     failed: int
     seconds: float
     latencies: list[float] = field(repr=False)
-
-    @property
-    def messages(self) -> int:
-        return len(self.latencies)
-
-    @property
-    def per_second(self) -> float:
-        return self.messages / self.seconds
-
-    @property
-    def surveys_per_second(self) -> float:
-        return self.completed / self.seconds
 
 
 @dataclass

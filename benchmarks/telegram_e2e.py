@@ -51,6 +51,7 @@ from benchmarks._common import (
     MESSAGES_PER_SURVEY,
     ROOT,
     SECRET_KEY,
+    Throughput,
     backends,
     completed_counts,
     cpu_seconds,
@@ -99,7 +100,7 @@ class BenchStandin(TelegramStandin):
 
 
 @dataclass
-class Run:
+class Run(Throughput):
     """One pass of every worker through one bot."""
 
     bot: str
@@ -111,18 +112,6 @@ class Run:
     harness_cpu: float  # CPU seconds of this process (stand-in and workers)
     api_calls: int
     latencies: list[float] = field(repr=False)
-
-    @property
-    def messages(self) -> int:
-        return len(self.latencies)
-
-    @property
-    def per_second(self) -> float:
-        return self.messages / self.seconds
-
-    @property
-    def surveys_per_second(self) -> float:
-        return self.completed / self.seconds
 
     @property
     def cpu_ms_per_message(self) -> float:
