@@ -45,6 +45,7 @@ from tests.telegram_standin import TelegramStandin
 from tests.test_service import open_round
 from tests.test_telegram import TOKEN as TELEGRAM_TOKEN
 from tests.test_telegram import Bot, bot  # noqa: F401  (the fixture)
+from tests.test_whatsapp import until_up
 from tests.whatsapp_standin import WhatsAppStandin
 
 
@@ -480,18 +481,6 @@ def _cli(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
-async def _until_up(url: str, process: asyncio.subprocess.Process) -> None:
-    async with httpx.AsyncClient() as client:
-        for _ in range(300):
-            if process.returncode is not None:
-                raise AssertionError((await process.stderr.read()).decode())  # type: ignore[union-attr]
-            with contextlib.suppress(httpx.HTTPError):
-                if (await client.get(url)).status_code == 200:
-                    return
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"{url} did not come up")
-
-
 @contextlib.asynccontextmanager
 async def _browser_login(base: str, email: str) -> AsyncIterator[httpx.AsyncClient]:
     """A logged-in client of a portal served over real HTTP."""
@@ -528,7 +517,7 @@ async def test_wagecheck_run_web_serves_the_portal_and_stops_on_sigterm(
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        await _until_up(f"{base}/healthz", process)
+        await until_up(f"{base}/healthz", process)
         async with httpx.AsyncClient() as browser:
             page = await browser.get(url.group(0))
             assert page.status_code == 200 and "Test CSO" in page.text
@@ -604,8 +593,8 @@ async def test_wagecheck_run_telegram_whatsapp_web_in_one_process(
         )
         try:
             api.webhook_url = f"http://127.0.0.1:{hooks}{WEBHOOK_PATH}"
-            await _until_up(f"http://127.0.0.1:{hooks}/healthz", process)
-            await _until_up(f"http://127.0.0.1:{web}/healthz", process)
+            await until_up(f"http://127.0.0.1:{hooks}/healthz", process)
+            await until_up(f"http://127.0.0.1:{web}/healthz", process)
             [first] = await api.text(api.worker("Sana"), codes["KHI-001"])
             assert "choose your language" in first.text
             tg.user_sends_start(9950, codes["KHI-001"])

@@ -919,7 +919,7 @@ async def test_wagecheck_run_telegram_whatsapp_serves_both_in_one_process(
         )
         try:
             api.webhook_url = f"http://127.0.0.1:{port}{WEBHOOK_PATH}"
-            await _until_up(f"http://127.0.0.1:{port}/healthz", process)
+            await until_up(f"http://127.0.0.1:{port}/healthz", process)
             w = api.worker("Sana")
             [first] = await api.text(w, codes["KHI-001"])
             assert "choose your language" in first.text
@@ -937,16 +937,17 @@ async def test_wagecheck_run_telegram_whatsapp_serves_both_in_one_process(
     assert await count(app, Conversation) == 2  # one database for both channels
 
 
-async def _until_up(url: str, process: asyncio.subprocess.Process) -> None:
+async def until_up(url: str, process: asyncio.subprocess.Process) -> None:
+    """Wait (up to 30 s) until a server process answers 200 at `url`."""
     async with httpx.AsyncClient() as client:
-        for _ in range(150):
+        for _ in range(300):
             if process.returncode is not None:
                 raise AssertionError((await process.stderr.read()).decode())  # type: ignore[union-attr]
             with contextlib.suppress(httpx.HTTPError):
                 if (await client.get(url)).status_code == 200:
                     return
             await asyncio.sleep(0.1)
-    raise AssertionError("the server did not come up")
+    raise AssertionError(f"{url} did not come up")
 
 
 def _cli(settings: Settings, *args: str, **env: str) -> str:
