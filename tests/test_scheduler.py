@@ -1,5 +1,6 @@
-"""The scheduler: APScheduler's jobs live in our database, so a job due while no process ran
-runs once when one starts again; two processes never run one job twice (job_runs)."""
+"""The scheduler: its jobs are derived from our database, so a job due while no process ran
+runs once when one starts again; two processes never run one job twice (job_runs); the loop
+is never blocked by the scheduler's storage."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy import func, select
 
 from bot.bootstrap import App
 from bot.config import PROJECT_ROOT
-from bot.scheduler import running_scheduler, sync_url
+from bot.scheduler import running_scheduler
 from bot.storage.models import AuditEntry, BroadcastMessage, ContactAddress, JobRun
 
 
@@ -67,11 +68,6 @@ async def _scheduled_round_due(app: App, opted_in: int = 0) -> int:
     )
     await app.admin.schedule_round(rnd.id)
     return rnd.id
-
-
-def test_the_job_store_uses_the_synchronous_twin_of_our_url() -> None:
-    assert sync_url("sqlite+aiosqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
-    assert sync_url("postgresql+asyncpg://u:p@h:5432/d") == "postgresql+psycopg://u:p@h:5432/d"
 
 
 async def test_a_job_due_while_stopped_runs_once_after_the_restart(app: App) -> None:
@@ -140,3 +136,51 @@ async def test_two_scheduler_processes_run_one_job_once(
         invitations = await s.scalar(select(func.count()).select_from(BroadcastMessage))
         runs = await s.scalar(select(func.count()).select_from(JobRun))
     assert (invitations, runs) == (5, 1)
+
+
+async def test_a_long_write_transaction_neither_stalls_the_loop_nor_stops_the_scheduler(
+    app: App,
+) -> None:
+    """A job falls due while one of the bot's own transactions holds SQLite's write lock across
+    awaits (as every write transaction does for a moment). The scheduler keeps nothing in the
+    database, so the loop is not blocked waiting for that lock (it was, with APScheduler's
+    synchronous job store: 5 s, then "database is locked" and no scheduling ever again); the
+    job waits for the lock like any other coroutine and runs."""
+    await app.admin.add_org("Test CSO", "cso")
+    await app.admin.add_factory("KHI-001", "Factory 0", "sindh")
+    now = datetime.now(UTC)
+    rnd = await app.admin.create_round(
+        "R",
+        "Test CSO",
+        app.survey,
+        ["KHI-001"],
+        now + timedelta(seconds=1),
+        now + timedelta(days=3),
+    )
+    await app.admin.schedule_round(rnd.id)
+    loop = asyncio.get_running_loop()
+    gaps: list[float] = []
+
+    async def watch(stop: asyncio.Event) -> None:
+        last = loop.time()
+        while not stop.is_set():
+            await asyncio.sleep(0.02)
+            gaps.append(loop.time() - last)
+            last = loop.time()
+
+    async with running_scheduler(app, []):
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(watch(stop))
+        async with app.db.transaction() as s:
+            s.add(AuditEntry(actor="test", action="test.hold", target="-", at=now))
+            await s.flush()  # the write lock is taken (SQLite) …
+            await asyncio.sleep(3)  # … and held across awaits while the opening falls due
+
+        async def opened() -> bool:
+            return (await app.admin.get_round(rnd.id)).status == "open"
+
+        await _until(opened)
+        stop.set()
+        await watcher
+    assert max(gaps) < 1.0, f"the event loop stalled for {max(gaps):.1f} s"
+    assert await _opens(app) == 1

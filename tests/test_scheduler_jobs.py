@@ -31,6 +31,7 @@ from bot.storage.models import (
     Conversation,
     JobRun,
     ProcessedMessage,
+    Round,
 )
 from tests.telegram_standin import TelegramStandin
 from tests.test_service import Worker, complete_survey
@@ -233,6 +234,43 @@ async def test_two_daily_status_runs_at_once_send_one_message_each(bot: Bot) -> 
         queued = await asyncio.gather(jobs.daily_status(), jobs.daily_status())
     assert sorted(queued) == [0, 2]
     assert len(api.messages_to(8201)) == 1 and len(api.messages_to(8202)) == 1
+
+
+async def test_a_scheduler_started_after_the_status_time_catches_up_within_the_grace(
+    bot: Bot,
+) -> None:
+    """Jobs live in memory: a process (re)started at 10:30 sends the 09:00 status once, of
+    the rounds that were open at 09:00; started more than six hours late, none."""
+    app, api = bot.app, bot.api
+    await app.admin.add_org(CSO, "cso")
+    await _factories(app, "KHI-001", "KHI-002")
+    early = await app.admin.open_round("Early", CSO, app.survey, ["KHI-001"])
+    late = await app.admin.open_round("Late", CSO, app.survey, ["KHI-002"])
+    nine = datetime(2026, 11, 30, 4, 0, tzinfo=UTC)  # 09:00 in Karachi
+    async with app.db.transaction() as s:  # "Late" opened at 09:30, after the status time
+        (await s.get(Round, late.id)).opens_at = nine + timedelta(minutes=30)  # type: ignore[union-attr]
+    await _member(app, CSO, 8401)
+    clock = Clock(nine + timedelta(hours=1, minutes=30))
+    for _ in range(2):  # started, and restarted the same morning: one status
+        async with running_scheduler(app, [_sender(bot)], clock=clock) as scheduler:
+
+            async def sent() -> bool:
+                return await _count(app, BroadcastMessage, BroadcastMessage.status == "sent") > 0
+
+            await _until(sent)
+            await _until(lambda: _no_job(scheduler, "daily-status-at-start"))
+    [status] = api.messages_to(8401)
+    assert (status.text or "").startswith(f"Round #{early.id} Early — 2026-11-30")
+    assert "Late" not in (status.text or "")
+    clock.now = nine + timedelta(days=1, hours=6, minutes=1)  # the next day, too late
+    async with running_scheduler(app, [_sender(bot)], clock=clock, paused=True) as scheduler:
+        assert scheduler.get_job("daily-status-at-start") is None
+        assert scheduler.get_job("prune-at-start") is not None
+    assert len(api.messages_to(8401)) == 1
+
+
+async def _no_job(scheduler: Any, job_id: str) -> bool:
+    return scheduler.get_job(job_id) is None
 
 
 # ------------------------------------------------------------------ 2. prune

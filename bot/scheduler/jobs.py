@@ -1,6 +1,6 @@
-"""The scheduled jobs. APScheduler stores them by reference ("bot.scheduler.jobs:close_round")
-with plain arguments; what they work with (the App, the broadcaster, the clock) is the context
-the running scheduler installed. Each job's effect is keyed in `job_runs` (run once)."""
+"""The scheduled jobs: plain functions with plain arguments; what they work with (the App, the
+broadcaster, the clock) is the context the running scheduler installed. Each job's effect is
+keyed in `job_runs` or by the outbox's unique key (run once, however many processes)."""
 
 from __future__ import annotations
 
@@ -114,13 +114,17 @@ async def tick() -> None:
     await ctx.broadcaster.drain()
 
 
-async def daily_status() -> int:
-    """Once a day: counts per factory to the members of each CSO with an open round."""
+async def daily_status(opened_by: datetime | None = None) -> int:
+    """Once a day: counts per factory to the members of each CSO with an open round. Caught up
+    at a start after the status time (`opened_by` = that time): only rounds open by then."""
     ctx = context()
     now = ctx.clock()
     day = now.astimezone(ctx.broadcaster.quiet.zone).date()
+    query = select(Round.id).where(Round.status == "open")
+    if opened_by is not None:
+        query = query.where(Round.opens_at <= opened_by.astimezone(UTC))  # SQLite: as stored
     async with ctx.app.db.transaction() as s:
-        rounds = list((await s.execute(select(Round.id).where(Round.status == "open"))).scalars())
+        rounds = list((await s.execute(query)).scalars())
     counts = {r: await ctx.app.admin.counts(r) for r in rounds}
     try:
         async with ctx.app.db.transaction() as s:

@@ -1,7 +1,14 @@
-"""APScheduler 3 inside our process: an AsyncIOScheduler whose job store is a table in our
-own database (APScheduler's SQLAlchemyJobStore is synchronous, so it gets the sync twin of the
-async URL). Rounds are reconciled into date jobs at start and every minute, so a round planned
-with `wagecheck round schedule` in another process is picked up without a restart."""
+"""APScheduler 3 inside our process. Its jobs are kept in memory and derived from our database:
+rounds are reconciled into date jobs at start and every minute (a round planned with
+`wagecheck round schedule` in another process is picked up without a restart, and an opening or
+closing missed while no process ran happens at the next start); a daily status missed by less
+than its grace and the daily prune are caught up at start. Nothing the scheduler needs to
+remember lives only in the scheduler.
+
+Why not APScheduler's SQLAlchemyJobStore: it is synchronous and runs on the event loop's
+thread. On SQLite it waited (blocking the bot) for the write lock that one of the bot's own
+transactions held across an await — a deadlock ended only by "database is locked" after 5 s,
+raised out of the scheduler's wake-up, which then never ran again (docs/rounds.md)."""
 
 from __future__ import annotations
 
@@ -15,10 +22,9 @@ import socket
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from bot.bootstrap import App
 from bot.scheduler import jobs
@@ -27,22 +33,14 @@ from bot.storage.models import Round
 
 log = logging.getLogger(__name__)
 
-JOB_TABLE = "apscheduler_jobs"
 TICK_SECONDS = 60
+# At shutdown, running jobs get this long to finish before they are cancelled (a broadcast is
+# safe to cut — its messages are marked one by one — but a finished transaction is tidier).
+FINISH_SECONDS = 10.0
 # A missed round opening or closing runs however late the process comes back (a round must
 # not stay open for ever because the server was down at closing time); a missed daily status
 # is only worth sending the same day.
 STATUS_GRACE = timedelta(hours=6)
-SYNC_DRIVERS = {"sqlite+aiosqlite": "sqlite", "postgresql+asyncpg": "postgresql+psycopg"}
-
-
-def sync_url(async_url: str) -> str:
-    """The synchronous twin of our async database URL, for APScheduler's job store."""
-    url = make_url(async_url)
-    driver = SYNC_DRIVERS.get(url.drivername)
-    if driver is None:
-        raise ValueError(f"no synchronous driver known for {url.drivername!r}")
-    return url.set(drivername=driver).render_as_string(hide_password=False)
 
 
 def quiet_hours(app: App) -> QuietHours:
@@ -52,11 +50,21 @@ def quiet_hours(app: App) -> QuietHours:
     return QuietHours(s.quiet_hours_start, s.quiet_hours_end, ZoneInfo(s.time_zone))
 
 
-def build_scheduler(app: App) -> AsyncIOScheduler:
-    """The scheduler with our job store and the defaults that make it restart-proof:
-    coalesce (many missed runs → one), and run a missed job however late."""
+class FinishingExecutor(AsyncIOExecutor):
+    """APScheduler's asyncio executor, which cancels running jobs at shutdown whatever `wait`
+    says; this one can first wait for them (`finish`)."""
+
+    async def finish(self, seconds: float) -> None:
+        running = [f for f in self._pending_futures if not f.done()]
+        if running:
+            await asyncio.wait(running, timeout=seconds)
+
+
+def build_scheduler(executor: AsyncIOExecutor | None = None) -> AsyncIOScheduler:
+    """The scheduler (jobs in memory, derived from the database) with coalescing (many missed
+    runs → one) and a missed job run however late (a stalled event loop must not skip one)."""
     return AsyncIOScheduler(
-        jobstores={"default": SQLAlchemyJobStore(url=sync_url(app.db.url), tablename=JOB_TABLE)},
+        executors={"default": executor or AsyncIOExecutor()},
         job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
         timezone=UTC,
     )
@@ -92,7 +100,20 @@ async def reconcile(app: App, scheduler: AsyncIOScheduler) -> None:
             )
 
 
-def add_standing_jobs(app: App, scheduler: AsyncIOScheduler) -> None:
+def status_missed(app: App, now: datetime) -> datetime | None:
+    """Today's daily status time when it passed less than its grace ago: a process starting
+    then sends the status of the rounds open at that time (one sent already is not sent
+    twice: status messages are keyed by day)."""
+    from zoneinfo import ZoneInfo
+
+    local = now.astimezone(ZoneInfo(app.settings.time_zone))
+    due = local.replace(hour=app.settings.daily_status_hour, minute=0, second=0, microsecond=0)
+    return due if due <= local < due + STATUS_GRACE else None
+
+
+def add_standing_jobs(app: App, scheduler: AsyncIOScheduler, clock: Clock = utc_now) -> None:
+    """The tick, the daily status and the prune; and, at start, what a stopped process missed:
+    the daily status (within its grace) and the prune (it only removes what is due to go)."""
     tz = app.settings.time_zone
     scheduler.add_job(jobs.tick, "interval", seconds=TICK_SECONDS, id="tick", replace_existing=True)
     scheduler.add_job(
@@ -105,6 +126,12 @@ def add_standing_jobs(app: App, scheduler: AsyncIOScheduler) -> None:
         misfire_grace_time=int(STATUS_GRACE.total_seconds()),
     )
     scheduler.add_job(jobs.prune, "cron", hour=3, timezone=tz, id="prune", replace_existing=True)
+    scheduler.add_job(jobs.prune, id="prune-at-start", replace_existing=True)
+    missed = status_missed(app, clock())
+    if missed is not None:
+        scheduler.add_job(
+            jobs.daily_status, args=[missed], id="daily-status-at-start", replace_existing=True
+        )
 
 
 @contextlib.asynccontextmanager
@@ -119,17 +146,20 @@ async def running_scheduler(
     holder = f"{socket.gethostname()}:{os.getpid()}"
     context = jobs.Context(app, broadcaster, clock, holder)
     jobs.install(context)
-    scheduler = build_scheduler(app)
+    executor = FinishingExecutor()
+    scheduler = build_scheduler(executor)
     context.reconcile = functools.partial(reconcile, app, scheduler)
     scheduler.start(paused=True)
     try:
-        add_standing_jobs(app, scheduler)
+        add_standing_jobs(app, scheduler, clock)
         await reconcile(app, scheduler)
         if not paused:
             scheduler.resume()
         log.info("scheduler running")
         yield scheduler
     finally:
+        scheduler.pause()
+        await executor.finish(FINISH_SECONDS)
         scheduler.shutdown(wait=False)
         jobs.install(None)
         log.info("scheduler stopped")

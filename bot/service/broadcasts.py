@@ -331,10 +331,12 @@ async def enqueue_reports(s: AsyncSession, rnd: Round, now: datetime) -> int:
 async def enqueue_daily_status(
     s: AsyncSession, day: date, now: datetime, counts: Mapping[int, Sequence[Any]]
 ) -> int:
-    """Today's response counts per factory (counts only, never answers) for every member of
-    each CSO with an open round (the people who run it; /subscribe is about reports)."""
+    """Today's response counts per factory (counts only, never answers) of the open rounds in
+    `counts`, for every member of each round's CSO (the people who run it; /subscribe is about
+    reports)."""
     queued = 0
-    for rnd in (await s.execute(select(Round).where(Round.status == "open"))).scalars():
+    query = select(Round).where(Round.status == "open", Round.id.in_(list(counts)))
+    for rnd in (await s.execute(query)).scalars():
         members = (
             await s.execute(
                 select(Member.id, Member.channel, Member.language).where(
