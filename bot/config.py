@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     telegram_rate_overall: float = Field(30, gt=0, description="messages per second, all chats")
     telegram_rate_per_chat: float = Field(1, gt=0, description="messages per second, one chat")
     telegram_max_retries: int = Field(5, ge=0, description="retries after a 429 (RetryAfter)")
+    telegram_connections: int = Field(
+        32,
+        ge=1,
+        le=256,
+        description="connections to the Bot API at once (more cost CPU on every request)",
+    )
     # WhatsApp Cloud API (docs/whatsapp.md)
     whatsapp_token: SecretStr | None = Field(None, description="permanent token of a system user")
     whatsapp_phone_number_id: str | None = Field(

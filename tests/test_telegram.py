@@ -438,6 +438,34 @@ async def test_per_chat_rate_limit_spaces_messages_to_one_chat(app: App) -> None
         assert len(times) == 7 and times[-1] - times[0] >= 0.5  # unlimited: ~10 ms
 
 
+async def test_requests_beyond_the_connections_wait_and_all_go_out(app: App) -> None:
+    """At most `telegram_connections` Bot API requests at once; the rest wait (in the rate
+    limiter, ahead of httpx's pool) and none is lost or times out."""
+    async with TelegramStandin(TOKEN) as api:
+        app.settings = app.settings.model_copy(
+            update={
+                "telegram_token": SecretStr(TOKEN),
+                "telegram_api_url": api.url,
+                "telegram_connections": 3,
+            }
+        )
+        api.delay("sendMessage", 0.2)
+        channel = TelegramChannel.build(app)
+        await channel.application.initialize()
+        try:
+            await asyncio.gather(*(channel.bot.send_message(9300 + i, "m") for i in range(12)))
+        finally:
+            await channel.application.shutdown()
+    sends = [c for c in api.requests if c.method == "sendMessage"]
+    assert len(sends) == 12 and all(c.status == 200 for c in sends)
+    moments = sorted([(c.at, 1) for c in sends] + [(c.answered_at, -1) for c in sends])
+    in_flight = peak = 0
+    for _, step in moments:
+        in_flight += step
+        peak = max(peak, in_flight)
+    assert peak == 3  # unlimited: 12
+
+
 # ------------------------------------------------------------------ the real process
 async def test_wagecheck_run_telegram_serves_stops_on_sigterm_and_resumes(
     app: App, settings: Any, tmp_path: Any

@@ -85,9 +85,19 @@ def build_application(app: App) -> Application:  # type: ignore[type-arg]
         .base_file_url(f"{root}/file/bot")
         .rate_limiter(
             ChatRateLimiter(
-                s.telegram_rate_overall, s.telegram_rate_per_chat, s.telegram_max_retries
+                s.telegram_rate_overall,
+                s.telegram_rate_per_chat,
+                s.telegram_max_retries,
+                in_flight=s.telegram_connections,
             )
         )
+        # httpx's pool checks every pooled connection on every request: python-telegram-bot's
+        # 256 cost the bot most of its CPU under load (docs/benchmarks.md). 32 carry Telegram's
+        # 30 messages/s at up to a second per call; the rate limiter keeps requests beyond
+        # them waiting (ratelimit.py), so the pool's own timeout is only a backstop (a
+        # request that timed out there was never sent: a definite failure, retried).
+        .connection_pool_size(s.telegram_connections)
+        .pool_timeout(30.0)
         .updater(None)  # we poll ourselves: see TelegramChannel.poll
         .build()
     )
