@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from dataclasses import dataclass
+from pathlib import Path
 
 from bot.config import Settings
 from bot.i18n import Catalogs
@@ -78,13 +80,33 @@ async def build_app(
 
 
 class _KeyValueFormatter(logging.Formatter):
-    """One line per event, key=value; messages never carry names, numbers or chat ids."""
+    """One line per event, key=value; messages never carry names, numbers or chat ids.
+
+    An exception is logged by its type(s) and the frames it passed (file:line function), not
+    by its message: messages can hold what must not be logged (SQL parameters with answers or
+    keys, URLs with the bot token, a phone number in a Graph API error)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return (
+        line = (
             f"time={self.formatTime(record)} level={record.levelname} "
             f'logger={record.name} msg="{record.getMessage()}"'
         )
+        if record.exc_info and record.exc_info[1] is not None:
+            line += " " + _exception_fields(record.exc_info[1])
+        return line
+
+
+def _exception_fields(exc: BaseException) -> str:
+    """`error=Type<-CauseType where="file:line func < caller ..."`: each exception's frames,
+    where it was raised first, the outermost exception's first."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain and len(chain) < 5:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    frames = [f for e in chain for f in reversed(traceback.extract_tb(e.__traceback__))][:10]
+    where = " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in frames)
+    return f'error={"<-".join(type(e).__name__ for e in chain)} where="{where}"'
 
 
 def configure_logging(level: str = "INFO") -> None:

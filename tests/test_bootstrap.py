@@ -102,3 +102,38 @@ async def test_old_message_ids_and_expired_opt_ins_are_pruned(app: App) -> None:
         "opt_in_addresses": 1,
         "unsent_replies": 0,
     }
+
+
+def test_a_logged_exception_names_its_types_and_frames_never_its_message(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Operators see what failed and where; an exception's text (SQL parameters, a URL with
+    the bot token, a phone number in an API error) never reaches the log."""
+    import logging
+
+    from bot.bootstrap import configure_logging
+
+    def store() -> None:
+        raise ValueError("INSERT … [parameters: ('+923001234567', 'answer')]")
+
+    def handle() -> None:
+        try:
+            store()
+        except ValueError as exc:
+            raise RuntimeError("https://api.telegram.org/bot4242:SECRET/sendMessage") from exc
+
+    root = logging.getLogger()
+    kept = root.handlers[:], root.level
+    configure_logging("INFO")
+    try:
+        handle()
+    except RuntimeError:
+        logging.getLogger("bot.test").exception("update failed")
+    finally:
+        root.handlers[:], _ = kept
+        root.setLevel(kept[1])
+    [line] = capsys.readouterr().err.splitlines()
+    assert 'msg="update failed" error=RuntimeError<-ValueError where="' in line
+    assert "test_bootstrap.py:" in line and " handle < " in line and " store < " in line
+    for secret in ("923001234567", "SECRET", "answer", "parameters"):
+        assert secret not in line
