@@ -70,7 +70,7 @@ from urllib.parse import parse_qsl, unquote
 import httpx
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -1001,6 +1001,8 @@ class TelegramStandin:
             params, files = await _read_params(request)
         except ApiError as error:
             return error.response()
+        except ClientDisconnect:  # a client stopped (SIGTERM) while sending: nothing to answer
+            return Response(status_code=400)
         status, payload, body = await self._dispatch(match.group(2), params, files, "http")
         if body is not None:
             return Response(body, status_code=status, media_type="text/html")

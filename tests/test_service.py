@@ -3,6 +3,7 @@ one transaction; answers stored once, with the survey version and the date only.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -289,6 +290,40 @@ async def test_each_message_is_one_transaction_and_dedup_rows_are_written(app: A
     w = Worker(app, "1011")
     await complete_survey(w, codes["KHI-001"])
     assert await count(app, ProcessedMessage) == 16
+
+
+async def test_a_crowd_larger_than_the_pool_waits_its_turn_and_nothing_fails(app: App) -> None:
+    """300 workers' first messages at the same instant against a pool of 3 connections whose
+    checkout gives up after 0.2 s: they queue in the service, in order, not in the pool."""
+    from bot.service.inbound import SurveyService
+    from bot.storage import Database
+
+    codes = await open_round(app)
+    small = Database(app.db.url, pool_size=2, max_overflow=1, pool_timeout=0.2)
+    try:
+        service = SurveyService(small, app.engines, app.keyring)
+        outcomes = await asyncio.gather(
+            *(
+                service.handle(
+                    InboundMessage(
+                        channel="test",
+                        user_id=f"crowd{i}",
+                        message_id=f"crowd{i}",
+                        kind="start",
+                        start_code=codes["KHI-001"],
+                        received_at=NOW,
+                    )
+                )
+                for i in range(300)
+            ),
+            return_exceptions=True,
+        )
+    finally:
+        await small.dispose()
+    failures = [o for o in outcomes if isinstance(o, BaseException)]
+    assert failures == []
+    assert all("choose your language" in o.replies[-1].text for o in outcomes)  # type: ignore[union-attr]
+    assert await count(app, ProcessedMessage) == 300
 
 
 async def test_admin_actions_are_audited_and_validated(app: App) -> None:

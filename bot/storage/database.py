@@ -87,6 +87,10 @@ class Database:
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = create_engine(url, **engine_kwargs)
+        # The pool's capacity (SQLAlchemy's defaults: 5 kept + 10 overflow).
+        self.connections = int(engine_kwargs.get("pool_size", 5)) + int(
+            engine_kwargs.get("max_overflow", 10)
+        )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property
