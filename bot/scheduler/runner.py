@@ -60,11 +60,11 @@ class FinishingExecutor(AsyncIOExecutor):
             await asyncio.wait(running, timeout=seconds)
 
 
-def build_scheduler(executor: AsyncIOExecutor | None = None) -> AsyncIOScheduler:
+def build_scheduler(executor: AsyncIOExecutor) -> AsyncIOScheduler:
     """The scheduler (jobs in memory, derived from the database) with coalescing (many missed
     runs → one) and a missed job run however late (a stalled event loop must not skip one)."""
     return AsyncIOScheduler(
-        executors={"default": executor or AsyncIOExecutor()},
+        executors={"default": executor},
         job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
         timezone=UTC,
     )

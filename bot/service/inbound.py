@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
 from bot.privacy import Keyring
+from bot.service.delivery import delivery_uncertain
 from bot.service.engines import EngineRegistry
 from bot.storage import Database
 from bot.storage.models import (
@@ -211,6 +212,32 @@ class SurveyService:
                 if not _retryable(exc) or delay is None:
                     raise
                 await asyncio.sleep(delay)
+
+    async def send_replies(
+        self,
+        outcome: Outcome,
+        replies: Sequence[Reply],
+        send: Callable[[Reply], Awaitable[bool]],
+        first: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """A channel's delivery of `replies` (the outcome's, perhaps reworded): take them from
+        the outbox, run `first` (e.g. showing the pressed answer), send them in order —
+        `send` returning False drops the rest (the worker blocked the bot, a reply refused for
+        good). A definite failure gives the unsent ones back for the message's redelivery; a
+        failure that may have delivered (bot/service/delivery.py) does not: never twice."""
+        await self.take(outcome)
+        sent = 0
+        try:
+            if first is not None:
+                await first()
+            for reply in replies:
+                if not await send(reply):
+                    return
+                sent += 1
+        except Exception as exc:
+            if not delivery_uncertain(exc):
+                await self.give_back(outcome, sent)
+            raise
 
     async def give_back(self, outcome: Outcome, first_unsent: int) -> None:
         """Put replies `first_unsent`.. back in the outbox: the platform refused them for sure

@@ -166,8 +166,7 @@ def clean_text(text: str) -> str:
     visible = "".join(
         ch
         for ch in text
-        if ch != _TATWEEL
-        and (unicodedata.category(ch) not in _DROPPED_CATEGORIES or ch.isspace())
+        if ch != _TATWEEL and (unicodedata.category(ch) not in _DROPPED_CATEGORIES or ch.isspace())
     )
     # str.split() without arguments splits on all Unicode whitespace, NBSP included.
     return " ".join(unicodedata.normalize("NFC", visible).split())

@@ -26,7 +26,6 @@ from bot.channels.telegram import texts
 from bot.channels.telegram.ratelimit import ChatRateLimiter
 from bot.i18n import WORKER_LANGUAGES, negotiate_language
 from bot.service import InboundMessage, Outcome
-from bot.service.delivery import delivery_uncertain
 from bot.service.members import INVITE_PREFIX, MemberService
 from bot.survey.state import Reply
 
@@ -267,33 +266,33 @@ class TelegramChannel:
             await self._worker(update, kind="button", payload=query.data, pressed=message)
 
     async def deliver(self, chat_id: int, outcome: Outcome, pressed: Message | None) -> None:
-        """Send the replies, taken from the outbox first: a crash or a lost answer never sends
-        one twice (bot/service/delivery.py); a definite failure gives the unsent ones back
-        for the redelivery of the update."""
+        """Send the replies (SurveyService.send_replies: taken from the outbox first, given
+        back after a definite failure), the pressed question first edited to show the answer."""
         replies = list(outcome.replies)
-        await self.app.service.take(outcome)
-        sent = 0
-        try:
-            if outcome.echo and not outcome.duplicate:
-                if pressed is not None:  # show the choice under the question that was answered
-                    await self._edit(pressed, f"{pressed.text or ''}\n\n✓ {outcome.echo}", None)
-                elif replies:  # typed ("۲"): say what it was taken as, before the next question
-                    replies[0] = replace(replies[0], text=f"✓ {outcome.echo}\n\n{replies[0].text}")
-            for reply in replies:
-                markup = keyboard(reply.buttons)
-                if reply.replaces_previous and pressed is not None:
-                    await self._edit(pressed, reply.text, markup)
-                else:
-                    try:
-                        await self.bot.send_message(chat_id, reply.text, reply_markup=markup)
-                    except Forbidden:
-                        log.info("worker blocked the bot; reply dropped")
-                        return
-                sent += 1
-        except Exception as exc:
-            if not delivery_uncertain(exc):
-                await self.app.service.give_back(outcome, sent)
-            raise
+        show_answer = None
+        if outcome.echo and not outcome.duplicate:
+            if pressed is not None:  # show the choice under the question that was answered
+                text = f"{pressed.text or ''}\n\n✓ {outcome.echo}"
+
+                async def show_answer() -> None:
+                    await self._edit(pressed, text, None)
+
+            elif replies:  # typed ("۲"): say what it was taken as, before the next question
+                replies[0] = replace(replies[0], text=f"✓ {outcome.echo}\n\n{replies[0].text}")
+
+        async def send(reply: Reply) -> bool:
+            markup = keyboard(reply.buttons)
+            if reply.replaces_previous and pressed is not None:
+                await self._edit(pressed, reply.text, markup)
+                return True
+            try:
+                await self.bot.send_message(chat_id, reply.text, reply_markup=markup)
+            except Forbidden:
+                log.info("worker blocked the bot; reply dropped")
+                return False
+            return True
+
+        await self.app.service.send_replies(outcome, replies, send, show_answer)
 
     async def _edit(self, message: Message, text: str, markup: InlineKeyboardMarkup | None) -> None:
         try:

@@ -20,7 +20,6 @@ from bot.bootstrap import App
 from bot.channels.whatsapp import render
 from bot.channels.whatsapp.graph import GraphClient, GraphError, Recipient
 from bot.service import InboundMessage, Outcome
-from bot.service.delivery import delivery_uncertain
 from bot.survey.state import Reply
 
 log = logging.getLogger(__name__)
@@ -232,17 +231,7 @@ class WhatsAppChannel:
         if typed and outcome.echo and not outcome.duplicate and replies:
             # What a typed "۲" was taken as; a pressed button already shows in the chat.
             replies[0] = replace(replies[0], text=f"✓ {outcome.echo}\n\n{replies[0].text}")
-        await self.app.service.take(outcome)
-        sent = 0
-        try:
-            for reply in replies:
-                if not await self._send(to, reply):
-                    return
-                sent += 1
-        except Exception as exc:
-            if not delivery_uncertain(exc):
-                await self.app.service.give_back(outcome, sent)
-            raise
+        await self.app.service.send_replies(outcome, replies, lambda reply: self._send(to, reply))
 
     async def _send(self, to: Recipient, reply: Reply) -> bool:
         loc = self.app.catalogs.get(reply.lang)
