@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     telegram_rate_per_chat: float = Field(1, gt=0, description="messages per second, one chat")
     telegram_max_retries: int = Field(5, ge=0, description="retries after a 429 (RetryAfter)")
     telegram_connections: int = Field(
-        32,
+        16,
         ge=1,
         le=256,
         description="connections to the Bot API at once (more cost CPU on every request)",

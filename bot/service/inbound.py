@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.i18n import N_
 from bot.privacy import Keyring
@@ -59,6 +59,39 @@ ROUND_CLOSED = N_("This survey has closed. Thank you for your interest.")
 MAX_ATTEMPTS = 4
 # Waits before marking sent replies again while the database is unreachable (about 8 s in all).
 MARK_SENT_RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 4.0)
+
+
+# The statements every message runs, built once. A statement built per message costs SQLAlchemy
+# its construction and cache key each time, and the ORM its bookkeeping: most of the database
+# work's CPU under load (docs/benchmarks.md). These run on the session's connection (Core):
+# nothing they touch needs the ORM's identity map.
+_conversations = Conversation.__table__
+_rounds = Round.__table__
+_answers = Answer.__table__
+_outbox = OutboxMessage.__table__
+RECORD_MESSAGE = insert(ProcessedMessage.__table__)
+# The conversation, locked against a parallel message of the same worker, and its round.
+LOAD_CONVERSATION = (
+    select(
+        _conversations.c.state,
+        _conversations.c.response_id,
+        _rounds.c.status,
+        _rounds.c.survey_version_id,
+    )
+    .select_from(_conversations.outerjoin(_rounds, _rounds.c.id == _conversations.c.round_id))
+    .where(_conversations.c.key == bindparam("conversation"))
+    .with_for_update(of=_conversations)
+)
+INSERT_ANSWER = insert(_answers)
+DELETE_ANSWER = delete(_answers).where(
+    _answers.c.response_id == bindparam("response"), _answers.c.question_id == bindparam("question")
+)
+INSERT_CONVERSATION = insert(_conversations)
+UPDATE_CONVERSATION = update(_conversations).where(
+    _conversations.c.key == bindparam("conversation")
+)
+INSERT_REPLIES = insert(_outbox).returning(_outbox.c.id, sort_by_parameter_order=True)
+TAKE_REPLIES = delete(_outbox).where(_outbox.c.id.in_(bindparam("ids", expanding=True)))
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -119,11 +152,14 @@ class SurveyService:
         self.keyring = keyring
         self._by_version_id: dict[int, Engine] = {}
         self._in_flight: dict[str, tuple[asyncio.Lock, list[int]]] = {}
-        # Messages handled at once: two thirds of the pool. The rest wait their turn here, in
-        # order, instead of in SQLAlchemy's pool, whose 30 s checkout timeout failed a quarter
-        # of 1,000 simultaneous callers on PostgreSQL (docs/benchmarks.md); the other
-        # connections stay free for taking replies, the scheduler and the portal.
-        self._turns = asyncio.Semaphore(max(1, db.connections * 2 // 3))
+        # Messages handled at once: two thirds of the connections the pool keeps open. The
+        # rest wait their turn here, in order, instead of in SQLAlchemy's pool, whose 30 s
+        # checkout timeout failed a quarter of 1,000 simultaneous callers on PostgreSQL
+        # (docs/benchmarks.md); the other connections stay free for taking replies, the
+        # scheduler and the portal. SQLite has one writer at a time: a second transaction
+        # would only wait in SQLite's busy handler, which sleeps (up to 100 ms a try) while
+        # the lock may long be free, so there the service writes one transaction at a time.
+        self._turns = asyncio.Semaphore(1 if db.is_sqlite else max(1, db.pool_size * 2 // 3))
 
     @asynccontextmanager
     async def exclusive(self, channel: str, message_id: str) -> AsyncIterator[None]:
@@ -203,15 +239,18 @@ class SurveyService:
             return
         for delay in (*MARK_SENT_RETRY_DELAYS, None):
             try:
-                async with self.db.transaction() as session:
-                    await session.execute(
-                        delete(OutboxMessage).where(OutboxMessage.id.in_(outcome.outbox_ids))
-                    )
+                async with self._write_turn(), self.db.transaction() as session:
+                    conn = await session.connection()
+                    await conn.execute(TAKE_REPLIES, {"ids": outcome.outbox_ids})
                 return
             except (DBAPIError, OSError) as exc:
                 if not _retryable(exc) or delay is None:
                     raise
                 await asyncio.sleep(delay)
+
+    def _write_turn(self) -> AbstractAsyncContextManager[Any]:
+        """A turn for a short write outside `handle`: queued with the messages on SQLite."""
+        return self._turns if self.db.is_sqlite else nullcontext()
 
     async def send_replies(
         self,
@@ -245,7 +284,7 @@ class SurveyService:
         rest = list(enumerate(outcome.replies))[first_unsent:]
         if not outcome.outbox_ids or not rest:
             return
-        async with self.db.transaction() as session:
+        async with self._write_turn(), self.db.transaction() as session:
             await session.execute(
                 insert(OutboxMessage),
                 [
@@ -261,27 +300,14 @@ class SurveyService:
             )
 
     async def _handle(self, session: AsyncSession, msg: InboundMessage, dedup: str) -> Outcome:
+        conn = await session.connection()
         # Recording the message id first makes a redelivery fail here, before any work.
-        await session.execute(
-            insert(ProcessedMessage).values(key=dedup, processed_on=msg.received_at.date())
-        )
+        await conn.execute(RECORD_MESSAGE, {"key": dedup, "processed_on": msg.received_at.date()})
 
         key = self.keyring.conversation_key(msg.channel, msg.user_id)
         # One query: the conversation (locked against a parallel message of the same worker)
         # and the status of its round.
-        row = (
-            await session.execute(
-                select(
-                    Conversation.state,
-                    Conversation.response_id,
-                    Round.status,
-                    Round.survey_version_id,
-                )
-                .outerjoin(Round, Round.id == Conversation.round_id)
-                .where(Conversation.key == key)
-                .with_for_update(of=Conversation)
-            )
-        ).first()
+        row = (await conn.execute(LOAD_CONVERSATION, {"conversation": key})).first()
         conv = _Stored(row[0], row[1]) if row else None
         round_status = row[2] if row else None
         state = ConversationState.from_json(conv.state) if conv else None
@@ -311,7 +337,7 @@ class SurveyService:
         elif state.survey != engine.survey.key:
             state = engine.new_state(lang=state.lang if state.lang_chosen else msg.client_language)
         sprint = engine.resume(state, inp, msg.received_at)
-        return await self._store(session, msg, key, conv, engine, sprint, state, dedup)
+        return await self._store(session, conn, msg, key, conv, engine, sprint, state, dedup)
 
     async def _input(
         self,
@@ -379,6 +405,7 @@ class SurveyService:
     async def _store(
         self,
         session: AsyncSession,
+        conn: AsyncConnection,
         msg: InboundMessage,
         key: str,
         conv: _Stored | None,
@@ -400,17 +427,13 @@ class SurveyService:
                 continue
             elif isinstance(event, AnswerGiven | AnswerRetracted):
                 if event.question_id in stored:
-                    await session.execute(
-                        delete(Answer).where(
-                            Answer.response_id == response_id,
-                            Answer.question_id == event.question_id,
-                        )
+                    await conn.execute(
+                        DELETE_ANSWER, {"response": response_id, "question": event.question_id}
                     )
                 if isinstance(event, AnswerGiven):
-                    await session.execute(
-                        insert(Answer).values(
-                            _answer_values(engine, response_id, event, msg.received_at.date())
-                        )
+                    await conn.execute(
+                        INSERT_ANSWER,
+                        _answer_values(engine, response_id, event, msg.received_at.date()),
                     )
                     stored.add(event.question_id)
                 else:
@@ -429,17 +452,13 @@ class SurveyService:
             "updated_at": _hour(msg.received_at),
         }
         if conv is None:
-            await session.execute(
-                insert(Conversation).values(key=key, channel=msg.channel, **values)
-            )
+            await conn.execute(INSERT_CONVERSATION, {"key": key, "channel": msg.channel, **values})
         else:
-            await session.execute(
-                update(Conversation).where(Conversation.key == key).values(**values)
-            )
+            await conn.execute(UPDATE_CONVERSATION, {"conversation": key, **values})
         outbox_ids: list[int] = []
         if msg.outbox and sprint.replies:
-            result = await session.execute(
-                insert(OutboxMessage).returning(OutboxMessage.id),
+            result = await conn.execute(
+                INSERT_REPLIES,
                 [
                     {
                         "message_key": dedup,

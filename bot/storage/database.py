@@ -45,6 +45,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# The pool of each process: kept open, and opened beyond that for a moment under a burst.
+POOL_SIZE = 15
+POOL_OVERFLOW = 5
+
+
+def _in_memory(url: str) -> bool:
+    """An in-memory SQLite database lives in one connection (SQLAlchemy's StaticPool)."""
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine; SQLite gets WAL and foreign keys, and its folder is created."""
     parsed = make_url(url)
@@ -86,11 +97,17 @@ class Database:
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
+        if not _in_memory(url):
+            # Connections kept open between uses: the service handles up to two thirds of
+            # them at once (SurveyService._turns). SQLAlchemy's default of 5 kept + 10 overflow
+            # closed and reopened a connection for nearly every message under load (a new
+            # PostgreSQL session each time, its statements prepared again; a new thread for
+            # SQLite): docs/benchmarks.md.
+            engine_kwargs.setdefault("pool_size", POOL_SIZE)
+            engine_kwargs.setdefault("max_overflow", POOL_OVERFLOW)
         self.engine = create_engine(url, **engine_kwargs)
-        # The pool's capacity (SQLAlchemy's defaults: 5 kept + 10 overflow).
-        self.connections = int(engine_kwargs.get("pool_size", 5)) + int(
-            engine_kwargs.get("max_overflow", 10)
-        )
+        self.pool_size = int(engine_kwargs.get("pool_size", 1))
+        self.connections = self.pool_size + int(engine_kwargs.get("max_overflow", 0))
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property

@@ -90,11 +90,14 @@ def build_application(app: App) -> Application:  # type: ignore[type-arg]
                 in_flight=s.telegram_connections,
             )
         )
-        # httpx's pool checks every pooled connection on every request: python-telegram-bot's
-        # 256 cost the bot most of its CPU under load (docs/benchmarks.md). 32 carry Telegram's
-        # 30 messages/s at up to a second per call; the rate limiter keeps requests beyond
-        # them waiting (ratelimit.py), so the pool's own timeout is only a backstop (a
-        # request that timed out there was never sent: a definite failure, retried).
+        # httpx's pool checks every pooled connection on every request, and each idle one
+        # against every other (the work grows with the square of the pool): python-telegram-
+        # bot's 256 cost the bot most of its CPU under load, 32 still a sixth
+        # (docs/benchmarks.md). The default 16 carry Telegram's 30 messages/s overall, and
+        # the callback answers beside them, at up to a third of a second a call; the rate
+        # limiter keeps requests beyond them waiting (ratelimit.py), so the pool's own timeout
+        # is only a backstop (a request that timed out there was never sent: a definite
+        # failure, retried).
         .connection_pool_size(s.telegram_connections)
         .pool_timeout(30.0)
         .updater(None)  # we poll ourselves: see TelegramChannel.poll

@@ -29,7 +29,7 @@ class ChatRateLimiter(AIORateLimiter):
         overall_per_second: float,
         per_chat_per_second: float,
         max_retries: int,
-        in_flight: int = 32,
+        in_flight: int = 16,
     ) -> None:
         super().__init__(
             overall_max_rate=overall_per_second, overall_time_period=1, max_retries=max_retries
