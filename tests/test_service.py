@@ -326,6 +326,52 @@ async def test_a_crowd_larger_than_the_pool_waits_its_turn_and_nothing_fails(app
     assert await count(app, ProcessedMessage) == 300
 
 
+async def test_a_crowd_reuses_the_pooled_connections_and_sqlite_writes_one_at_a_time(
+    app: App,
+) -> None:
+    """200 first messages at once. The pool opens no more connections than it keeps (with
+    SQLAlchemy's default of 5 kept, the service's 10 at once closed and reopened a connection
+    for nearly every message). SQLite has one writer at a time: the service runs one
+    transaction at a time there instead of leaving the others in SQLite's busy handler, which
+    sleeps; PostgreSQL runs several at once, within the service's turns."""
+    from sqlalchemy import event
+
+    codes = await open_round(app)
+    engine = app.db.engine.sync_engine
+    opened, running, peak = 0, 0, 0
+
+    def connected(*_: object) -> None:
+        nonlocal opened
+        opened += 1
+
+    def began(*_: object) -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+
+    def ended(*_: object) -> None:
+        nonlocal running
+        running -= 1
+
+    listeners = [("connect", connected), ("begin", began), ("commit", ended), ("rollback", ended)]
+    for name, fn in listeners:
+        event.listen(engine, name, fn)
+    try:
+        outcomes = await asyncio.gather(
+            *(Worker(app, f"burst{i}").start(codes["KHI-001"]) for i in range(200))
+        )
+    finally:
+        for name, fn in listeners:
+            event.remove(engine, name, fn)
+    assert all("choose your language" in o.replies[-1].text for o in outcomes)
+    assert await count(app, ProcessedMessage) == 200
+    assert opened <= app.db.pool_size
+    if app.db.is_sqlite:
+        assert peak == 1
+    else:
+        assert 1 < peak <= app.db.pool_size * 2 // 3
+
+
 async def test_admin_actions_are_audited_and_validated(app: App) -> None:
     await open_round(app)
     with pytest.raises(AdminError, match="region"):
