@@ -58,7 +58,7 @@ async def build_app(
     survey = load_default_survey(settings, catalogs, wages)
     engines = EngineRegistry(survey, wages, catalogs, EngineOptions(time_zone=settings.time_zone))
     keyring = Keyring(settings.secret_key_bytes())
-    db = Database(settings.effective_database_url)
+    db = Database(settings.effective_database_url, pool_size=settings.database_pool_size)
     if upgrade:
         await db.upgrade()
     return App(

@@ -22,6 +22,12 @@ class Settings(BaseSettings):
 
     home: Path = Field(Path("var"), description="instance folder: SQLite file, key, reports")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in home")
+    database_pool_size: int = Field(
+        15,
+        ge=1,
+        le=200,
+        description="database connections each process keeps open (+5 for a moment in a burst)",
+    )
     secret_key: SecretStr | None = Field(
         None, description="instance secret (pseudonyms, encryption); generated in home if unset"
     )

@@ -14,6 +14,7 @@ from bot.bootstrap import App, build_app
 from bot.config import PROJECT_ROOT, Settings
 from bot.storage.models import ContactAddress, OutboxMessage, ProcessedMessage
 from bot.survey.definition import SurveyError
+from bot.survey.state import ResponseCompleted
 from tests.test_service import Worker, complete_survey, open_round
 
 
@@ -102,6 +103,25 @@ async def test_old_message_ids_and_expired_opt_ins_are_pruned(app: App) -> None:
         "opt_in_addresses": 1,
         "unsent_replies": 0,
     }
+
+
+async def test_the_database_pool_size_setting_sizes_the_pool_and_the_service_turns(
+    settings: Settings,
+) -> None:
+    """An operator running several processes against one PostgreSQL server sizes each pool
+    (WAGECHECK_DATABASE_POOL_SIZE); the service handles two thirds of it at once there, one
+    transaction at a time on SQLite."""
+    app = await build_app(settings.model_copy(update={"database_pool_size": 6}))
+    try:
+        assert app.db.engine.pool.size() == 6  # type: ignore[attr-defined]
+        assert app.db.connections == 6 + 5
+        codes = await open_round(app)
+        w = Worker(app, "pool")
+        await complete_survey(w, codes["KHI-001"])
+        assert any(isinstance(e, ResponseCompleted) for e in w.outcome.events)
+        assert app.service._turns._value == (1 if app.db.is_sqlite else 4)
+    finally:
+        await app.close()
 
 
 def test_a_logged_exception_names_its_types_and_frames_never_its_message(

@@ -28,8 +28,7 @@ async def test_an_invite_links_an_account_once(app: App, members: MemberService)
     joined = await members.join("telegram", "555001", code)
     assert joined is not None and joined.role == "admin" and joined.is_cso_admin
     assert await members.join("telegram", "555002", code) is None  # used
-    assert [m.org_name for m in await members.memberships("telegram", "555001")] == \
-        ["Karachi CSO"]
+    assert [m.org_name for m in await members.memberships("telegram", "555001")] == ["Karachi CSO"]
     assert await members.memberships("telegram", "555002") == []
 
 
@@ -46,8 +45,9 @@ async def test_an_expired_or_unknown_invite_is_refused(app: App, members: Member
         await members.create_invite("Nobody", "viewer")
 
 
-async def test_only_hashes_of_codes_and_accounts_are_stored(app: App,
-                                                            members: MemberService) -> None:
+async def test_only_hashes_of_codes_and_accounts_are_stored(
+    app: App, members: MemberService
+) -> None:
     await app.admin.add_org("Brand A", "brand")
     code, _ = await members.create_invite("Brand A", "viewer")
     await members.join("telegram", "987654321", code)
@@ -59,8 +59,9 @@ async def test_only_hashes_of_codes_and_accounts_are_stored(app: App,
     assert app.keyring.decrypt_address("telegram", member.address) == "987654321"
 
 
-async def test_a_revoked_member_loses_access_and_it_is_audited(app: App,
-                                                               members: MemberService) -> None:
+async def test_a_revoked_member_loses_access_and_it_is_audited(
+    app: App, members: MemberService
+) -> None:
     await app.admin.add_org("Karachi CSO", "cso")
     code, _ = await members.create_invite("Karachi CSO", "viewer")
     joined = await members.join("telegram", "42", code)
@@ -74,8 +75,15 @@ async def test_a_revoked_member_loses_access_and_it_is_audited(app: App,
 
 async def test_replies_wait_in_the_outbox_until_taken_for_sending(app: App) -> None:
     codes = await open_round(app)
-    msg = InboundMessage(channel="telegram", user_id="777", message_id="9001", kind="start",
-                         received_at=datetime.now(UTC), start_code=codes["KHI-001"], outbox=True)
+    msg = InboundMessage(
+        channel="telegram",
+        user_id="777",
+        message_id="9001",
+        kind="start",
+        received_at=datetime.now(UTC),
+        start_code=codes["KHI-001"],
+        outbox=True,
+    )
     first = await app.service.handle(msg)
     assert first.outbox_ids and not first.duplicate
     # The process died before sending: the redelivery gets the same replies, changes nothing.
@@ -99,7 +107,13 @@ async def test_replies_wait_in_the_outbox_until_taken_for_sending(app: App) -> N
 
 async def test_channels_without_an_outbox_write_none(app: App) -> None:
     codes = await open_round(app)
-    msg = InboundMessage(channel="terminal", user_id="1", message_id="1", kind="start",
-                         received_at=datetime.now(UTC), start_code=codes["KHI-001"])
+    msg = InboundMessage(
+        channel="terminal",
+        user_id="1",
+        message_id="1",
+        kind="start",
+        received_at=datetime.now(UTC),
+        start_code=codes["KHI-001"],
+    )
     outcome = await app.service.handle(msg)
     assert outcome.replies and outcome.outbox_ids == []

@@ -97,7 +97,11 @@ class Database:
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
-        if not _in_memory(url):
+        if _in_memory(url):
+            # One connection holds the whole database (SQLAlchemy's StaticPool): no pool.
+            engine_kwargs.pop("pool_size", None)
+            engine_kwargs.pop("max_overflow", None)
+        else:
             # Connections kept open between uses: the service handles up to two thirds of
             # them at once (SurveyService._turns). SQLAlchemy's default of 5 kept + 10 overflow
             # closed and reopened a connection for nearly every message under load (a new
