@@ -455,9 +455,19 @@ async def test_telegram_login_sends_members_a_one_time_link(bot: Bot) -> None:  
 
 # ------------------------------------------------------------------ the real processes
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return _free_ports(1)[0]
+
+
+def _free_ports(n: int) -> list[int]:
+    """n different ports free now: held open together, so no two are the same."""
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def _env(settings: Settings, **extra: str) -> dict[str, str]:
@@ -560,11 +570,12 @@ async def test_wagecheck_run_telegram_whatsapp_web_in_one_process(
 
     codes = await open_round(app)
     member = await make_account(app, "Test CSO", "cso", "viewer")
-    hooks, web = _free_port(), _free_port()
     async with (
         TelegramStandin(TELEGRAM_TOKEN) as tg,
         WhatsAppStandin(WA_TOKEN, PHONE_NUMBER_ID, APP_SECRET) as api,
     ):
+        # Chosen once the stand-ins listen: a port picked before could be theirs by now.
+        hooks, web = _free_ports(2)
         env = _env(
             settings,
             WAGECHECK_TELEGRAM_TOKEN=TELEGRAM_TOKEN,
@@ -607,7 +618,8 @@ async def test_wagecheck_run_telegram_whatsapp_web_in_one_process(
                 wrong = await other.post(f"http://127.0.0.1:{web}{WEBHOOK_PATH}")
                 assert wrong.status_code in (403, 404)
         finally:
-            process.send_signal(signal.SIGTERM)
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
             _, stderr = await asyncio.wait_for(process.communicate(), 30)
     logs = stderr.decode()
     assert process.returncode == 0, logs

@@ -884,11 +884,11 @@ async def test_wagecheck_run_telegram_whatsapp_serves_both_in_one_process(
     app: App, settings: Settings
 ) -> None:
     codes = await open_round(app)
-    port = _free_port()
     async with (
         TelegramStandin(TELEGRAM_TOKEN) as tg,
         WhatsAppStandin(TOKEN, PHONE_NUMBER_ID, APP_SECRET) as api,
     ):
+        port = _free_port()  # once the stand-ins listen: a port picked before could be theirs
         env = {k: v for k, v in os.environ.items() if not k.startswith("WAGECHECK_")}
         env.update(
             WAGECHECK_HOME=str(settings.home),
