@@ -369,7 +369,7 @@ async def test_a_crowd_reuses_the_pooled_connections_and_sqlite_writes_one_at_a_
     if app.db.is_sqlite:
         assert peak == 1
     else:
-        assert 1 < peak <= app.db.pool_size * 2 // 3
+        assert 1 < peak <= app.db.writers
 
 
 async def test_admin_actions_are_audited_and_validated(app: App) -> None:

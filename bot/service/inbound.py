@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -90,6 +90,7 @@ INSERT_CONVERSATION = insert(_conversations)
 UPDATE_CONVERSATION = update(_conversations).where(
     _conversations.c.key == bindparam("conversation")
 )
+GIVE_BACK_REPLIES = insert(_outbox)
 INSERT_REPLIES = insert(_outbox).returning(_outbox.c.id, sort_by_parameter_order=True)
 TAKE_REPLIES = delete(_outbox).where(_outbox.c.id.in_(bindparam("ids", expanding=True)))
 
@@ -152,14 +153,10 @@ class SurveyService:
         self.keyring = keyring
         self._by_version_id: dict[int, Engine] = {}
         self._in_flight: dict[str, tuple[asyncio.Lock, list[int]]] = {}
-        # Messages handled at once: two thirds of the connections the pool keeps open. The
-        # rest wait their turn here, in order, instead of in SQLAlchemy's pool, whose 30 s
-        # checkout timeout failed a quarter of 1,000 simultaneous callers on PostgreSQL
-        # (docs/benchmarks.md); the other connections stay free for taking replies, the
-        # scheduler and the portal. SQLite has one writer at a time: a second transaction
-        # would only wait in SQLite's busy handler, which sleeps (up to 100 ms a try) while
-        # the lock may long be free, so there the service writes one transaction at a time.
-        self._turns = asyncio.Semaphore(1 if db.is_sqlite else max(1, db.pool_size * 2 // 3))
+        # Messages handled at once (Database.writers: one on SQLite); the rest wait their turn
+        # here, in order, instead of in SQLAlchemy's pool, whose 30 s checkout timeout failed
+        # a quarter of 1,000 simultaneous callers on PostgreSQL (docs/benchmarks.md).
+        self._turns = asyncio.Semaphore(db.writers)
 
     @asynccontextmanager
     async def exclusive(self, channel: str, message_id: str) -> AsyncIterator[None]:
@@ -284,20 +281,10 @@ class SurveyService:
         rest = list(enumerate(outcome.replies))[first_unsent:]
         if not outcome.outbox_ids or not rest:
             return
+        rows = _outbox_rows(outcome.message_key, outcome.channel, rest, datetime.now(UTC))
         async with self._write_turn(), self.db.transaction() as session:
-            await session.execute(
-                insert(OutboxMessage),
-                [
-                    {
-                        "message_key": outcome.message_key,
-                        "channel": outcome.channel,
-                        "position": i,
-                        "reply": reply_to_dict(r),
-                        "created_at": datetime.now(UTC),
-                    }
-                    for i, r in rest
-                ],
-            )
+            conn = await session.connection()
+            await conn.execute(GIVE_BACK_REPLIES, rows)
 
     async def _handle(self, session: AsyncSession, msg: InboundMessage, dedup: str) -> Outcome:
         conn = await session.connection()
@@ -457,19 +444,8 @@ class SurveyService:
             await conn.execute(UPDATE_CONVERSATION, {"conversation": key, **values})
         outbox_ids: list[int] = []
         if msg.outbox and sprint.replies:
-            result = await conn.execute(
-                INSERT_REPLIES,
-                [
-                    {
-                        "message_key": dedup,
-                        "channel": msg.channel,
-                        "position": i,
-                        "reply": reply_to_dict(r),
-                        "created_at": msg.received_at,
-                    }
-                    for i, r in enumerate(sprint.replies)
-                ],
-            )
+            rows = _outbox_rows(dedup, msg.channel, enumerate(sprint.replies), msg.received_at)
+            result = await conn.execute(INSERT_REPLIES, rows)
             outbox_ids = list(result.scalars())
         log.info(
             "handled message kind=%s events=%s",
@@ -586,6 +562,22 @@ class SurveyService:
             )
             contact.purpose, contact.language = "active", event.lang
         return response
+
+
+def _outbox_rows(
+    message_key: str, channel: str, replies: Iterable[tuple[int, Reply]], at: datetime
+) -> list[dict[str, Any]]:
+    """Outbox rows for replies at their positions in the message's answer."""
+    return [
+        {
+            "message_key": message_key,
+            "channel": channel,
+            "position": i,
+            "reply": reply_to_dict(r),
+            "created_at": at,
+        }
+        for i, r in replies
+    ]
 
 
 def _answer_values(

@@ -102,16 +102,19 @@ class Database:
             engine_kwargs.pop("pool_size", None)
             engine_kwargs.pop("max_overflow", None)
         else:
-            # Connections kept open between uses: the service handles up to two thirds of
-            # them at once (SurveyService._turns). SQLAlchemy's default of 5 kept + 10 overflow
-            # closed and reopened a connection for nearly every message under load (a new
-            # PostgreSQL session each time, its statements prepared again; a new thread for
-            # SQLite): docs/benchmarks.md.
+            # Connections kept open between uses (see `writers`). SQLAlchemy's default of 5
+            # kept + 10 overflow closed and reopened a connection for nearly every message
+            # under load (a new PostgreSQL session each time, its statements prepared again;
+            # a new thread for SQLite): docs/benchmarks.md.
             engine_kwargs.setdefault("pool_size", POOL_SIZE)
             engine_kwargs.setdefault("max_overflow", POOL_OVERFLOW)
         self.engine = create_engine(url, **engine_kwargs)
         self.pool_size = int(engine_kwargs.get("pool_size", 1))
-        self.connections = self.pool_size + int(engine_kwargs.get("max_overflow", 0))
+        # Write transactions worth running at once. SQLite has one writer at a time: a second
+        # would only wait in SQLite's busy handler, which sleeps (up to 100 ms a try) while
+        # the lock may long be free. Elsewhere two thirds of the kept connections, the rest
+        # staying free for reads, the scheduler and the portal.
+        self.writers = 1 if self.is_sqlite else max(1, self.pool_size * 2 // 3)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property
