@@ -37,7 +37,7 @@ ALL_CATALOGS = ("en", "ur", "sd", "nl")
 ARABIC_LETTER = re.compile(r"[\u0620-\u064a\u066e-\u06d3\u06d5\u06fa-\u06ff]")
 # Latin letters allowed to stay in Urdu/Sindhi text: "QR" code is what the poster says.
 LATIN_KEPT = re.compile(r"\bQR\b")
-# Letters that belong to the other language's spelling (DOMAIN.md section 4; Sindhi orthography).
+# Letters of the other language's spelling (docs/domain.md, "Urdu and Sindhi spelling").
 NOT_URDU = {
     "\u064a": "Arabic yeh ي (Urdu uses ی)",
     "\u0643": "Arabic kaf ك (Urdu uses ک)",

@@ -60,7 +60,7 @@ from bot.reports.model import (
 from bot.reports.quality import RawFlag
 from bot.storage.models import BrandFactory, Organisation, Round, RoundFactory
 
-MIN_K = 5  # never configurable below this, for anyone (DOMAIN.md section 6)
+MIN_K = 5  # never configurable below this, for anyone (docs/domain.md, "Disclosure control")
 BRAND_ROUND_STATUSES = ("closed", "published")
 # Pay distribution bars, pay as a fraction of the applicable minimum, before merging small
 # ones: below the minimum line, and at or above it.

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 FORMAT_VERSION = 1
 
-# Channel limits that every choice question must fit, in every language (DOMAIN.md section 5).
+# Limits every choice question must fit, in every language (docs/domain.md, "Channel limits").
 WHATSAPP_MAX_BUTTONS = 3
 WHATSAPP_BUTTON_TITLE_MAX = 20
 WHATSAPP_MAX_LIST_ROWS = 10
