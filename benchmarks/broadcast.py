@@ -98,7 +98,12 @@ async def main(recipients: int, rate: float, headroom: float, concurrency: int) 
             # Quiet hours off: the benchmark must not depend on the time of day in Karachi.
             always = QuietHours(clock_time(0), clock_time(0))
             broadcaster = Broadcaster(
-                app.db, app.keyring, app.catalogs, [TelegramSender(channel)], always
+                app.db,
+                app.keyring,
+                app.catalogs,
+                [TelegramSender(channel)],
+                always,
+                clock=app.clock,
             )
             started = time.monotonic()
             result = await broadcaster.drain(concurrency=concurrency)

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from bot.clock import Clock, utc_now
 from bot.config import Settings
 from bot.i18n import Catalogs
 from bot.privacy import Keyring
+from bot.service.accounts import AccountService
 from bot.service.admin import AdminService
+from bot.service.api_tokens import ApiTokenService
+from bot.service.broadcasts import Broadcaster, BroadcastSender, QuietHours
 from bot.service.engines import EngineRegistry
 from bot.service.inbound import SurveyService
+from bot.service.members import MemberService
 from bot.storage import Database
 from bot.survey.definition import Survey, load_survey
 from bot.survey.engine import EngineOptions
@@ -31,8 +38,24 @@ class App:
     survey: Survey
     engines: EngineRegistry
     keyring: Keyring
+    clock: Clock
     service: SurveyService
     admin: AdminService
+    members: MemberService
+    accounts: AccountService
+    tokens: ApiTokenService
+
+    @property
+    def quiet(self) -> QuietHours:
+        """When no message goes to a worker, in the factories' time zone."""
+        s = self.settings
+        return QuietHours(s.quiet_hours_start, s.quiet_hours_end, ZoneInfo(s.time_zone))
+
+    def broadcaster(self, senders: Sequence[BroadcastSender]) -> Broadcaster:
+        """The outbox's sender for the channels given (each process has its own clients)."""
+        return Broadcaster(
+            self.db, self.keyring, self.catalogs, senders, self.quiet, clock=self.clock
+        )
 
     async def close(self) -> None:
         await self.db.dispose()
@@ -49,9 +72,14 @@ def load_default_survey(settings: Settings, catalogs: Catalogs, wages: WageTable
 
 
 async def build_app(
-    settings: Settings | None = None, *, upgrade: bool = True, actor: str = "cli"
+    settings: Settings | None = None,
+    *,
+    upgrade: bool = True,
+    actor: str = "cli",
+    clock: Clock = utc_now,
 ) -> App:
-    """Build the application; on an empty or old database, run the migrations first."""
+    """Build the application; on an empty or old database, run the migrations first. This
+    is the composition root: every service is built here, once, with the one clock."""
     settings = settings or Settings()
     catalogs = Catalogs.load(settings.locales_dir)
     wages = WageTable.load(settings.surveys_dir / settings.wage_table)
@@ -69,13 +97,18 @@ async def build_app(
         survey=survey,
         engines=engines,
         keyring=keyring,
-        service=SurveyService(db, engines, keyring),
+        clock=clock,
+        service=SurveyService(db, engines, keyring, clock=clock),
         admin=AdminService(
             db,
             actor=actor,
             processed_message_days=settings.processed_message_days,
             opt_in_days=settings.opt_in_days,
+            clock=clock,
         ),
+        members=MemberService(db, keyring, actor, clock=clock),
+        accounts=AccountService(db, keyring, actor, clock=clock),
+        tokens=ApiTokenService(db, clock=clock),
     )
 
 

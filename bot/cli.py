@@ -128,10 +128,9 @@ def org_invite(
     days: Annotated[int, typer.Option(help="valid for this many days")] = 7,
 ) -> None:
     """A single-use invite code for a member of ORG to use in the bot (/join CODE)."""
-    from bot.service.members import MemberService
 
     async def work(a: App) -> tuple[str, str | None]:
-        code, _ = await MemberService(a.db, a.keyring).create_invite(org, role, days)
+        code, _ = await a.members.create_invite(org, role, days)
         return code, await _bot_username(a)
 
     code, username = _run(work)
@@ -145,9 +144,8 @@ def org_invite(
 @org_app.command("members")
 def org_members(org: str) -> None:
     """Members of ORG linked in the bot."""
-    from bot.service.members import MemberService
 
-    members = _run(lambda a: MemberService(a.db, a.keyring).list_members(org))
+    members = _run(lambda a: a.members.list_members(org))
     table = Table("member", "channel", "role", "joined", "subscribed", "status")
     for m in members:
         table.add_row(
@@ -164,9 +162,8 @@ def org_members(org: str) -> None:
 @org_app.command("revoke")
 def org_revoke(org: str, member: int) -> None:
     """Remove a member from ORG (they lose access at once)."""
-    from bot.service.members import MemberService
 
-    _run(lambda a: MemberService(a.db, a.keyring).revoke(org, member))
+    _run(lambda a: a.members.revoke(org, member))
     console.print(f"member {member} of {org} revoked")
 
 
@@ -178,10 +175,9 @@ def portal_invite(
     days: Annotated[int, typer.Option(help="valid for this many days (1 to 30)")] = 7,
 ) -> None:
     """A single-use link that lets one person of ORG create a portal account."""
-    from bot.service.accounts import AccountService
 
     async def work(a: App) -> tuple[str, str]:
-        code, _ = await AccountService(a.db, a.keyring).create_invite(org, role, days)
+        code, _ = await a.accounts.create_invite(org, role, days)
         return code, a.settings.web_base_url.rstrip("/")
 
     code, base = _run(work)
@@ -193,9 +189,8 @@ def portal_invite(
 @portal_app.command("accounts")
 def portal_accounts(org: str) -> None:
     """Portal accounts of ORG."""
-    from bot.service.accounts import AccountService
 
-    accounts = _run(lambda a: AccountService(a.db, a.keyring).list_accounts(org))
+    accounts = _run(lambda a: a.accounts.list_accounts(org))
     table = Table("account", "e-mail", "role", "language", "created", "last log-in", "status")
     for acc in accounts:
         table.add_row(
@@ -213,9 +208,8 @@ def portal_accounts(org: str) -> None:
 @portal_app.command("disable")
 def portal_disable(org: str, account: int) -> None:
     """Disable a portal account of ORG (its sessions end at once)."""
-    from bot.service.accounts import AccountService
 
-    _run(lambda a: AccountService(a.db, a.keyring).disable(org, account))
+    _run(lambda a: a.accounts.disable(org, account))
     console.print(f"portal account {account} of {org} disabled")
 
 
@@ -304,7 +298,7 @@ def round_extend(
         if new is None:
             if days is None:
                 raise AdminError("give --closes-at or --days")
-            current = (await a.admin.get_round(round_id)).closes_at or datetime.now(UTC)
+            current = (await a.admin.get_round(round_id)).closes_at or a.clock()
             new = _utc(current) + timedelta(days=days)  # type: ignore[operator]
         return await a.admin.extend_round(round_id, new)
 
@@ -324,18 +318,18 @@ def round_remind(round_id: int) -> None:
     """Queue the reminders due now and send the round's outbox, with progress."""
     from rich.progress import TimeRemainingColumn
 
-    from bot.scheduler.runner import channel_senders, quiet_hours
-    from bot.service.broadcasts import Broadcaster, enqueue_due_reminders, utc_now
+    from bot.scheduler.runner import channel_senders
+    from bot.service.broadcasts import enqueue_due_reminders
 
     async def work(a: App) -> Any:
         async with a.db.transaction() as s:
-            queued = await enqueue_due_reminders(s, utc_now(), round_id)
+            queued = await enqueue_due_reminders(s, a.clock(), round_id)
         senders, channels = await channel_senders(a)
         if not senders:
             raise AdminError(
                 "no channel to send on: set WAGECHECK_TELEGRAM_TOKEN or the WhatsApp settings"
             )
-        broadcaster = Broadcaster(a.db, a.keyring, a.catalogs, senders, quiet_hours(a))
+        broadcaster = a.broadcaster(senders)
         total = await broadcaster.pending(round_id)
         console.print(f"{queued} reminder(s) queued; {total} message(s) to send")
         try:

@@ -13,7 +13,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from bot.bootstrap import App
 from bot.service import InboundMessage, Outcome
@@ -210,7 +210,7 @@ async def simulate(
     """Let `workers` simulated workers answer through the service, several at a time."""
     rng = random.Random(seed)
     started = time.perf_counter()
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = app.clock().replace(microsecond=0)
     last_month = date(now.year, now.month, 1) - timedelta(days=1)
     ids = itertools.count(1)
     weights = [f[5] for f in FACTORIES]

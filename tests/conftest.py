@@ -1,6 +1,12 @@
 """Shared fixtures. Databases are real: a SQLite file per test, and PostgreSQL when
 WAGECHECK_TEST_DATABASE_URL is set (CI sets it when a server answers on 127.0.0.1:5432); each
-test gets its own, already at the newest schema (copied from one migrated per session)."""
+test gets its own, already at the newest schema (copied from one migrated per session).
+
+Time: the application's clock is the `clock` fixture (today, moving on in real time); a test
+that needs a date sets it (`clock.set(...)`), and the engine's tests take the fixed `now`.
+With WAGECHECK_TEST_CLOCK set (.ci/run does, tests/shifted_clock.py), every test starts at
+that moment instead of today — the wall clock itself is moved, with time-machine — so a test
+or a code path that reads the wall clock where it should take the clock shows up there."""
 
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.bootstrap import App, build_app
+from bot.clock import SetClock, utc_now
 from bot.config import PROJECT_ROOT, Settings
 from bot.i18n import Catalogs
 from bot.storage import Database
@@ -25,6 +32,7 @@ from bot.survey.definition import Survey, load_survey
 from bot.survey.engine import Engine
 from bot.survey.state import FactoryRef
 from bot.wages import WageTable
+from tests.shifted_clock import travel_for_each_test
 
 PG_URL = os.environ.get("WAGECHECK_TEST_DATABASE_URL")
 SURVEY_FILE = PROJECT_ROOT / "surveys" / "sindh-minimum-wage.yaml"
@@ -55,7 +63,22 @@ def engine(survey: Survey, wages: WageTable, catalogs: Catalogs) -> Engine:
 
 @pytest.fixture
 def now() -> datetime:
+    """A chosen moment, for tests of the engine and the parsers."""
     return NOW
+
+
+@pytest.fixture(autouse=True)
+def _shifted_wall_clock(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Under WAGECHECK_TEST_CLOCK: the wall clock starts each test at that moment."""
+    with travel_for_each_test(request):
+        yield
+
+
+@pytest.fixture
+def clock() -> SetClock:
+    """The application's clock: now (the wall clock's, shifted or not), moving on in real
+    time. A test that needs a date or an hour sets it."""
+    return SetClock(utc_now(), tick=True)
 
 
 @pytest.fixture
@@ -158,9 +181,9 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[App]:
-    """The whole application on a migrated, empty database."""
-    application = await build_app(settings)
+async def app(settings: Settings, clock: SetClock) -> AsyncIterator[App]:
+    """The whole application on a migrated, empty database, on the `clock` fixture's time."""
+    application = await build_app(settings, clock=clock)
     try:
         yield application
     finally:

@@ -13,7 +13,6 @@ import httpx
 from sqlalchemy import select
 
 from bot.bootstrap import App
-from bot.service.accounts import AccountService
 from bot.storage.models import Organisation, WebAccount
 from bot.web.app import create_web_app
 
@@ -49,7 +48,7 @@ async def make_account(
     email = (
         email or f"{role}{next(_numbers)}@{re.sub(r'[^a-z0-9]+', '-', org_name.lower())}.example"
     )
-    return await AccountService(app.db, app.keyring).create_account(org_name, role, email, password)
+    return await app.accounts.create_account(org_name, role, email, password)
 
 
 def csrf_from(html: str) -> str:

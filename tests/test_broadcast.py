@@ -10,7 +10,7 @@ import re
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 
 from bot.bootstrap import App
 from bot.channels.telegram.broadcast import RESUME, TelegramSender
+from bot.clock import SetClock
 from bot.service.broadcasts import Broadcaster, QuietHours, enqueue_due_reminders
 from bot.storage.models import BroadcastMessage, ContactAddress
 from tests.conftest import NOW, PROJECT_ROOT
@@ -51,20 +52,21 @@ async def bot(app: App) -> AsyncIterator[Bot]:
             await running.stop()
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def broadcaster(bot: Bot, clock: Clock, **kw: object) -> Broadcaster:
+def broadcaster(
+    bot: Bot, at: datetime, quiet: QuietHours | None = None, **kw: object
+) -> Broadcaster:
+    """A broadcaster on its own clock, set to `at` (Karachi's quiet hours unless `quiet`)."""
     a = bot.app
     assert bot.channel is not None
     return Broadcaster(
-        a.db, a.keyring, a.catalogs, [TelegramSender(bot.channel)], QuietHours(), clock, **kw
-    )  # type: ignore[arg-type]
+        a.db,
+        a.keyring,
+        a.catalogs,
+        [TelegramSender(bot.channel)],
+        quiet or QuietHours(),
+        clock=SetClock(at),
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 async def _round(bot: Bot) -> str:
@@ -100,10 +102,10 @@ async def test_reminders_go_once_to_who_stopped_in_their_language_and_continue_w
     await complete_survey(Worker(bot.app, "9003", channel="telegram"), code)
     assert await _queue(bot, NOW + timedelta(hours=2)) == 0  # too early
     assert await _queue(bot, LATER) == 2
-    result = await broadcaster(bot, Clock(LATER)).drain()
+    result = await broadcaster(bot, LATER).drain()
     assert result.sent == 2
     assert await _queue(bot, LATER + timedelta(days=3)) == 0  # at most one (the default)
-    assert (await broadcaster(bot, Clock(LATER)).drain()).sent == 0
+    assert (await broadcaster(bot, LATER).drain()).sent == 0
     urdu = bot.api.messages_to(9001)[-1]
     assert "سروے" in (urdu.text or "")
     assert bot.api.buttons(urdu) == [("آگے چلیں", RESUME)]
@@ -117,10 +119,10 @@ async def test_nothing_is_sent_to_workers_at_night_it_waits_for_the_morning(bot:
     code = await _round(bot)
     await _stop_halfway(bot, 9101, code, "en")
     assert await _queue(bot, NIGHT) == 1
-    night = await broadcaster(bot, Clock(NIGHT)).drain()
+    night = await broadcaster(bot, NIGHT).drain()
     assert night.sent == 0 and night.held_for_quiet_hours == 1
     assert not bot.api.messages_to(9101)
-    assert (await broadcaster(bot, Clock(MORNING)).drain()).sent == 1
+    assert (await broadcaster(bot, MORNING).drain()).sent == 1
     assert len(bot.api.messages_to(9101)) == 1
 
 
@@ -129,14 +131,14 @@ async def test_a_worker_who_blocked_the_bot_is_marked_and_not_tried_again(bot: B
     await _stop_halfway(bot, 9201, code, "en")
     bot.api.user_blocks_bot(9201)
     await _queue(bot, LATER)
-    result = await broadcaster(bot, Clock(LATER)).drain()
+    result = await broadcaster(bot, LATER).drain()
     assert result.blocked == 1 and result.sent == 0
     async with bot.app.db.transaction() as s:
         statuses = list((await s.execute(select(BroadcastMessage.status))).scalars())
         key = bot.app.keyring.conversation_key("telegram", "9201")
         assert await s.get(ContactAddress, key) is None  # nobody can reach them: not kept
     assert statuses == ["blocked"]
-    assert (await broadcaster(bot, Clock(LATER)).drain()).done == 0
+    assert (await broadcaster(bot, LATER).drain()).done == 0
     assert bot.api.call_count("sendMessage") == 1  # the refused one; no further attempt
 
 
@@ -166,7 +168,7 @@ async def _invitees(bot: Bot, n: int) -> list[int]:
 
 async def test_an_interrupted_broadcast_resumes_without_duplicates_or_gaps(bot: Bot) -> None:
     chats = await _invitees(bot, 40)
-    first = broadcaster(bot, Clock(LATER), batch=8)
+    first = broadcaster(bot, LATER, batch=8)
     stop = asyncio.Event()
 
     def progress(result: object) -> None:
@@ -182,8 +184,8 @@ async def test_an_interrupted_broadcast_resumes_without_duplicates_or_gaps(bot: 
             .where(BroadcastMessage.status == "pending")
             .values(status="sending", claimed_by="dead", claimed_until=LATER + timedelta(minutes=5))
         )
-    assert (await broadcaster(bot, Clock(LATER)).drain()).sent == 0  # the lease still holds
-    rest = await broadcaster(bot, Clock(LATER + timedelta(minutes=6))).drain()
+    assert (await broadcaster(bot, LATER).drain()).sent == 0  # the lease still holds
+    rest = await broadcaster(bot, LATER + timedelta(minutes=6)).drain()
     assert partial.sent + rest.sent == 40
     per_chat = Counter(m.chat_id for m in bot.api.sent if m.method == "sendMessage")
     assert {c: per_chat[c] for c in chats} == dict.fromkeys(chats, 1)
@@ -243,7 +245,10 @@ async def test_a_broadcast_killed_mid_way_sends_no_message_twice(
     before = await _statuses(bot)
     assert 0 < before["sent"] < 60 and before["sending"] > 0
 
-    rest = await broadcaster(bot, Clock(datetime.now(UTC) + timedelta(minutes=6))).drain()
+    # The killed process claimed its messages by the real clock (it is another process); six
+    # minutes later their lease has run out. No quiet hours, as in the process.
+    no_quiet = QuietHours(time(0, 0), time(0, 0))
+    rest = await broadcaster(bot, bot.app.clock() + timedelta(minutes=6), no_quiet).drain()
     after = await _statuses(bot)
     per_chat = Counter(m.chat_id for m in bot.api.sent if m.method == "sendMessage")
     assert max(per_chat[c] for c in chats) == 1  # never twice
@@ -317,12 +322,12 @@ async def test_staff_messages_in_doubt_go_again_worker_messages_do_not(bot: Bot)
                 attempts=1,
             )
         )
-    result = await broadcaster(bot, Clock(LATER + timedelta(minutes=6))).drain()
+    result = await broadcaster(bot, LATER + timedelta(minutes=6)).drain()
     assert (result.in_doubt, result.sent) == (1, 1)
     assert await _statuses(bot) == Counter({"in_doubt": 1, "sent": 1})
     assert not bot.api.messages_to(9401)  # the reminder: not again
     assert [m.text for m in bot.api.messages_to(9402)] == ["status"]  # the status: again
-    again = await broadcaster(bot, Clock(LATER + timedelta(minutes=20))).drain()
+    again = await broadcaster(bot, LATER + timedelta(minutes=20)).drain()
     assert again.done == 0
 
 

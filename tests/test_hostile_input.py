@@ -26,7 +26,7 @@ import itertools
 import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -971,7 +971,7 @@ async def _telegram_worker_at(
 async def test_every_telegram_message_type_and_forged_input_gets_an_urdu_reply(app: App) -> None:
     codes = await open_round(app)
     engine = app.engines.default
-    checker = Checker(engine, app.catalogs, datetime.now(UTC))
+    checker = Checker(engine, app.catalogs, app.clock())
     async with telegram_hook(app) as hook:
         chat = 7_913_406_221
         await _telegram_worker_at(
@@ -1070,7 +1070,7 @@ async def _telegram_back_to_job(hook: TelegramHook, chat: int, code: str) -> Non
         if state.phase == "done" or (state.phase == "asking" and "job" in state.answers):
             await hook.text(chat, "/restart")
             continue
-        inp = valid_input(engine, state, "ur", datetime.now(UTC))
+        inp = valid_input(engine, state, "ur", hook.app.clock())
         if inp.kind == "button":
             await hook.press(chat, inp.payload)
         else:
@@ -1100,7 +1100,7 @@ async def test_every_whatsapp_message_type_and_forged_input_gets_a_sindhi_reply(
     from tests.whatsapp_standin import WhatsAppStandin
 
     codes = await open_round(app)
-    checker = Checker(app.engines.default, app.catalogs, datetime.now(UTC))
+    checker = Checker(app.engines.default, app.catalogs, app.clock())
     async with WhatsAppStandin(WA_TOKEN, PHONE_NUMBER_ID, APP_SECRET) as api, running(app, api):
         w = api.worker("Hostile", phone="923001234567")
         await api.text(w, codes["KHI-001"])
@@ -1150,7 +1150,7 @@ async def test_every_whatsapp_message_type_and_forged_input_gets_a_sindhi_reply(
             assert state is not None
             if state.phase == "done":
                 break
-            inp = valid_input(engine, state, "sd", datetime.now(UTC))
+            inp = valid_input(engine, state, "sd", app.clock())
             if inp.kind == "button":
                 await api.press(w, inp.payload, strict=False)
             else:

@@ -3,7 +3,7 @@ databases."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -18,7 +18,7 @@ from tests.test_service import open_round
 
 @pytest.fixture
 def members(app: App) -> MemberService:
-    return MemberService(app.db, app.keyring)
+    return app.members
 
 
 async def test_an_invite_links_an_account_once(app: App, members: MemberService) -> None:
@@ -35,7 +35,7 @@ async def test_an_invite_links_an_account_once(app: App, members: MemberService)
 async def test_an_expired_or_unknown_invite_is_refused(app: App, members: MemberService) -> None:
     await app.admin.add_org("Brand A", "brand")
     code, _ = await members.create_invite("Brand A", "viewer", days=7)
-    later = datetime.now(UTC) + timedelta(days=8)
+    later = app.clock() + timedelta(days=8)
     assert await members.join("telegram", "1", code, now=later) is None
     assert await members.join("telegram", "1", "join_NOTAREALCODE") is None
     assert await members.join("telegram", "1", code) is not None
@@ -80,7 +80,7 @@ async def test_replies_wait_in_the_outbox_until_taken_for_sending(app: App) -> N
         user_id="777",
         message_id="9001",
         kind="start",
-        received_at=datetime.now(UTC),
+        received_at=app.clock(),
         start_code=codes["KHI-001"],
         outbox=True,
     )
@@ -112,7 +112,7 @@ async def test_channels_without_an_outbox_write_none(app: App) -> None:
         user_id="1",
         message_id="1",
         kind="start",
-        received_at=datetime.now(UTC),
+        received_at=app.clock(),
         start_code=codes["KHI-001"],
     )
     outcome = await app.service.handle(msg)

@@ -19,13 +19,13 @@ from sqlalchemy import select
 from starlette.routing import Route
 
 from bot.bootstrap import App
+from bot.clock import SetClock
 from bot.config import PROJECT_ROOT
 from bot.reports import build_report, render
 from bot.reports.formats.json import SCHEMA_ID
 from bot.service.api_tokens import (
     MAX_ACTIVE_TOKENS,
     ApiTokenError,
-    ApiTokenService,
     RateLimiter,
     TokenNotFound,
 )
@@ -40,16 +40,6 @@ def sha256(text: str) -> str:
     return _sha256(text.encode()).hexdigest()
 
 
-class Clock:
-    """A settable clock for the service."""
-
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
 async def org_id(app: App, name: str, kind: str = "brand") -> int:
     org = await app.admin.add_org(name, kind)
     return org.id
@@ -60,7 +50,7 @@ async def org_id(app: App, name: str, kind: str = "brand") -> int:
 
 async def test_a_token_is_shown_once_and_only_its_hash_is_stored(app: App) -> None:
     brand = await org_id(app, "Noordzee Fashion")
-    tokens = ApiTokenService(app.db)
+    tokens = app.tokens
     made = await tokens.create(brand, "  ERP   import ", account_id=None)
     assert made.secret.startswith("wcb_") and len(made.secret) == 36
     assert made.info.name == "ERP import" and made.info.prefix == made.secret[:12]
@@ -73,13 +63,15 @@ async def test_a_token_is_shown_once_and_only_its_hash_is_stored(app: App) -> No
     assert (client.org_id, client.org_name, client.token_id) == (brand, "Noordzee Fashion", row.id)
 
 
-async def test_tokens_are_listed_revoked_and_audited_per_organisation(app: App) -> None:
+async def test_tokens_are_listed_revoked_and_audited_per_organisation(
+    app: App, clock: SetClock
+) -> None:
     brand = await org_id(app, "Noordzee Fashion")
     other = await org_id(app, "Other Brand")
-    clock = Clock(datetime(2026, 12, 1, 9, tzinfo=UTC))
-    tokens = ApiTokenService(app.db, clock=clock)
+    clock.set(datetime(2026, 12, 1, 9, tzinfo=UTC))
+    tokens = app.tokens
     first = await tokens.create(brand, "ERP", account_id=None)
-    clock.at += timedelta(hours=1)
+    clock.advance(timedelta(hours=1))
     second = await tokens.create(brand, "Dashboard", account_id=None)
     theirs = await tokens.create(other, "Theirs", account_id=None)
     assert [t.name for t in await tokens.list(brand)] == ["Dashboard", "ERP"]
@@ -88,9 +80,9 @@ async def test_tokens_are_listed_revoked_and_audited_per_organisation(app: App) 
     with pytest.raises(TokenNotFound):
         await tokens.revoke(brand, theirs.info.id, account_id=None)
     assert await tokens.authenticate(theirs.secret) is not None
-    clock.at += timedelta(minutes=5)
+    clock.advance(timedelta(minutes=5))
     revoked = await tokens.revoke(brand, first.info.id, account_id=None)
-    assert revoked.revoked_at == clock.at and not revoked.active
+    assert revoked.revoked_at == clock() and not revoked.active
     assert await tokens.authenticate(first.secret) is None
     assert await tokens.authenticate(second.secret) is not None
     again = await tokens.revoke(brand, first.info.id, account_id=None)  # twice: no change
@@ -117,7 +109,7 @@ async def test_tokens_are_listed_revoked_and_audited_per_organisation(app: App) 
 
 async def test_audit_entries_name_the_portal_account(app: App) -> None:
     account = await make_account(app, "Noordzee Fashion", "brand", "admin")
-    tokens = ApiTokenService(app.db)
+    tokens = app.tokens
     made = await tokens.create(account.org_id, "ERP", account_id=account.id)
     await tokens.revoke(account.org_id, made.info.id, account_id=account.id)
     assert made.info.created_by == account.id
@@ -135,7 +127,7 @@ async def test_audit_entries_name_the_portal_account(app: App) -> None:
 async def test_only_brands_have_tokens_and_names_are_required(app: App) -> None:
     cso = await org_id(app, "Karachi Workers Centre", "cso")
     brand = await org_id(app, "Noordzee Fashion")
-    tokens = ApiTokenService(app.db)
+    tokens = app.tokens
     with pytest.raises(ApiTokenError, match="only brands"):
         await tokens.create(cso, "ERP", account_id=None)
     with pytest.raises(ApiTokenError, match="only brands"):
@@ -153,7 +145,7 @@ async def test_only_brands_have_tokens_and_names_are_required(app: App) -> None:
 
 async def test_a_token_of_an_organisation_that_is_not_a_brand_is_refused(app: App) -> None:
     brand = await org_id(app, "Noordzee Fashion")
-    tokens = ApiTokenService(app.db)
+    tokens = app.tokens
     made = await tokens.create(brand, "ERP", account_id=None)
     async with app.db.transaction() as s:  # cannot happen through the portal; still refused
         org = await s.get(Organisation, brand)
@@ -164,7 +156,7 @@ async def test_a_token_of_an_organisation_that_is_not_a_brand_is_refused(app: Ap
 
 async def test_malformed_and_unknown_tokens_are_refused(app: App) -> None:
     brand = await org_id(app, "Noordzee Fashion")
-    tokens = ApiTokenService(app.db)
+    tokens = app.tokens
     made = await tokens.create(brand, "ERP", account_id=None)
     for bad in (
         "",
@@ -179,21 +171,21 @@ async def test_malformed_and_unknown_tokens_are_refused(app: App) -> None:
         assert await tokens.authenticate(bad) is None, bad
 
 
-async def test_last_use_is_recorded_at_most_once_a_minute(app: App) -> None:
+async def test_last_use_is_recorded_at_most_once_a_minute(app: App, clock: SetClock) -> None:
     brand = await org_id(app, "Noordzee Fashion")
-    clock = Clock(datetime(2026, 12, 1, 9, tzinfo=UTC))
-    tokens = ApiTokenService(app.db, clock=clock)
+    clock.set(datetime(2026, 12, 1, 9, tzinfo=UTC))
+    tokens = app.tokens
     made = await tokens.create(brand, "ERP", account_id=None)
     assert (await tokens.list(brand))[0].last_used_at is None
-    start = clock.at
+    start = clock()
     await tokens.authenticate(made.secret)
     for seconds in (1, 30, 59):
-        clock.at = start + timedelta(seconds=seconds)
+        clock.set(start + timedelta(seconds=seconds))
         await tokens.authenticate(made.secret)
     assert (await tokens.list(brand))[0].last_used_at == start
-    clock.at = start + timedelta(seconds=61)
+    clock.set(start + timedelta(seconds=61))
     await tokens.authenticate(made.secret)
-    assert (await tokens.list(brand))[0].last_used_at == clock.at
+    assert (await tokens.list(brand))[0].last_used_at == clock()
 
 
 def test_the_rate_limiter_allows_a_burst_then_one_request_a_second() -> None:
@@ -300,7 +292,7 @@ OPENAPI_SHAPE: dict[str, Any] = {
 async def brand_token(app: App, name: str = BRAND) -> str:
     async with app.db.transaction() as s:
         org = (await s.execute(select(Organisation).where(Organisation.name == name))).scalar_one()
-    return (await ApiTokenService(app.db).create(org.id, "test", account_id=None)).secret
+    return (await app.tokens.create(org.id, "test", account_id=None)).secret
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -339,7 +331,7 @@ async def test_requests_without_a_valid_token_get_401_with_a_bearer_challenge(
             await s.execute(select(ApiToken).where(ApiToken.token_hash == sha256(revoked)))
         ).scalar_one()
         brand_id = row.org_id
-    await ApiTokenService(app.db).revoke(brand_id, row.id, account_id=None)
+    await app.tokens.revoke(brand_id, row.id, account_id=None)
     url = f"/api/v1/rounds/{world.closed}/report"
     async with portal_client(app) as client:
         assert (await client.get(url, headers=bearer(token))).status_code == 200

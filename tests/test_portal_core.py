@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -27,9 +27,7 @@ from bot.config import Settings
 from bot.service.accounts import (
     MAX_FAILURES_PER_ADDRESS,
     MAX_FAILURES_PER_EMAIL,
-    AccountService,
 )
-from bot.service.members import MemberService
 from bot.storage.models import AuditEntry, LoginAttempt, WebAccount, WebSession
 from bot.web.app import create_web_app
 from bot.web.auth import require
@@ -129,7 +127,7 @@ async def test_session_expires_after_idle_time_and_cookie_is_cleared(app: App) -
         assert (await client.get("/account")).status_code == 200
         async with app.db.transaction() as s:
             await s.execute(
-                update(WebSession).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+                update(WebSession).values(expires_at=app.clock() - timedelta(seconds=1))
             )
         response = await client.get("/account")
         assert response.status_code == 303 and response.headers["location"].startswith("/login")
@@ -140,10 +138,10 @@ async def test_session_expires_after_idle_time_and_cookie_is_cleared(app: App) -
 
 async def test_session_idle_expiry_moves_with_use(app: App) -> None:
     cso = await make_account(app, "Test CSO", "cso", "admin")
-    service = AccountService(app.db, app.keyring)
+    service = app.accounts
     result = await service.authenticate(cso.email or "", PASSWORD, "10.0.0.1")
     assert result.session_token
-    later = datetime.now(UTC) + timedelta(hours=11)
+    later = app.clock() + timedelta(hours=11)
     assert await service.session_account(result.session_token, now=later) is not None
     # 11 h after that: still alive, because it was used in between.
     assert await service.session_account(result.session_token, now=later + timedelta(hours=11))
@@ -157,7 +155,7 @@ async def test_disabled_account_loses_its_session_at_once(app: App) -> None:
     cso = await make_account(app, "Test CSO", "cso", "admin")
     async with portal_client(app) as client:
         await login(client, cso.email or "")
-        await AccountService(app.db, app.keyring).disable("Test CSO", cso.id)
+        await app.accounts.disable("Test CSO", cso.id)
         assert (await client.get("/account")).status_code == 303
 
 
@@ -222,16 +220,14 @@ async def test_five_failures_lock_the_address_even_with_the_right_password(app: 
         keys = set((await s.execute(select(LoginAttempt.key))).scalars())
     assert all(cso.email not in k and "testclient" not in k for k in keys)  # hashes only
     # After the window the right password works again.
-    later = datetime.now(UTC) + timedelta(minutes=16)
-    result = await AccountService(app.db, app.keyring).authenticate(
-        cso.email or "", PASSWORD, "127.0.0.1", now=later
-    )
+    later = app.clock() + timedelta(minutes=16)
+    result = await app.accounts.authenticate(cso.email or "", PASSWORD, "127.0.0.1", now=later)
     assert result.status == "ok"
 
 
 async def test_one_client_trying_many_addresses_is_locked(app: App) -> None:
     cso = await make_account(app, "Test CSO", "cso", "admin")
-    service = AccountService(app.db, app.keyring)
+    service = app.accounts
     for i in range(MAX_FAILURES_PER_ADDRESS):
         result = await service.authenticate(f"guess{i}@x.example", "password!!", "198.51.100.7")
         assert result.status == "wrong"
@@ -244,7 +240,7 @@ async def test_one_client_trying_many_addresses_is_locked(app: App) -> None:
 # ------------------------------------------------------------------ invites
 async def test_an_invite_creates_an_account_once(app: App) -> None:
     await app.admin.add_org("Brand A", "brand")
-    service = AccountService(app.db, app.keyring)
+    service = app.accounts
     code, _ = await service.create_invite("Brand A", "viewer")
     async with portal_client(app) as client:
         page = await client.get(f"/invite/{code}")
@@ -282,21 +278,19 @@ async def test_an_invite_creates_an_account_once(app: App) -> None:
 
 async def test_an_expired_invite_is_refused(app: App) -> None:
     await app.admin.add_org("Test CSO", "cso")
-    code, _ = await AccountService(app.db, app.keyring).create_invite("Test CSO", "admin", days=1)
-    info = await AccountService(app.db, app.keyring).invite_info(
-        code, now=datetime.now(UTC) + timedelta(days=2)
-    )
+    code, _ = await app.accounts.create_invite("Test CSO", "admin", days=1)
+    info = await app.accounts.invite_info(code, now=app.clock() + timedelta(days=2))
     assert info is None
 
 
 # ------------------------------------------------------------------ one-time links from the bot
 async def test_a_login_link_works_once_and_follows_the_membership(app: App) -> None:
     await app.admin.add_org("Test CSO", "cso")
-    members = MemberService(app.db, app.keyring)
+    members = app.members
     code, _ = await members.create_invite("Test CSO", "admin")
     membership = await members.join("telegram", "777", code)
     assert membership is not None
-    service = AccountService(app.db, app.keyring)
+    service = app.accounts
     token = await service.create_login_link(membership.member_id)
     async with portal_client(app) as client:
         page = await client.get(f"/login/link/{token}")
@@ -321,13 +315,13 @@ async def test_a_login_link_works_once_and_follows_the_membership(app: App) -> N
 
 async def test_a_login_link_expires_after_ten_minutes(app: App) -> None:
     await app.admin.add_org("Test CSO", "cso")
-    members = MemberService(app.db, app.keyring)
+    members = app.members
     code, _ = await members.create_invite("Test CSO", "viewer")
     membership = await members.join("telegram", "778", code)
     assert membership is not None
-    service = AccountService(app.db, app.keyring)
+    service = app.accounts
     token = await service.create_login_link(membership.member_id)
-    late = datetime.now(UTC) + timedelta(minutes=11)
+    late = app.clock() + timedelta(minutes=11)
     assert await service.login_link_valid(token, now=late) is None
     assert await service.use_login_link(token, now=late) is None
     used = await service.use_login_link(token)
@@ -429,7 +423,7 @@ async def test_require_checks_kind_and_role(app: App) -> None:
 async def test_telegram_login_sends_members_a_one_time_link(bot: Bot) -> None:  # noqa: F811
     app = bot.app
     await app.admin.add_org("Brand A", "brand")
-    code, _ = await MemberService(app.db, app.keyring).create_invite("Brand A", "viewer")
+    code, _ = await app.members.create_invite("Brand A", "viewer")
     chat = 8700
     await bot.expect(chat, lambda: bot.api.user_sends_start(chat, code))
     sent = await bot.text(chat, "/login")

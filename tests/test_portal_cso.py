@@ -11,7 +11,7 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -23,8 +23,6 @@ from sqlalchemy import select
 
 from bot.bootstrap import App
 from bot.config import Settings
-from bot.service.accounts import AccountService
-from bot.service.members import MemberService
 from bot.storage.models import (
     AuditEntry,
     BrandFactory,
@@ -73,8 +71,8 @@ class World:
         return {k: v for k, v in self.__dict__.items() if isinstance(v, int)}
 
 
-def _future(days: int) -> datetime:
-    return (datetime.now(UTC) + timedelta(days=days)).replace(microsecond=0)
+def _future(app: App, days: int) -> datetime:
+    return (app.clock() + timedelta(days=days)).replace(microsecond=0)
 
 
 async def make_world(app: App) -> World:
@@ -88,12 +86,12 @@ async def make_world(app: App) -> World:
     shared = await a.add_factory("SHR-001", "Shared Stitching", "sindh", "Karachi")
     theirs = await a.add_factory("LHE-001", "Ravi Garments", "punjab", "Lahore", cso=OTHER)
     draft = await a.create_round(
-        "Round A", CSO, app.survey, ["KHI-001", "KHI-002"], _future(1), _future(20)
+        "Round A", CSO, app.survey, ["KHI-001", "KHI-002"], _future(app, 1), _future(app, 20)
     )
     closed = await a.open_round("Round B", CSO, app.survey, ["KHI-001"])
     await a.close_round(closed.id)
     other_round = await a.open_round("Round O", OTHER, app.survey, ["LHE-001"])
-    members = MemberService(app.db, app.keyring)
+    members = app.members
     code, _ = await members.create_invite(CSO, "viewer")
     membership = await members.join("telegram", "555001", code)
     assert membership is not None
@@ -272,7 +270,7 @@ async def test_a_round_is_created_scheduled_opened_extended_and_closed_through_t
 ) -> None:
     world = await make_world(app)
     actor = f"web:{world.admin.id}"
-    opens, closes = _future(2), _future(16)
+    opens, closes = _future(app, 2), _future(app, 16)
     async with portal_client(app) as client:
         await login(client, world.admin.email or "")
         form = await client.get("/cso/rounds/new")
@@ -367,7 +365,7 @@ async def test_create_and_open_at_once_and_cancel(app: App) -> None:
                 "name": "Now",
                 "survey": app.survey.key,
                 "factory": "KHI-002",
-                "closes_at": _local(_future(10), app),
+                "closes_at": _local(_future(app, 10), app),
                 "max_reminders": "0",
                 "reminder_delay_hours": "24",
                 "then": "open",
@@ -402,7 +400,7 @@ async def test_live_counts_and_the_chart_show_counts_only(app: App) -> None:
     world = await make_world(app)
     rnd = await app.admin.open_round("Live", CSO, app.survey, ["KHI-001", "KHI-002"])
     codes = {rf.factory.code: rf.code for rf in rnd.factories}
-    now = datetime.now(UTC)
+    now = app.clock()
     for _ in range(3):
         await answer(app, codes["KHI-001"], Say(pay="41234"), clock=now)
     async with portal_client(app) as client:
@@ -708,11 +706,11 @@ async def test_members_invites_and_revoking(app: App) -> None:
             )
             assert disabled.status_code == 303
             assert (await viewer_client.get("/cso/members")).status_code == 303  # logged out
-    account, _ = await AccountService(app.db, app.keyring).accept_invite(
+    account, _ = await app.accounts.accept_invite(
         link.group(2), "new.person@kwc.example", "a long enough password"
     )
     assert (account.org_id, account.role) == (world.admin.org_id, "viewer")
-    members = MemberService(app.db, app.keyring)
+    members = app.members
     joined = await members.join("telegram", "777", code.group(1))
     assert joined is not None and (joined.org_name, joined.role) == (CSO, "admin")
     async with app.db.transaction() as s:
@@ -745,8 +743,10 @@ async def test_members_invites_and_revoking(app: App) -> None:
 async def test_the_audit_log_shows_the_organisations_entries_only_and_pages(app: App) -> None:
     world = await make_world(app)
     for i in range(55):
-        await cso_data.audit(app.db, f"web:{world.admin.id}", "test.entry", f"thing {i}")
-    await cso_data.audit(app.db, f"web:{world.other.id}", "test.other", "their thing")
+        await cso_data.audit(
+            app.db, app.clock(), f"web:{world.admin.id}", "test.entry", f"thing {i}"
+        )
+    await cso_data.audit(app.db, app.clock(), f"web:{world.other.id}", "test.other", "their thing")
     async with portal_client(app) as client:
         await login(client, world.viewer.email or "")
         first = (await client.get("/cso/audit")).text
@@ -815,7 +815,7 @@ async def test_responses_per_day_fills_empty_days(app: App) -> None:
     world = await make_world(app)
     rnd = await app.admin.open_round("Days", CSO, app.survey, ["KHI-001"])
     code = rnd.factories[0].code
-    today = datetime.now(UTC)
+    today = app.clock()
     await answer(app, code, Say(), clock=today - timedelta(days=2))
     await answer(app, code, Say(), clock=today)
     days = await cso_data.responses_per_day(

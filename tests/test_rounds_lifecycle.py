@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.bootstrap import App
+from bot.clock import SetClock
 from bot.service.admin import AdminError
 from bot.storage.models import Answer, AuditEntry, ContactAddress
 from tests.conftest import NOW
@@ -26,7 +27,10 @@ async def _actions(app: App) -> list[str]:
         return list((await s.execute(select(AuditEntry.action).order_by(AuditEntry.id))).scalars())
 
 
-async def test_a_round_goes_from_draft_to_published_and_every_step_is_audited(app: App) -> None:
+async def test_a_round_goes_from_draft_to_published_and_every_step_is_audited(
+    app: App, clock: SetClock
+) -> None:
+    clock.set(NOW, tick=True)  # the round's dates are counted from NOW
     await _setup(app)
     rnd = await app.admin.create_round(
         "R", "Test CSO", app.survey, ["KHI-001"], NOW + timedelta(days=1), NOW + timedelta(days=8)

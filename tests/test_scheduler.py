@@ -8,7 +8,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -44,7 +44,7 @@ async def _scheduled_round_due(app: App, opted_in: int = 0) -> int:
     """A round planned to open a minute ago, at a factory where workers opted in earlier."""
     await app.admin.add_org("Test CSO", "cso")
     factory = await app.admin.add_factory("KHI-001", "Factory 0", "sindh")
-    now = datetime.now(UTC)
+    now = app.clock()
     async with app.db.transaction() as s:
         for i in range(opted_in):
             s.add(
@@ -148,7 +148,7 @@ async def test_a_long_write_transaction_neither_stalls_the_loop_nor_stops_the_sc
     job waits for the lock like any other coroutine and runs."""
     await app.admin.add_org("Test CSO", "cso")
     await app.admin.add_factory("KHI-001", "Factory 0", "sindh")
-    now = datetime.now(UTC)
+    now = app.clock()
     rnd = await app.admin.create_round(
         "R",
         "Test CSO",

@@ -20,9 +20,9 @@ from sqlalchemy import func, select
 
 from bot.bootstrap import App
 from bot.channels.telegram.broadcast import RESUME, START_PREFIX, TelegramSender
+from bot.clock import SetClock
 from bot.config import PROJECT_ROOT
 from bot.scheduler import jobs, running_scheduler
-from bot.service.members import MemberService
 from bot.storage.models import (
     Answer,
     AuditEntry,
@@ -38,16 +38,6 @@ from tests.test_service import Worker, complete_survey
 from tests.test_telegram import TOKEN, Bot
 
 CSO = "Test CSO"
-
-
-class Clock:
-    """The scheduler's clock, set by the test."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -126,7 +116,7 @@ async def _member(
     app: App, org: str, chat: int, role: str = "admin", subscribed: bool = True
 ) -> int:
     """A staff member linked in Telegram (as `/start join_…` does); returns the member id."""
-    members = MemberService(app.db, app.keyring)
+    members = app.members
     code, _ = await members.create_invite(org, role)
     joined = await members.join("telegram", str(chat), code)
     assert joined is not None
@@ -151,14 +141,16 @@ def _documents(api: TelegramStandin, chat: int) -> list[str]:
 
 
 # ------------------------------------------------------------------ 1. daily status
-async def test_daily_status_counts_per_factory_to_cso_members_once_a_day(bot: Bot) -> None:
+async def test_daily_status_counts_per_factory_to_cso_members_once_a_day(
+    bot: Bot, clock: SetClock
+) -> None:
     app, api = bot.app, bot.api
     await app.admin.add_org(CSO, "cso")
     await app.admin.add_org("Other CSO", "cso")
     await app.admin.add_org("Brand A", "brand")
     await _factories(app, "KHI-001", "KHI-002")
     await app.admin.link("Brand A", ["KHI-001"])
-    closes_at = _minute(datetime.now(UTC)) + timedelta(days=30)
+    closes_at = _minute(clock()) + timedelta(days=30)
     rnd = await app.admin.open_round(
         "Autumn", CSO, app.survey, ["KHI-001", "KHI-002"], closes_at=closes_at
     )
@@ -167,7 +159,7 @@ async def test_daily_status_counts_per_factory_to_cso_members_once_a_day(bot: Bo
     pays = ("38111", "39222", "40333")
     for i, pay in enumerate(pays):
         await complete_survey(Worker(app, f"done{i}"), codes["KHI-001"], pay=pay)
-    await _stop_halfway(app, "half", codes["KHI-002"], "en", datetime.now(UTC))
+    await _stop_halfway(app, "half", codes["KHI-002"], "en", clock())
     # The CSO's staff (admins and viewers, subscribed to reports or not) get it; nobody else.
     await _member(app, CSO, 8101, "admin")
     await _member(app, CSO, 8102, "viewer")
@@ -175,14 +167,14 @@ async def test_daily_status_counts_per_factory_to_cso_members_once_a_day(bot: Bo
     await _member(app, "Other CSO", 8104, "admin")  # no open round
     await _member(app, "Brand A", 8105, "admin")  # brands get reports, never the status
     nine = datetime(2026, 11, 30, 4, 0, tzinfo=UTC)  # 09:00 in Karachi
-    clock = Clock(nine)
+    clock.set(nine)
 
-    async with running_scheduler(app, [_sender(bot)], clock=clock, paused=True):
+    async with running_scheduler(app, [_sender(bot)], paused=True):
         assert await jobs.daily_status() == 3
-        clock.now = nine + timedelta(hours=6)  # the same day, again (a re-run, a restart)
+        clock.set(nine + timedelta(hours=6))  # the same day, again (a re-run, a restart)
         assert await jobs.daily_status() == 0
         assert [len(api.messages_to(c)) for c in (8101, 8102, 8103)] == [1, 1, 1]
-        clock.now = nine + timedelta(days=1)  # the next day: a new one
+        clock.set(nine + timedelta(days=1))  # the next day: a new one
         assert await jobs.daily_status() == 3
 
     for chat in (8101, 8102, 8103):
@@ -221,7 +213,9 @@ async def test_daily_status_counts_per_factory_to_cso_members_once_a_day(bot: Bo
     assert sorted(rows) == [(20261130, "sent")] * 3 + [(20261201, "sent")] * 3
 
 
-async def test_two_daily_status_runs_at_once_send_one_message_each(bot: Bot) -> None:
+async def test_two_daily_status_runs_at_once_send_one_message_each(
+    bot: Bot, clock: SetClock
+) -> None:
     """Two processes (here two tasks) running the daily status at the same moment."""
     app, api = bot.app, bot.api
     await app.admin.add_org(CSO, "cso")
@@ -229,8 +223,8 @@ async def test_two_daily_status_runs_at_once_send_one_message_each(bot: Bot) -> 
     await app.admin.open_round("Autumn", CSO, app.survey, ["KHI-001"])
     await _member(app, CSO, 8201)
     await _member(app, CSO, 8202)
-    clock = Clock(datetime(2026, 11, 30, 4, 0, tzinfo=UTC))
-    async with running_scheduler(app, [_sender(bot)], clock=clock, paused=True):
+    clock.set(datetime(2026, 11, 30, 4, 0, tzinfo=UTC))
+    async with running_scheduler(app, [_sender(bot)], paused=True):
         queued = await asyncio.gather(jobs.daily_status(), jobs.daily_status())
     assert sorted(queued) == [0, 2]
     assert len(api.messages_to(8201)) == 1 and len(api.messages_to(8202)) == 1
@@ -238,21 +232,23 @@ async def test_two_daily_status_runs_at_once_send_one_message_each(bot: Bot) -> 
 
 async def test_a_scheduler_started_after_the_status_time_catches_up_within_the_grace(
     bot: Bot,
+    clock: SetClock,
 ) -> None:
     """Jobs live in memory: a process (re)started at 10:30 sends the 09:00 status once, of
     the rounds that were open at 09:00; started more than six hours late, none."""
     app, api = bot.app, bot.api
     await app.admin.add_org(CSO, "cso")
     await _factories(app, "KHI-001", "KHI-002")
+    nine = datetime(2026, 11, 30, 4, 0, tzinfo=UTC)  # 09:00 in Karachi
+    clock.set(nine - timedelta(hours=1))  # both rounds open at 08:00
     early = await app.admin.open_round("Early", CSO, app.survey, ["KHI-001"])
     late = await app.admin.open_round("Late", CSO, app.survey, ["KHI-002"])
-    nine = datetime(2026, 11, 30, 4, 0, tzinfo=UTC)  # 09:00 in Karachi
     async with app.db.transaction() as s:  # "Late" opened at 09:30, after the status time
         (await s.get(Round, late.id)).opens_at = nine + timedelta(minutes=30)  # type: ignore[union-attr]
     await _member(app, CSO, 8401)
-    clock = Clock(nine + timedelta(hours=1, minutes=30))
+    clock.set(nine + timedelta(hours=1, minutes=30))
     for _ in range(2):  # started, and restarted the same morning: one status
-        async with running_scheduler(app, [_sender(bot)], clock=clock) as scheduler:
+        async with running_scheduler(app, [_sender(bot)]) as scheduler:
 
             async def sent() -> bool:
                 return await _count(app, BroadcastMessage, BroadcastMessage.status == "sent") > 0
@@ -262,8 +258,8 @@ async def test_a_scheduler_started_after_the_status_time_catches_up_within_the_g
     [status] = api.messages_to(8401)
     assert (status.text or "").startswith(f"Round #{early.id} Early — 2026-11-30")
     assert "Late" not in (status.text or "")
-    clock.now = nine + timedelta(days=1, hours=6, minutes=1)  # the next day, too late
-    async with running_scheduler(app, [_sender(bot)], clock=clock, paused=True) as scheduler:
+    clock.set(nine + timedelta(days=1, hours=6, minutes=1))  # the next day, too late
+    async with running_scheduler(app, [_sender(bot)], paused=True) as scheduler:
         assert scheduler.get_job("daily-status-at-start") is None
         assert scheduler.get_job("prune-at-start") is not None
     assert len(api.messages_to(8401)) == 1
@@ -274,13 +270,15 @@ async def _no_job(scheduler: Any, job_id: str) -> bool:
 
 
 # ------------------------------------------------------------------ 2. prune
-async def test_prune_removes_old_message_ids_and_expired_opt_ins_only(app: App) -> None:
+async def test_prune_removes_old_message_ids_and_expired_opt_ins_only(
+    app: App, clock: SetClock
+) -> None:
     await app.admin.add_org(CSO, "cso")
     await _factories(app, "KHI-001")
     factory = (await app.admin.list_factories())[0]
     rnd = await app.admin.open_round("Autumn", CSO, app.survey, ["KHI-001"])
     # The prune job counts from today's date (the keeping periods are in days).
-    today = datetime.now(UTC).date()
+    today = clock().date()
     keep_ids, keep_days = app.settings.processed_message_days, app.settings.opt_in_days
     assert (keep_ids, keep_days) == (7, 400)
     ids = {
@@ -312,8 +310,8 @@ async def test_prune_removes_old_message_ids_and_expired_opt_ins_only(app: App) 
         s.add(address("active-old", "active", today - timedelta(days=keep_days + 50)))
 
     # Noon UTC: the same date in Karachi, whose date the job counts from (the injected clock).
-    noon = Clock(datetime(today.year, today.month, today.day, 12, tzinfo=UTC))
-    async with running_scheduler(app, [], clock=noon, paused=True) as scheduler:
+    clock.set(datetime(today.year, today.month, today.day, 12, tzinfo=UTC))
+    async with running_scheduler(app, [], paused=True) as scheduler:
         assert scheduler.get_job("prune") is not None
         await jobs.prune()
 
@@ -338,32 +336,35 @@ async def test_prune_removes_old_message_ids_and_expired_opt_ins_only(app: App) 
 
 
 # ------------------------------------------------------------------ 3. the close job
-async def test_the_scheduler_closes_a_round_once_purges_and_delivers_reports(bot: Bot) -> None:
+async def test_the_scheduler_closes_a_round_once_purges_and_delivers_reports(
+    bot: Bot, clock: SetClock
+) -> None:
     app, api = bot.app, bot.api
     await app.admin.add_org(CSO, "cso")
     await app.admin.add_org("Brand A", "brand")
     await _factories(app, "KHI-001")
     await app.admin.link("Brand A", ["KHI-001"])
     rnd = await app.admin.open_round(
-        "Autumn", CSO, app.survey, ["KHI-001"], closes_at=datetime.now(UTC) + timedelta(days=1)
+        "Autumn", CSO, app.survey, ["KHI-001"], closes_at=clock() + timedelta(days=1)
     )
     code = rnd.factories[0].code
     for i in range(6):
         await complete_survey(Worker(app, f"w{i}"), code, pay=str(38000 + i))
     await complete_survey(Worker(app, "9301", channel="telegram"), code, opt_in="yes")
-    await _stop_halfway(app, 9302, code, "ur", datetime.now(UTC))
-    await _stop_halfway(app, 9303, code, "en", datetime.now(UTC))
+    await _stop_halfway(app, 9302, code, "ur", clock())
+    await _stop_halfway(app, 9303, code, "en", clock())
     assert await _count(app, ContactAddress, ContactAddress.purpose == "active") == 2
     assert await _count(app, ContactAddress, ContactAddress.purpose == "opt_in") == 1
     await _member(app, CSO, 8301, "admin")
     await _member(app, CSO, 8302, "viewer", subscribed=False)
     await _member(app, "Brand A", 8303, "viewer")
     # The closing time comes while the scheduler runs.
-    closes_at = datetime.now(UTC) + timedelta(seconds=1.5)
+    closes_at = clock() + timedelta(seconds=1.5)
     await app.admin.extend_round(rnd.id, closes_at)
     job_id = f"round:{rnd.id}:close"
 
-    async with running_scheduler(app, [_sender(bot)], clock=Clock(closes_at)) as scheduler:
+    clock.set(closes_at)
+    async with running_scheduler(app, [_sender(bot)]) as scheduler:
         job = scheduler.get_job(job_id)
         assert job is not None and job.next_run_time == closes_at
 
@@ -452,17 +453,19 @@ async def _wagecheck(env: dict[str, str], *args: str) -> tuple[int, str, str]:
     return process.returncode, out.decode(), errors.decode()
 
 
-async def test_round_remind_on_the_command_line_sends_due_reminders_once(app: App) -> None:
+async def test_round_remind_on_the_command_line_sends_due_reminders_once(
+    app: App, clock: SetClock
+) -> None:
     await app.admin.add_org(CSO, "cso")
     await _factories(app, "KHI-001")
     rnd = await app.admin.open_round(
-        "Autumn", CSO, app.survey, ["KHI-001"], closes_at=datetime.now(UTC) + timedelta(days=30)
+        "Autumn", CSO, app.survey, ["KHI-001"], closes_at=clock() + timedelta(days=30)
     )
     code = rnd.factories[0].code
-    two_days_ago = datetime.now(UTC) - timedelta(days=2)
+    two_days_ago = clock() - timedelta(days=2)
     await _stop_halfway(app, 9401, code, "ur", two_days_ago)
     await _stop_halfway(app, 9402, code, "en", two_days_ago)
-    await _stop_halfway(app, 9403, code, "en", datetime.now(UTC) - timedelta(minutes=10))
+    await _stop_halfway(app, 9403, code, "en", clock() - timedelta(minutes=10))
     finished = Worker(app, "9404", channel="telegram")
     finished.clock = two_days_ago
     await complete_survey(finished, code)
@@ -499,18 +502,18 @@ async def test_round_remind_on_the_command_line_sends_due_reminders_once(app: Ap
 
 
 # ------------------------------------------------------------------ 5. /extend in the bot
-async def test_extend_in_the_bot_for_cso_admins_only(bot: Bot) -> None:
+async def test_extend_in_the_bot_for_cso_admins_only(bot: Bot, clock: SetClock) -> None:
     app, api = bot.app, bot.api
     await app.admin.add_org(CSO, "cso")
     await app.admin.add_org("Other CSO", "cso")
     await app.admin.add_org("Brand A", "brand")
     await _factories(app, "KHI-001")
     await app.admin.link("Brand A", ["KHI-001"])
-    planned = _minute(datetime.now(UTC)) + timedelta(days=10)
+    planned = _minute(clock()) + timedelta(days=10)
     rnd = await app.admin.open_round("Autumn", CSO, app.survey, ["KHI-001"], closes_at=planned)
 
     async def join(chat: int, org: str, role: str) -> None:
-        code, _ = await MemberService(app.db, app.keyring).create_invite(org, role)
+        code, _ = await app.members.create_invite(org, role)
         welcome = await bot.expect(chat, lambda: api.user_sends_start(chat, code))
         assert f"Welcome to {org}" in (welcome.text or "")
 
@@ -551,7 +554,7 @@ async def test_extend_in_the_bot_for_cso_admins_only(bot: Bot) -> None:
 
 # ------------------------------------------------------------------ 6. inside `wagecheck run`
 async def test_the_scheduler_in_wagecheck_run_telegram_opens_a_round_and_invites(
-    app: App, tmp_path: Path
+    app: App, tmp_path: Path, clock: SetClock
 ) -> None:
     await app.admin.add_org(CSO, "cso")
     await _factories(app, "KHI-001")
@@ -566,10 +569,10 @@ async def test_the_scheduler_in_wagecheck_run_telegram_opens_a_round_and_invites
                 purpose="opt_in",
                 factory_id=factory.id,
                 language="en",
-                created_on=datetime.now(UTC).date() - timedelta(days=200),
+                created_on=clock().date() - timedelta(days=200),
             )
         )
-    opens_at = datetime.now(UTC) + timedelta(seconds=3)
+    opens_at = clock() + timedelta(seconds=3)
     rnd = await app.admin.create_round(
         "Autumn", CSO, app.survey, ["KHI-001"], opens_at, opens_at + timedelta(days=20)
     )
@@ -616,13 +619,15 @@ async def test_the_scheduler_in_wagecheck_run_telegram_opens_a_round_and_invites
 
 
 # ------------------------------------------------------------------ changes while it runs
-async def test_a_running_scheduler_follows_rounds_changed_by_another_process(app: App) -> None:
+async def test_a_running_scheduler_follows_rounds_changed_by_another_process(
+    app: App, clock: SetClock
+) -> None:
     """docs/rounds.md: round jobs are reconciled every minute (the `tick`), so `round
     schedule/extend/cancel` in another process need no restart. An extended round must not
     close at its old time."""
     await app.admin.add_org(CSO, "cso")
     await _factories(app, "KHI-001", "KHI-002")
-    now = datetime.now(UTC)
+    now = clock()
     # Open since yesterday, planned to close a minute ago: the scheduler below is paused, as
     # if its clock had not yet reached that time; resuming it lets the time arrive.
     extended = await app.admin.create_round(
@@ -649,7 +654,7 @@ async def test_a_running_scheduler_follows_rounds_changed_by_another_process(app
 
         async def settled() -> bool:  # the close job ran, or waits for a later time
             job = scheduler.get_job(close_job)
-            return job is None or job.next_run_time > datetime.now(UTC)
+            return job is None or job.next_run_time > clock()
 
         await _until(settled)
         assert (await app.admin.get_round(extended.id)).status == "open"

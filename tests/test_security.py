@@ -25,7 +25,7 @@ import secrets
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from sqlalchemy.engine import make_url
 
 from bot.bootstrap import App, configure_logging
 from bot.channels.telegram.staff import REFUSED
-from bot.service.members import JOIN_WINDOW, MAX_FAILED_JOINS, MemberService
+from bot.service.members import JOIN_WINDOW, MAX_FAILED_JOINS
 from bot.storage.models import (
     Answer,
     AuditEntry,
@@ -353,7 +353,7 @@ class Staff:
 
 
 async def _join(hook: TelegramHook, chat: int, org: str, role: str) -> Staff:
-    code, _ = await MemberService(hook.app.db, hook.app.keyring).create_invite(org, role)
+    code, _ = await hook.app.members.create_invite(org, role)
     staff = Staff(hook, chat)
     assert f"Welcome to {org}" in await staff.says(f"/start {code}")
     return staff
@@ -424,7 +424,7 @@ async def test_members_of_other_organisations_are_refused_and_audited(app: App) 
         assert [m for m in hook.api.messages_to(other.chat) if m.file] == []
         refusals = await _refusals(app)
         assert len(refusals) == refused + 2  # the two with a round number
-    [other_member] = await MemberService(app.db, app.keyring).list_members("Other CSO")
+    [other_member] = await app.members.list_members("Other CSO")
     other_id = other_member.id
     assert (f"member {other_id}", "/close 1", False) in refusals
     assert (f"member {other_id}", "/report 1", False) in refusals
@@ -435,7 +435,7 @@ async def test_invites_reused_expired_or_guessed_are_refused_and_guessing_is_lim
     app: App,
 ) -> None:
     await open_round(app)
-    members = MemberService(app.db, app.keyring)
+    members = app.members
     async with telegram_hook(app) as hook:
         refused = "not valid"
         first, second = Staff(hook, 8_901), Staff(hook, 8_902)
@@ -446,7 +446,7 @@ async def test_invites_reused_expired_or_guessed_are_refused_and_guessing_is_lim
 
         expiring, _ = await members.create_invite("Test CSO", "admin")
         async with app.db.transaction() as s:
-            await s.execute(update(Invite).values(expires_at=datetime.now(UTC) - timedelta(1)))
+            await s.execute(update(Invite).values(expires_at=app.clock() - timedelta(1)))
         assert refused in await second.says(f"/join {expiring}")  # expired
 
         # Guessing: random codes, then even a valid one is refused for a while.
@@ -466,9 +466,9 @@ async def test_invites_reused_expired_or_guessed_are_refused_and_guessing_is_lim
         assert "Welcome to Brand B" in await Staff(hook, 8_904).says(f"/join {valid}")
 
     # After the window without attempts the account may join again.
-    later = datetime.now(UTC) + JOIN_WINDOW + timedelta(minutes=1)
+    later = app.clock() + JOIN_WINDOW + timedelta(minutes=1)
     fresh, _ = await members.create_invite("Test CSO", "viewer")
-    assert await members.join("telegram", "8903", fresh, now=datetime.now(UTC)) is None
+    assert await members.join("telegram", "8903", fresh, now=app.clock()) is None
     joined = await members.join("telegram", "8903", fresh, now=later)
     assert joined is not None and joined.org_name == "Test CSO"
     async with app.db.transaction() as s:
@@ -542,7 +542,7 @@ async def _telegram_survey(hook: TelegramHook, chat: int, code: str, lang: str) 
         assert state is not None
         if state.phase == "done":
             return
-        inp = valid_input(engine, state, lang, datetime.now(UTC))
+        inp = valid_input(engine, state, lang, hook.app.clock())
         status = await (
             hook.press(chat, inp.payload) if inp.kind == "button" else hook.text(chat, inp.text)
         )
@@ -560,7 +560,7 @@ async def _whatsapp_survey(
         assert state is not None
         if state.phase == "done":
             return
-        inp = valid_input(engine, state, lang, datetime.now(UTC))
+        inp = valid_input(engine, state, lang, app.clock())
         if inp.kind == "button":
             await api.press(w, inp.payload, strict=False)
         else:

@@ -7,6 +7,7 @@ import asyncio
 import itertools
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -64,6 +65,12 @@ class Worker:
         return next((r.question_id for r in reversed(self.outcome.replies) if r.question_id), None)
 
 
+def last_month(moment: datetime) -> str:
+    """The month before `moment`'s in Karachi, as the month buttons carry it ("2026-10")."""
+    local = moment.astimezone(ZoneInfo("Asia/Karachi")).date()
+    return (local.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+
+
 async def open_round(app: App, factories: tuple[str, ...] = ("KHI-001",)) -> dict[str, str]:
     admin = app.admin
     await admin.add_org("Test CSO", "cso")
@@ -82,7 +89,7 @@ async def complete_survey(
     await w.press("yes")  # factory confirmed
     await w.press("helper")
     await w.press("permanent")
-    await w.press("2026-10")
+    await w.press(last_month(w.clock))
     await w.press("yes")  # full month
     await w.type(pay)
     await w.press("yes")  # pay rise
@@ -301,7 +308,7 @@ async def test_a_crowd_larger_than_the_pool_waits_its_turn_and_nothing_fails(app
     codes = await open_round(app)
     small = Database(app.db.url, pool_size=2, max_overflow=1, pool_timeout=0.2)
     try:
-        service = SurveyService(small, app.engines, app.keyring)
+        service = SurveyService(small, app.engines, app.keyring, clock=app.clock)
         outcomes = await asyncio.gather(
             *(
                 service.handle(

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import itertools
 from collections.abc import AsyncIterator
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,7 +19,6 @@ from sqlalchemy import select
 
 from bot.bootstrap import App
 from bot.channels.telegram import TelegramChannel, run_polling, webhook_app
-from bot.service.members import MemberService
 from bot.storage.models import Answer, ContactAddress, Response
 from tests.telegram_standin import Sent, TelegramStandin, serve_asgi
 from tests.test_service import answers, count, open_round
@@ -116,8 +115,8 @@ async def test_a_worker_answers_in_urdu_with_urdu_digits_via_the_poster_link(bot
     employment = await bot.text(chat, "۲")  # machine operator, typed as an Urdu digit
     assert (employment.text or "").startswith("✓ مشین آپریٹر\n\n")
     month = await bot.press(chat, "permanent")
-    assert bot.api.buttons(month)[0][0] == _month_label("ur")
-    await bot.press(chat, _last_month())
+    assert bot.api.buttons(month)[0][0] == _month_label(bot.app, "ur")
+    await bot.press(chat, _last_month(bot.app))
     await bot.text(chat, "ہاں")
     pay_rise = await bot.text(chat, "۴۲٬۵۰۰ روپے")
     assert "کم از کم تنخواہ" in (pay_rise.text or "")
@@ -140,14 +139,14 @@ async def test_a_worker_answers_in_urdu_with_urdu_digits_via_the_poster_link(bot
     assert await count(bot.app, ContactAddress) == 0  # no opt-in: address gone at once
 
 
-def _last_month() -> str:
+def _last_month(app: App) -> str:
     """Last month in Karachi, as the month buttons carry it."""
-    today = datetime.now(ZoneInfo("Asia/Karachi")).date()
+    today = app.clock().astimezone(ZoneInfo("Asia/Karachi")).date()
     return (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
 
 
-def _month_label(lang: str) -> str:
-    year, month = _last_month().split("-")
+def _month_label(app: App, lang: str) -> str:
+    year, month = _last_month(app).split("-")
     return format_date(date(int(year), int(month), 1), "LLLL y", locale=lang)
 
 
@@ -165,7 +164,7 @@ async def test_complete_surveys_in_sindhi_and_english(
     await bot.press(chat, "yes")
     await bot.press(chat, "helper")
     await bot.text(chat, "2")
-    await bot.press(chat, _last_month())
+    await bot.press(chat, _last_month(bot.app))
     await bot.press(chat, "yes")
     await bot.text(chat, "Rs 41,000/-")
     for value in ("dont_know", "yes"):
@@ -249,7 +248,7 @@ async def test_the_bot_restarts_mid_survey_and_the_worker_continues(bot: Bot) ->
     await bot.api.wait_for_messages(chat, len(bot.api.messages_to(chat)) + 1)
     assert (await answers(bot.app))["employment"] == "permanent"
     month = bot.api.last_message(chat)
-    assert month is not None and bot.api.buttons(month)[0][0] == _month_label("sd")
+    assert month is not None and bot.api.buttons(month)[0][0] == _month_label(bot.app, "sd")
 
 
 async def test_an_old_button_does_nothing_harmful(bot: Bot) -> None:
@@ -313,7 +312,7 @@ async def test_a_429_answer_is_waited_out_and_nothing_is_lost(bot: Bot) -> None:
 # ------------------------------------------------------------------ staff
 async def _member(bot: Bot, chat: int, org: str, kind: str, role: str) -> None:
     await bot.app.admin.add_org(org, kind)
-    code, _ = await MemberService(bot.app.db, bot.app.keyring).create_invite(org, role)
+    code, _ = await bot.app.members.create_invite(org, role)
     welcome = await bot.expect(chat, lambda: bot.api.user_sends_start(chat, code))
     assert f"Welcome to {org} (role: {role})" in (welcome.text or "")
     used = await bot.text(chat + 1, f"/join {code}")
@@ -324,7 +323,7 @@ async def test_cso_admin_follows_and_closes_a_round_in_the_bot(bot: Bot) -> None
     codes = await open_round(bot.app)  # run by "Test CSO"
     await bot.app.admin.add_org("Other CSO", "cso")
     chat = 8001
-    code, _ = await MemberService(bot.app.db, bot.app.keyring).create_invite("Test CSO", "admin")
+    code, _ = await bot.app.members.create_invite("Test CSO", "admin")
     await bot.expect(chat, lambda: bot.api.user_sends_start(chat, code))
     rounds = await bot.text(chat, "/rounds")
     assert "#1 Round 1 — open, 0 complete answers from 1 factories" in (rounds.text or "")
@@ -347,7 +346,7 @@ async def test_staff_commands_look_unknown_to_workers_and_wrong_roles(bot: Bot) 
     assert "do not know that command" in (refused.text or "")
     assert (await bot.app.admin.get_round(1)).status == "open"
     viewer = 8300
-    code, _ = await MemberService(bot.app.db, bot.app.keyring).create_invite("Test CSO", "viewer")
+    code, _ = await bot.app.members.create_invite("Test CSO", "viewer")
     await bot.expect(viewer, lambda: bot.api.user_sends_start(viewer, code))
     refused = await bot.text(viewer, "/close 1")
     assert "do not know that command" in (refused.text or "")
@@ -568,7 +567,7 @@ async def test_reports_reach_members_and_brands_see_only_their_factories(bot: Bo
     await bot.app.admin.add_org("Brand B", "brand")
     await bot.app.admin.link("Brand A", ["KHI-001"])
     await bot.app.admin.link("Brand B", ["KHI-002"])
-    members = MemberService(bot.app.db, bot.app.keyring)
+    members = bot.app.members
     chats = {"Brand A": 8501, "Brand B": 8502, "Test CSO": 8503}
     for org, chat in chats.items():
         code, _ = await members.create_invite(org, "admin")

@@ -130,13 +130,13 @@ async def wa(app: App) -> AsyncIterator[WA]:
         yield w
 
 
-def _last_month() -> str:
-    today = datetime.now(ZoneInfo("Asia/Karachi")).date()
+def _last_month(app: App) -> str:
+    today = app.clock().astimezone(ZoneInfo("Asia/Karachi")).date()
     return (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
 
 
-def _month_label(lang: str) -> str:
-    year, month = _last_month().split("-")
+def _month_label(app: App, lang: str) -> str:
+    year, month = _last_month(app).split("-")
     return format_date(date(int(year), int(month), 1), "LLLL y", locale=lang)
 
 
@@ -314,8 +314,8 @@ async def test_a_worker_answers_in_urdu_with_urdu_digits_from_the_poster(driver:
     employment = await driver.text("ayesha", "۲")  # machine operator, as an Urdu digit
     assert employment.text.startswith("✓ مشین آپریٹر\n\n")
     month = await driver.press("ayesha", "permanent")
-    assert month.labels[0] == _month_label("ur")
-    await driver.press("ayesha", _last_month())
+    assert month.labels[0] == _month_label(driver.app, "ur")
+    await driver.press("ayesha", _last_month(driver.app))
     await driver.text("ayesha", "ہاں")
     pay_rise = await driver.text("ayesha", "۴۲٬۵۰۰ روپے")
     assert "کم از کم تنخواہ" in pay_rise.text
@@ -355,7 +355,7 @@ async def test_complete_surveys_in_sindhi_and_english_with_typed_answers(
     await driver.press("bilal", "yes")
     await driver.press("bilal", "helper")
     await driver.text("bilal", "2")  # through a contractor
-    await driver.press("bilal", _last_month())
+    await driver.press("bilal", _last_month(driver.app))
     await driver.press("bilal", "yes")
     await driver.text("bilal", "Rs 41,000/-")
     for value in ("dont_know", "yes"):
@@ -460,7 +460,7 @@ async def test_a_multiple_choice_list_is_sent_again_with_ticks_until_done(wa: WA
     codes = await open_round(wa.app)
     w = wa.api.worker("Iqra")
     await wa.api.text(w, codes["KHI-001"])
-    for value in ("en", "yes", "yes", "helper", "permanent", _last_month()):
+    for value in ("en", "yes", "yes", "helper", "permanent", _last_month(wa.app)):
         w_sent = wa.api.last_with_options(w)
         await wa.api.press(w, next(i for _, i in w_sent.options if i.endswith(":" + value)))
     [pay] = await wa.api.press(w, "a:full_month:yes")
@@ -712,7 +712,7 @@ async def test_a_reminder_outside_the_window_is_the_approved_template(wa: WA) ->
     wa.api.advance(30 * 3600)
     async with wa.app.db.transaction() as s:
         await s.execute(
-            update(Conversation).values(updated_at=datetime.now(UTC) - timedelta(hours=30))
+            update(Conversation).values(updated_at=wa.app.clock() - timedelta(hours=30))
         )
     assert await remind(wa.channel, key) == "template"
     template = wa.api.last(w)
@@ -732,7 +732,7 @@ async def test_the_stand_in_refuses_a_normal_message_outside_the_window(wa: WA) 
     assert wa.api.last(w).error == 131047
     async with wa.app.db.transaction() as s:
         await s.execute(
-            update(Conversation).values(updated_at=datetime.now(UTC) - timedelta(hours=25))
+            update(Conversation).values(updated_at=wa.app.clock() - timedelta(hours=25))
         )
     assert await remind(wa.channel, key) == "template"
     assert wa.api.last(w).delivered
@@ -742,7 +742,9 @@ def _broadcaster(wa: WA) -> Broadcaster:
     """The scheduler's broadcaster with our sender, at any hour (quiet hours have own tests)."""
     always = QuietHours(start=time(0, 0), end=time(0, 0))
     sender = WhatsAppSender(wa.channel)
-    return Broadcaster(wa.app.db, wa.app.keyring, wa.app.catalogs, [sender], always)
+    return Broadcaster(
+        wa.app.db, wa.app.keyring, wa.app.catalogs, [sender], always, clock=wa.app.clock
+    )
 
 
 async def test_the_schedulers_reminders_keep_the_window_rule(wa: WA) -> None:
@@ -753,7 +755,7 @@ async def test_the_schedulers_reminders_keep_the_window_rule(wa: WA) -> None:
     for value in ("a:language:en", "a:consent:yes", "a:factory:yes", "a:job:helper"):
         await wa.api.press(early, value)
     wa.api.advance(3 * 3600)
-    now = datetime.now(UTC)
+    now = wa.app.clock()
     async with wa.app.db.transaction() as s:
         await s.execute(update(Round).values(reminder_delay_minutes=120))
         for worker, hours in ((late, 26), (early, 3)):
@@ -774,7 +776,7 @@ async def test_an_invitation_outside_the_window_starts_the_new_round(wa: WA) -> 
     codes = await open_round(wa.app)
     w = wa.api.worker("Amna")
     await wa.api.text(w, codes["KHI-001"])
-    for value in ("en", "yes", "yes", "helper", "permanent", _last_month(), "no"):
+    for value in ("en", "yes", "yes", "helper", "permanent", _last_month(wa.app), "no"):
         sent = wa.api.last_with_options(w)
         await wa.api.press(w, next(i for _, i in sent.options if i.endswith(":" + value)))
     for value in ("a:pay_rise:no", "a:payslip:no"):
@@ -785,9 +787,7 @@ async def test_an_invitation_outside_the_window_starts_the_new_round(wa: WA) -> 
     await wa.api.press(w, "a:contact_opt_in:yes")
     await wa.app.admin.close_round(1)  # the address of a worker who opted in is kept
     async with wa.app.db.transaction() as s:
-        await s.execute(
-            update(Conversation).values(updated_at=datetime.now(UTC) - timedelta(days=60))
-        )
+        await s.execute(update(Conversation).values(updated_at=wa.app.clock() - timedelta(days=60)))
     wa.api.advance(60 * 86400)
     # Opening the next round at the factory queues the invitation; the broadcaster sends it.
     new_round = await wa.app.admin.open_round("Round 2", "Test CSO", wa.app.survey, ["KHI-001"])

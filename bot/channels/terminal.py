@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 import secrets
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import TextIO
 
 from bot.service import InboundMessage, Outcome, SurveyService
@@ -49,7 +48,7 @@ class TerminalChat:
             channel=CHANNEL,
             user_id=self.user_id,
             message_id=f"{self._session}-{next(self._ids)}",
-            received_at=datetime.now(UTC),
+            received_at=self.service.clock(),
             client_language=self.lang,
             language_chosen=self.lang is not None,
             **kwargs,

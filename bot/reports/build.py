@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import Clock
 from bot.config import Settings
 from bot.reports.disclosure import (
     Scope,
@@ -34,6 +36,7 @@ class App(Protocol):
     settings: Settings
     db: Database
     wages: WageTable
+    clock: Clock
 
 
 # Question types that are steps of the conversation, not answers about work.
@@ -42,6 +45,12 @@ _NOT_ANSWERS = ("language", "consent", "factory", "info")
 
 def _audience(audience: Audience | str) -> Audience:
     return audience if isinstance(audience, Audience) else Audience.parse(audience)
+
+
+def local_today(app: App) -> date:
+    """Today where the factories are (a report made at 01:00 in Karachi on the 1st is dated
+    the 1st, though it is still the last day of the month in UTC)."""
+    return app.clock().astimezone(ZoneInfo(app.settings.time_zone)).date()
 
 
 def verdict_rule(app: App) -> VerdictRule:
@@ -79,7 +88,7 @@ async def build_report(
         )
     with no_gc_pauses():
         flags = detect(figures, quality) if scope.quality_flags else []
-        return disclose(figures, scope, verdict_rule(app), today or datetime.now(UTC).date(), flags)
+        return disclose(figures, scope, verdict_rule(app), today or local_today(app), flags)
 
 
 async def export_answers(app: App, round_id: int, audience: Audience | str) -> bytes:

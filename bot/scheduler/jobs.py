@@ -13,21 +13,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bot.bootstrap import App
+from bot.clock import Clock
 from bot.service.admin import AdminError, AdminService
 from bot.service.broadcasts import (
     Broadcaster,
-    Clock,
     enqueue_daily_status,
     enqueue_due_reminders,
 )
 from bot.storage.models import Round
 
 log = logging.getLogger(__name__)
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite returns naive datetimes for timezone-aware columns; they were stored as UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -78,7 +73,7 @@ async def close_round(round_id: int) -> bool:
     ctx = context()
     async with ctx.app.db.transaction() as s:
         closes_at = await s.scalar(select(Round.closes_at).where(Round.id == round_id))
-    if closes_at is not None and _aware(closes_at) > ctx.clock():
+    if closes_at is not None and closes_at > ctx.clock():
         # Extended since this job was planned (by another process, perhaps seconds ago).
         log.info("round %s close: its closing time moved to later; not closing", round_id)
         if ctx.reconcile is not None:

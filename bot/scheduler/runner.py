@@ -27,8 +27,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import select
 
 from bot.bootstrap import App
+from bot.clock import Clock
 from bot.scheduler import jobs
-from bot.service.broadcasts import Broadcaster, BroadcastSender, Clock, QuietHours, utc_now
+from bot.service.broadcasts import BroadcastSender
 from bot.storage.models import Round
 
 log = logging.getLogger(__name__)
@@ -41,13 +42,6 @@ FINISH_SECONDS = 10.0
 # not stay open for ever because the server was down at closing time); a missed daily status
 # is only worth sending the same day.
 STATUS_GRACE = timedelta(hours=6)
-
-
-def quiet_hours(app: App) -> QuietHours:
-    from zoneinfo import ZoneInfo
-
-    s = app.settings
-    return QuietHours(s.quiet_hours_start, s.quiet_hours_end, ZoneInfo(s.time_zone))
 
 
 class FinishingExecutor(AsyncIOExecutor):
@@ -70,10 +64,6 @@ def build_scheduler(executor: AsyncIOExecutor) -> AsyncIOScheduler:
     )
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 async def reconcile(app: App, scheduler: AsyncIOScheduler) -> None:
     """Make the date jobs match the rounds: open at opens_at, close at closes_at."""
     async with app.db.transaction() as s:
@@ -85,9 +75,9 @@ async def reconcile(app: App, scheduler: AsyncIOScheduler) -> None:
     wanted: dict[str, tuple[object, datetime, int]] = {}
     for rnd in rounds:
         if rnd.status == "scheduled" and rnd.opens_at is not None:
-            wanted[f"round:{rnd.id}:open"] = (jobs.open_round, _aware(rnd.opens_at), rnd.id)
+            wanted[f"round:{rnd.id}:open"] = (jobs.open_round, rnd.opens_at, rnd.id)
         if rnd.closes_at is not None:
-            wanted[f"round:{rnd.id}:close"] = (jobs.close_round, _aware(rnd.closes_at), rnd.id)
+            wanted[f"round:{rnd.id}:close"] = (jobs.close_round, rnd.closes_at, rnd.id)
     for job in scheduler.get_jobs():
         if job.id.startswith("round:") and job.id not in wanted:
             scheduler.remove_job(job.id)
@@ -111,7 +101,7 @@ def status_missed(app: App, now: datetime) -> datetime | None:
     return due if due <= local < due + STATUS_GRACE else None
 
 
-def add_standing_jobs(app: App, scheduler: AsyncIOScheduler, clock: Clock = utc_now) -> None:
+def add_standing_jobs(app: App, scheduler: AsyncIOScheduler, clock: Clock) -> None:
     """The tick, the daily status and the prune; and, at start, what a stopped process missed:
     the daily status (within its grace) and the prune (it only removes what is due to go)."""
     tz = app.settings.time_zone
@@ -138,11 +128,11 @@ def add_standing_jobs(app: App, scheduler: AsyncIOScheduler, clock: Clock = utc_
 async def running_scheduler(
     app: App,
     senders: Sequence[BroadcastSender],
-    clock: Clock = utc_now,
     paused: bool = False,
 ) -> AsyncIterator[AsyncIOScheduler]:
     """Run the scheduler (and its broadcaster) for the duration of the block."""
-    broadcaster = Broadcaster(app.db, app.keyring, app.catalogs, senders, quiet_hours(app), clock)
+    clock = app.clock
+    broadcaster = app.broadcaster(senders)
     holder = f"{socket.gethostname()}:{os.getpid()}"
     context = jobs.Context(app, broadcaster, clock, holder)
     jobs.install(context)

@@ -14,7 +14,7 @@ import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from argon2 import PasswordHasher
@@ -22,6 +22,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import Clock
 from bot.privacy import Keyring
 from bot.service.admin import AdminError
 from bot.storage import Database
@@ -54,15 +55,6 @@ MAX_FAILURES_PER_ADDRESS = 20
 _hasher = PasswordHasher()
 # Verified against when the e-mail is unknown, so that case takes as long as a wrong password.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite gives back naive datetimes; they are UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def token_hash(token: str) -> str:
@@ -125,21 +117,33 @@ class AccountService:
     """Portal accounts of one instance. `actor` is who acts when not a portal account
     ("cli"); portal calls pass their own actor."""
 
-    def __init__(self, db: Database, keyring: Keyring, actor: str = "cli") -> None:
+    def __init__(self, db: Database, keyring: Keyring, actor: str = "cli", *, clock: Clock) -> None:
         self.db = db
         self.keyring = keyring
         self.actor = actor
+        self.clock = clock
+
+    def acting_as(self, actor: str) -> AccountService:
+        """The same service, acting (when no portal account acts) as `actor`."""
+        return AccountService(self.db, self.keyring, actor, clock=self.clock)
 
     # ---------------------------------------------------------------- helpers
     def _attempt_key(self, kind: str, value: str) -> str:
         return self.keyring.conversation_key("portal-login", f"{kind}:{value}")
 
-    @staticmethod
     def _audit(
-        s: AsyncSession, actor: str, action: str, target: str, ok: bool = True, **details: object
+        self,
+        s: AsyncSession,
+        actor: str,
+        action: str,
+        target: str,
+        ok: bool = True,
+        **details: object,
     ) -> None:
         s.add(
-            AuditEntry(at=_now(), actor=actor, action=action, target=target, details=details, ok=ok)
+            AuditEntry(
+                at=self.clock(), actor=actor, action=action, target=target, details=details, ok=ok
+            )
         )
 
     @staticmethod
@@ -188,7 +192,7 @@ class AccountService:
                 password_hash=_hasher.hash(password),
                 role=role,
                 language=language,
-                created_at=_now(),
+                created_at=self.clock(),
             )
             s.add(account)
             await s.flush()
@@ -217,7 +221,7 @@ class AccountService:
             account = await s.get(WebAccount, account_id)
             if account is None or account.org_id != org.id:
                 raise AdminError(f"{org_name!r} has no portal account {account_id}")
-            account.disabled_at = _now()
+            account.disabled_at = self.clock()
             await s.execute(delete(WebSession).where(WebSession.account_id == account_id))
             self._audit(s, actor or self.actor, "web_account.disable", org.name, account=account_id)
 
@@ -268,7 +272,7 @@ class AccountService:
         if not 1 <= days <= 30:
             raise AdminError("an invite is valid for 1 to 30 days")
         code = secrets.token_urlsafe(24)
-        now = _now()
+        now = self.clock()
         async with self.db.transaction() as s:
             org = await self._org(s, org_name)
             invite = WebInvite(
@@ -289,19 +293,19 @@ class AccountService:
     ) -> WebInvite | None:
         query = select(WebInvite).where(WebInvite.code_hash == token_hash(code.strip()))
         invite = (await s.execute(query.with_for_update() if lock else query)).scalar()
-        if invite is None or invite.used_at is not None or _aware(invite.expires_at) <= now:
+        if invite is None or invite.used_at is not None or invite.expires_at <= now:
             return None
         return invite
 
     async def invite_info(self, code: str, now: datetime | None = None) -> InviteInfo | None:
         """None when the code is unknown, used or expired (deliberately not saying which)."""
         async with self.db.transaction() as s:
-            invite = await self._valid_invite(s, code, now or _now())
+            invite = await self._valid_invite(s, code, now or self.clock())
             if invite is None:
                 return None
             org = await s.get(Organisation, invite.org_id)
             assert org is not None
-            return InviteInfo(org.name, org.kind, invite.role, _aware(invite.expires_at))
+            return InviteInfo(org.name, org.kind, invite.role, invite.expires_at)
 
     async def accept_invite(
         self,
@@ -313,7 +317,7 @@ class AccountService:
     ) -> tuple[WebAccount, str]:
         """Use an invite: create the account and log it in. Returns (account, session token).
         AdminError when the invite is not valid or the e-mail/password not acceptable."""
-        now = now or _now()
+        now = now or self.clock()
         email = check_email(email)
         check_password(password, email)
         password_hash = _hasher.hash(password)  # slow: before the transaction takes locks
@@ -352,7 +356,7 @@ class AccountService:
         for one address, or MAX_FAILURES_PER_ADDRESS from one client, within FAILURE_WINDOW,
         every attempt is refused ("locked", even with the right password) until the window
         has moved on."""
-        now = now or _now()
+        now = now or self.clock()
         email = normalise_email(email)
         email_key = self._attempt_key("email", email)
         client_key = self._attempt_key("client", client)
@@ -437,13 +441,13 @@ class AccountService:
     ) -> tuple[WebAccount, Organisation] | None:
         """The account a session cookie belongs to, or None when it is unknown, expired, the
         account disabled or its bot membership revoked. Extends the idle expiry."""
-        now = now or _now()
+        now = now or self.clock()
         async with self.db.transaction() as s:
             session = await s.get(WebSession, token_hash(token))
             if session is None:
                 return None
-            expires = _aware(session.expires_at)
-            if expires <= now or _aware(session.created_at) + SESSION_MAX <= now:
+            expires = session.expires_at
+            if expires <= now or session.created_at + SESSION_MAX <= now:
                 await s.delete(session)
                 return None
             account = await s.get(WebAccount, session.account_id)
@@ -470,7 +474,7 @@ class AccountService:
     # ---------------------------------------------------------------- one-time links
     async def create_login_link(self, member_id: int, now: datetime | None = None) -> str:
         """A token for `{web_base_url}/login/link/{token}`: 10 minutes, single use."""
-        now = now or _now()
+        now = now or self.clock()
         token = secrets.token_urlsafe(32)
         async with self.db.transaction() as s:
             member = await s.get(Member, member_id)
@@ -489,10 +493,10 @@ class AccountService:
 
     async def login_link_valid(self, token: str, now: datetime | None = None) -> str | None:
         """The organisation's name if the link can still be used (the page asks to confirm)."""
-        now = now or _now()
+        now = now or self.clock()
         async with self.db.transaction() as s:
             link = await s.get(LoginLink, token_hash(token))
-            if link is None or link.used_at is not None or _aware(link.expires_at) <= now:
+            if link is None or link.used_at is not None or link.expires_at <= now:
                 return None
             member = await s.get(Member, link.member_id)
             if member is None or member.revoked_at is not None:
@@ -504,7 +508,7 @@ class AccountService:
     ) -> tuple[WebAccount, str] | None:
         """Use a link (once): the member's portal account, created on first use, logged in.
         None if the link is unknown, used, expired or the membership revoked."""
-        now = now or _now()
+        now = now or self.clock()
         async with self.db.transaction() as s:
             link = (
                 await s.execute(
@@ -513,7 +517,7 @@ class AccountService:
                     .with_for_update()
                 )
             ).scalar()
-            if link is None or link.used_at is not None or _aware(link.expires_at) <= now:
+            if link is None or link.used_at is not None or link.expires_at <= now:
                 return None
             link.used_at = now
             member = await s.get(Member, link.member_id)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import Clock
 from bot.service.engines import definition_sha256
 from bot.service.lifecycle import ACTIONS, TransitionError, check_transition
 from bot.storage import Database
@@ -69,21 +70,15 @@ def new_access_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite gives back naive datetimes; they are UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
 def _check_dates(opens_at: datetime | None, closes_at: datetime | None) -> None:
-    if opens_at is not None and closes_at is not None and _aware(closes_at) <= _aware(opens_at):
+    for moment in (opens_at, closes_at):
+        if moment is not None and moment.tzinfo is None:
+            raise AdminError("a round's times need a time zone")
+    if opens_at is not None and closes_at is not None and closes_at <= opens_at:
         raise AdminError("a round must close after it opens")
 
 
@@ -96,8 +91,11 @@ class AdminService:
         actor: str = "cli",
         processed_message_days: int = 7,
         opt_in_days: int = 400,
+        *,
+        clock: Clock,
     ) -> None:
         self.db = db
+        self.clock = clock
         self.actor = actor
         self.processed_message_days = processed_message_days
         self.opt_in_days = opt_in_days
@@ -105,12 +103,19 @@ class AdminService:
     def acting_as(self, actor: str) -> AdminService:
         """The same service, with audit entries in the name of `actor` (e.g. "scheduler",
         "web:12", "telegram member 3")."""
-        return AdminService(self.db, actor, self.processed_message_days, self.opt_in_days)
+        return AdminService(
+            self.db, actor, self.processed_message_days, self.opt_in_days, clock=self.clock
+        )
 
     def _audit(self, session: AsyncSession, action: str, target: str, **details: Any) -> None:
         session.add(
             AuditEntry(
-                at=_now(), actor=self.actor, action=action, target=target, details=details, ok=True
+                at=self.clock(),
+                actor=self.actor,
+                action=action,
+                target=target,
+                details=details,
+                ok=True,
             )
         )
 
@@ -121,7 +126,7 @@ class AdminService:
         async with self.db.transaction() as s:
             if await self._org(s, name, required=False):
                 raise AdminError(f"organisation {name!r} exists already")
-            org = Organisation(name=name, kind=kind, created_at=_now())
+            org = Organisation(name=name, kind=kind, created_at=self.clock())
             s.add(org)
             self._audit(s, "org.add", name, kind=kind)
         return org
@@ -199,7 +204,7 @@ class AdminService:
                 city=city,
                 os_id=os_id or None,
                 headcount=headcount,
-                created_at=_now(),
+                created_at=self.clock(),
                 cso_id=owner.id if owner else None,
             )
             s.add(factory)
@@ -306,7 +311,7 @@ class AdminService:
                     s.add(
                         Factory(
                             code=code,
-                            created_at=_now(),
+                            created_at=self.clock(),
                             cso_id=owner.id if owner else None,
                             **values,
                         )
@@ -355,7 +360,7 @@ class AdminService:
                 version=survey.version,
                 sha256=sha,
                 definition=definition,
-                loaded_at=_now(),
+                loaded_at=self.clock(),
             )
             s.add(sv)
             await s.flush()
@@ -423,7 +428,7 @@ class AdminService:
             status="draft",
             opens_at=opens_at,
             closes_at=closes_at,
-            created_at=_now(),
+            created_at=self.clock(),
             max_reminders=max_reminders,
             reminder_delay_minutes=int(reminder_delay.total_seconds() // 60),
         )
@@ -460,7 +465,7 @@ class AdminService:
     ) -> Round:
         """Create a round and open it now, with a fresh poster code per factory (one audit
         entry, "round.open", with what was created)."""
-        now = _now()
+        now = self.clock()
         async with self.db.transaction() as s:
             rnd, details = await self._new_round(
                 s,
@@ -512,7 +517,7 @@ class AdminService:
     ) -> Round:
         """Open a draft or scheduled round now; workers who opted in at one of its factories
         are invited (recorded in the broadcast outbox in the same transaction)."""
-        now = now or _now()
+        now = now or self.clock()
         async with self.db.transaction() as s:
             await claim_job(s, job_key, self.actor, now)
             await self._open(s, round_id, now)
@@ -523,7 +528,7 @@ class AdminService:
 
         rnd = await self._transition(s, round_id, "open", **details)
         rnd.opens_at = now
-        if rnd.closes_at is not None and _aware(rnd.closes_at) <= now:
+        if rnd.closes_at is not None and rnd.closes_at <= now:
             raise AdminError(f"round {round_id} closes before now; extend it first")
         invited = await enqueue_invitations(s, rnd, now)
         if invited:
@@ -539,7 +544,7 @@ class AdminService:
                 raise AdminError(
                     f"round {round_id} is {rnd.status}; only a round not yet closed can be extended"
                 )
-            if closes_at <= _now():
+            if closes_at <= self.clock():
                 raise AdminError("the new closing time is in the past")
             _check_dates(rnd.opens_at if rnd.status != "open" else None, closes_at)
             previous, rnd.closes_at = rnd.closes_at, closes_at
@@ -609,7 +614,7 @@ class AdminService:
         """
         from bot.service.broadcasts import enqueue_reports
 
-        now = now or _now()
+        now = now or self.clock()
         async with self.db.transaction() as s:
             await claim_job(s, job_key, self.actor, now)
             rnd = await s.get(Round, round_id)
@@ -634,7 +639,7 @@ class AdminService:
     async def prune(self, today: date | None = None) -> dict[str, int]:
         """Delete what is no longer needed: handled message ids and unsent replies past the
         redelivery window, and opt-in addresses past their keeping period."""
-        today = today or _now().date()
+        today = today or self.clock().date()
         async with self.db.transaction() as s:
             ids = (
                 await s.execute(
@@ -690,7 +695,7 @@ class AdminService:
             if rnd is None or rnd.status != "closed":
                 raise AdminError(f"round {round_id} must be closed before it is published")
             rnd = await self._transition(s, round_id, "published")
-            rnd.published_at = _now()
+            rnd.published_at = self.clock()
             for response in (
                 await s.execute(select(Response).where(Response.round_id == round_id))
             ).scalars():

@@ -16,11 +16,12 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import Clock
 from bot.storage import Database
 from bot.storage.models import ApiToken, AuditEntry, Organisation
 
@@ -90,19 +91,8 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    # SQLite returns naive datetimes for timezone-aware columns; they were stored as UTC.
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _info(t: ApiToken) -> TokenInfo:
-    created = _aware(t.created_at)
+    created = t.created_at
     assert created is not None
     return TokenInfo(
         id=t.id,
@@ -110,8 +100,8 @@ def _info(t: ApiToken) -> TokenInfo:
         prefix=t.prefix,
         created_at=created,
         created_by=t.created_by,
-        last_used_at=_aware(t.last_used_at),
-        revoked_at=_aware(t.revoked_at),
+        last_used_at=t.last_used_at,
+        revoked_at=t.revoked_at,
     )
 
 
@@ -156,7 +146,7 @@ class ApiTokenService:
         db: Database,
         *,
         rate_per_minute: int = DEFAULT_RATE_PER_MINUTE,
-        clock: Callable[[], datetime] = _now,
+        clock: Clock,
     ) -> None:
         self.db = db
         self.clock = clock

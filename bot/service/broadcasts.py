@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import Clock
 from bot.i18n import N_, Catalogs, isolate
 from bot.privacy import Keyring
 from bot.service.delivery import delivery_uncertain
@@ -61,16 +62,6 @@ WORKER_KINDS = ("reminder", "invitation")
 STAFF_KINDS = ("status", "report")
 MAX_ATTEMPTS = 5
 MEMBER_PREFIX = "member:"
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # ------------------------------------------------------------------ quiet hours
@@ -281,7 +272,7 @@ async def enqueue_due_reminders(s: AsyncSession, now: datetime, round_id: int | 
             n, last, blocked = history.get(recipient, (0, created, False))
             history[recipient] = (
                 max(n, seq),
-                max(_aware(last), _aware(created)),
+                max(last, created),
                 blocked or status == "blocked",
             )
         rows = []
@@ -351,7 +342,7 @@ async def enqueue_daily_status(
         for c in counts.get(rnd.id, ()):
             lines.append(f"{c.code} {c.name}: {c.complete} complete, {c.started} started")
         if rnd.closes_at is not None:
-            lines.append(f"Closes {_aware(rnd.closes_at):%Y-%m-%d %H:%M} UTC")
+            lines.append(f"Closes {rnd.closes_at:%Y-%m-%d %H:%M} UTC")
         payload = {"text": "\n".join(lines)}
         seq = int(day.strftime("%Y%m%d"))
         rows = [
@@ -404,7 +395,8 @@ class Broadcaster:
         catalogs: Catalogs,
         senders: Sequence[BroadcastSender],
         quiet: QuietHours | None = None,
-        clock: Clock = utc_now,
+        *,
+        clock: Clock,
         lease: timedelta = timedelta(minutes=5),
         batch: int = 200,
     ) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from bot.clock import Clock
 from bot.i18n import N_
 from bot.privacy import Keyring
 from bot.service.delivery import delivery_uncertain
@@ -147,8 +148,11 @@ def _hour(moment: datetime) -> datetime:
 class SurveyService:
     """The single entry point every channel uses for worker messages."""
 
-    def __init__(self, db: Database, engines: EngineRegistry, keyring: Keyring) -> None:
+    def __init__(
+        self, db: Database, engines: EngineRegistry, keyring: Keyring, *, clock: Clock
+    ) -> None:
         self.db = db
+        self.clock = clock
         self.engines = engines
         self.keyring = keyring
         self._by_version_id: dict[int, Engine] = {}
@@ -281,7 +285,7 @@ class SurveyService:
         rest = list(enumerate(outcome.replies))[first_unsent:]
         if not outcome.outbox_ids or not rest:
             return
-        rows = _outbox_rows(outcome.message_key, outcome.channel, rest, datetime.now(UTC))
+        rows = _outbox_rows(outcome.message_key, outcome.channel, rest, self.clock())
         async with self._write_turn(), self.db.transaction() as session:
             conn = await session.connection()
             await conn.execute(GIVE_BACK_REPLIES, rows)

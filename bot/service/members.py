@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from bot.clock import Clock
 from bot.privacy import Keyring
 from bot.service.admin import CODE_ALPHABET, AdminError
 from bot.storage import Database
@@ -51,22 +52,18 @@ def _hash(code: str) -> str:
     return hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite returns naive datetimes for timezone-aware columns; they were stored as UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 class MemberService:
     """Invitations and memberships of one instance."""
 
-    def __init__(self, db: Database, keyring: Keyring, actor: str = "cli") -> None:
+    def __init__(self, db: Database, keyring: Keyring, actor: str = "cli", *, clock: Clock) -> None:
         self.db = db
         self.keyring = keyring
         self.actor = actor
+        self.clock = clock
+
+    def acting_as(self, actor: str) -> MemberService:
+        """The same service, with audit entries in the name of `actor`."""
+        return MemberService(self.db, self.keyring, actor, clock=self.clock)
 
     def account(self, channel: str, user_id: str) -> str:
         """The keyed hash a member's account is known by (never the raw id)."""
@@ -89,13 +86,13 @@ class MemberService:
                 org_id=org.id,
                 code_hash=_hash(code),
                 role=role,
-                created_at=_now(),
-                expires_at=_now() + timedelta(days=days),
+                created_at=self.clock(),
+                expires_at=self.clock() + timedelta(days=days),
             )
             s.add(invite)
             s.add(
                 AuditEntry(
-                    at=_now(),
+                    at=self.clock(),
                     actor=self.actor,
                     action="invite.create",
                     target=org_name,
@@ -116,7 +113,7 @@ class MemberService:
         """Use an invite: link this account to the organisation. None if the code is not valid
         (unknown, used or expired — deliberately not saying which), and None for any code once
         the account had MAX_FAILED_JOINS refusals within JOIN_WINDOW."""
-        now = now or _now()
+        now = now or self.clock()
         account = self.account(channel, user_id)
         # Refusals are counted per account (its keyed hash, never the raw id) in the audit log.
         actor = f"{channel} account {account}"
@@ -135,9 +132,7 @@ class MemberService:
                     select(Invite).where(Invite.code_hash == _hash(code.strip())).with_for_update()
                 )
             ).scalar()
-            usable = (
-                invite is not None and invite.used_at is None and _aware(invite.expires_at) > now
-            )
+            usable = invite is not None and invite.used_at is None and invite.expires_at > now
             limited = (failures or 0) >= MAX_FAILED_JOINS
             if limited or not usable:
                 s.add(
@@ -226,10 +221,10 @@ class MemberService:
             ).scalar()
             if member is None:
                 raise AdminError(f"{org_name!r} has no member {member_id}")
-            member.revoked_at = _now()
+            member.revoked_at = self.clock()
             s.add(
                 AuditEntry(
-                    at=_now(),
+                    at=self.clock(),
                     actor=self.actor,
                     action="member.revoke",
                     target=org_name,
@@ -245,7 +240,7 @@ class MemberService:
             member.subscribed = subscribed
             s.add(
                 AuditEntry(
-                    at=_now(),
+                    at=self.clock(),
                     actor=f"member {member_id}",
                     action="member.subscribe" if subscribed else "member.unsubscribe",
                     target=member.organisation.name,
@@ -261,7 +256,7 @@ class MemberService:
         async with self.db.transaction() as s:
             s.add(
                 AuditEntry(
-                    at=_now(),
+                    at=self.clock(),
                     actor=f"member {member_id}",
                     action=action,
                     target=target,

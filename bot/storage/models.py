@@ -10,7 +10,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Date,
-    DateTime,
     Float,
     ForeignKey,
     Integer,
@@ -21,6 +20,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from bot.storage.types import UtcDateTime
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -42,7 +43,7 @@ class Organisation(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(10))  # "cso" | "brand"
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Factory(Base):
@@ -54,7 +55,7 @@ class Factory(Base):
     city: Mapped[str] = mapped_column(String(100), default="")
     os_id: Mapped[str | None] = mapped_column(String(40), unique=True)  # Open Supply Hub id
     headcount: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # The CSO that registered it in the web portal, and alone may change it there; None: the
     # instance's shared register (command line), which every CSO may use in its rounds.
     cso_id: Mapped[int | None] = mapped_column(
@@ -84,7 +85,7 @@ class SurveyVersion(Base):
     version: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     definition: Mapped[dict[str, Any]] = mapped_column(JSON)
-    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    loaded_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Round(Base):
@@ -96,10 +97,10 @@ class Round(Base):
     cso_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     survey_version_id: Mapped[int] = mapped_column(ForeignKey("survey_versions.id"))
     status: Mapped[str] = mapped_column(String(12), index=True)  # draft/scheduled/open/closed/...
-    opens_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    closes_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    opens_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closes_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # Reminder policy: at most this many reminders to a worker who stopped halfway, each after
     # this many minutes without a message from them (docs/rounds.md).
     max_reminders: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
@@ -140,7 +141,7 @@ class Response(Base):
     status: Mapped[str] = mapped_column(String(12))  # in_progress | complete
     started_on: Mapped[date] = mapped_column(Date)
     # Rounded down to the hour, for the data-quality burst check; dropped at publication.
-    completed_hour: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_hour: Mapped[datetime | None] = mapped_column(UtcDateTime)
     completed_on: Mapped[date | None] = mapped_column(Date)
 
     answers: Mapped[list[Answer]] = relationship(
@@ -176,7 +177,7 @@ class Conversation(Base):
     state: Mapped[str] = mapped_column(Text)
     round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id", ondelete="SET NULL"))
     response_id: Mapped[int | None] = mapped_column(ForeignKey("responses.id", ondelete="SET NULL"))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class ContactAddress(Base):
@@ -209,7 +210,7 @@ class AuditEntry(Base):
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     actor: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(60))
     target: Mapped[str] = mapped_column(String(200))
@@ -228,7 +229,7 @@ class OutboxMessage(Base):
     channel: Mapped[str] = mapped_column(String(16))
     position: Mapped[int] = mapped_column(Integer)
     reply: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Member(Base):
@@ -247,8 +248,8 @@ class Member(Base):
     role: Mapped[str] = mapped_column(String(10))  # "admin" | "viewer"
     language: Mapped[str] = mapped_column(String(8), default="en")
     subscribed: Mapped[bool] = mapped_column(Boolean, default=False)
-    joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    joined_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     organisation: Mapped[Organisation] = relationship(lazy="joined")
 
@@ -261,9 +262,9 @@ class Invite(Base):
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[str] = mapped_column(String(10))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
 
 
@@ -292,13 +293,13 @@ class BroadcastMessage(Base):
     # message in doubt is never sent again — docs/rounds.md "Never twice")
     status: Mapped[str] = mapped_column(String(10), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     claimed_by: Mapped[str | None] = mapped_column(String(40))
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # Set (and committed) just before the message is handed to the channel: a claim that
     # expires with this set may have been delivered.
-    attempted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class JobRun(Base):
@@ -308,7 +309,7 @@ class JobRun(Base):
 
     __tablename__ = "job_runs"
     key: Mapped[str] = mapped_column(String(120), primary_key=True)
-    ran_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ran_at: Mapped[datetime] = mapped_column(UtcDateTime)
     holder: Mapped[str] = mapped_column(String(80))
 
 
@@ -328,9 +329,9 @@ class WebAccount(Base):
     member_id: Mapped[int | None] = mapped_column(
         ForeignKey("members.id", ondelete="SET NULL"), unique=True
     )
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     organisation: Mapped[Organisation] = relationship(lazy="joined")
 
@@ -343,8 +344,8 @@ class WebSession(Base):
     account_id: Mapped[int] = mapped_column(
         ForeignKey("web_accounts.id", ondelete="CASCADE"), index=True
     )
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class WebInvite(Base):
@@ -357,9 +358,9 @@ class WebInvite(Base):
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[str] = mapped_column(String(10))
     created_by: Mapped[str] = mapped_column(String(200))  # "cli" or "web:<account id>"
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     account_id: Mapped[int | None] = mapped_column(
         ForeignKey("web_accounts.id", ondelete="SET NULL")
     )
@@ -371,9 +372,9 @@ class LoginLink(Base):
     __tablename__ = "login_links"
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class LoginAttempt(Base):
@@ -383,7 +384,7 @@ class LoginAttempt(Base):
     __tablename__ = "login_attempts"
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(64), index=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
 class ApiToken(Base):
@@ -399,6 +400,6 @@ class ApiToken(Base):
     created_by: Mapped[int | None] = mapped_column(
         ForeignKey("web_accounts.id", ondelete="SET NULL")
     )
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

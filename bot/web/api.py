@@ -38,11 +38,8 @@ Handler = Callable[[Request, ApiClient], Awaitable[Response]]
 
 def token_service(request: Request) -> ApiTokenService:
     """The portal's token service (one per web app: it holds the per-token rate limits)."""
-    state = request.app.state
-    service: ApiTokenService | None = getattr(state, "api_tokens", None)
-    if service is None:
-        service = state.api_tokens = ApiTokenService(state.wc.db, rate_per_minute=RATE_PER_MINUTE)
-    return service
+    tokens: ApiTokenService = request.app.state.wc.tokens
+    return tokens
 
 
 def error(

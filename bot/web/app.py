@@ -27,7 +27,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.bootstrap import App
 from bot.channels.health import health_route
-from bot.service.accounts import AccountService
 from bot.web import core
 from bot.web.auth import SessionMiddleware
 from bot.web.csrf import CSRFMiddleware
@@ -192,6 +191,6 @@ def create_web_app(app: App, *, secure_cookies: bool = True) -> Starlette:
     )
     web.state.wc = app
     web.state.secure_cookies = secure_cookies
-    web.state.accounts = AccountService(app.db, app.keyring, actor="web")
+    web.state.accounts = app.accounts.acting_as("web")
     web.state.portal_catalogs = load_catalogs(app.settings.locales_dir)
     return web

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -38,7 +38,6 @@ from bot.reports.tables import display, flag_text, pay_table, verdict_text
 from bot.reports.text import REPORT_LANGUAGES, report_text
 from bot.service.admin import REGIONS, AdminError, AdminService
 from bot.service.lifecycle import TRANSITIONS
-from bot.service.members import MemberService
 from bot.storage.models import Round
 from bot.web import cso_data as data
 from bot.web.auth import WebUser, accounts, require
@@ -133,6 +132,11 @@ def _wc(request: Request) -> Any:
 
 def _tz(request: Request) -> ZoneInfo:
     return ZoneInfo(_wc(request).settings.time_zone)
+
+
+def _today(request: Request) -> date:
+    """Today in the factories' time zone, by the application's clock."""
+    return _wc(request).clock().astimezone(_tz(request)).date()
 
 
 def _admin(request: Request, user: WebUser) -> AdminService:
@@ -255,7 +259,7 @@ async def rounds_page(request: Request) -> Response:
     user = await require(request, kind="cso")
     db = _wc(request).db
     rounds = await data.cso_rounds(db, user.org_id)
-    today = datetime.now(UTC).date()
+    today = _today(request)
     active = [r.id for r in rounds if r.status not in ("draft", "scheduled", "cancelled")]
     chart = None
     if active:
@@ -279,7 +283,7 @@ def _round_actions(rnd: Round) -> list[tuple[str, str, bool]]:
 async def _round_context(request: Request, user: WebUser, rnd: Round) -> dict[str, Any]:
     wc = _wc(request)
     counts = await data.round_counts(wc.db, rnd)
-    today = datetime.now(UTC).date()
+    today = _today(request)
     period = data.chart_period(rnd, today)
     chart = None
     if period is not None:
@@ -322,7 +326,7 @@ async def round_counts_fragment(request: Request) -> Response:
             "round": rnd,
             "counts": counts,
             "rf_ids": {rf.factory.code: rf.id for rf in rnd.factories},
-            "updated": datetime.now(UTC),
+            "updated": _wc(request).clock(),
             "status_labels": _status_labels(request),
         },
     )
@@ -629,7 +633,9 @@ async def results_download(request: Request) -> Response:
             )
     except ReportError:
         raise HTTPException(404) from None
-    await data.audit(wc.db, user.actor, "report.download", f"round {rnd.id}", format=fmt, lang=lang)
+    await data.audit(
+        wc.db, wc.clock(), user.actor, "report.download", f"round {rnd.id}", format=fmt, lang=lang
+    )
     return Response(
         body, media_type=REPORT_TYPES[fmt], headers=_attachment(file_name(rnd.id, who, fmt, lang))
     )
@@ -795,7 +801,7 @@ async def factory_import_page(request: Request) -> Response:
 
 # ------------------------------------------------------------------------------ people
 async def _members_context(request: Request, user: WebUser) -> dict[str, Any]:
-    people = await data.org_people(_wc(request).db, user.org_id)
+    people = await data.org_people(_wc(request).db, user.org_id, _wc(request).clock())
     return {"people": people, "roles": ROLES, "errors": [], "new_invite": None}
 
 
@@ -837,7 +843,7 @@ async def members_invite(request: Request) -> Response:
                     "code": None,
                 }
             else:
-                code, _ = await MemberService(wc.db, wc.keyring, actor=user.actor).create_invite(
+                code, _ = await wc.members.acting_as(user.actor).create_invite(
                     user.org_name, role, days
                 )
                 username = await _bot_username(request)
@@ -858,18 +864,18 @@ async def members_invite(request: Request) -> Response:
 async def member_revoke(request: Request) -> Response:
     user = await require(request, kind="cso", admin=True)
     member_id = request.path_params["member_id"]
-    people = await data.org_people(_wc(request).db, user.org_id)
+    people = await data.org_people(_wc(request).db, user.org_id, _wc(request).clock())
     if not any(m.id == member_id and m.revoked_at is None for m in people.members):
         raise HTTPException(404)
     wc = _wc(request)
-    await MemberService(wc.db, wc.keyring, actor=user.actor).revoke(user.org_name, member_id)
+    await wc.members.acting_as(user.actor).revoke(user.org_name, member_id)
     return _go("/cso/members?done=revoked")
 
 
 async def account_disable(request: Request) -> Response:
     user = await require(request, kind="cso", admin=True)
     account_id = request.path_params["account_id"]
-    people = await data.org_people(_wc(request).db, user.org_id)
+    people = await data.org_people(_wc(request).db, user.org_id, _wc(request).clock())
     if not any(a.id == account_id and a.disabled_at is None for a in people.accounts):
         raise HTTPException(404)
     if account_id == user.account_id:
@@ -885,6 +891,7 @@ async def invite_withdraw(request: Request) -> Response:
         raise HTTPException(404)
     done = await data.withdraw_invite(
         _wc(request).db,
+        _wc(request).clock(),
         user.org_id,
         user.org_name,
         kind,

@@ -337,9 +337,8 @@ class People:
     invites: list[PendingInvite]
 
 
-async def org_people(db: Database, org_id: int, now: datetime | None = None) -> People:
+async def org_people(db: Database, org_id: int, now: datetime) -> People:
     """Bot members, portal accounts and the invites not used and not expired."""
-    now = now or datetime.now(UTC)
     async with db.transaction() as s:
         members = (
             await s.execute(select(Member).where(Member.org_id == org_id).order_by(Member.id))
@@ -416,11 +415,10 @@ async def org_people(db: Database, org_id: int, now: datetime | None = None) -> 
 
 
 async def withdraw_invite(
-    db: Database, org_id: int, org_name: str, kind: str, invite_id: int, actor: str
+    db: Database, now: datetime, org_id: int, org_name: str, kind: str, invite_id: int, actor: str
 ) -> bool:
     """Make a pending invite unusable at once (it expires now); audited. False when the
     organisation has no such pending invite."""
-    now = datetime.now(UTC)
     table: Any = Invite if kind == "bot" else WebInvite
     async with db.transaction() as s:
         done = (
@@ -450,12 +448,14 @@ async def withdraw_invite(
 
 
 # ------------------------------------------------------------------------------ audit log
-async def audit(db: Database, actor: str, action: str, target: str, **details: Any) -> None:
+async def audit(
+    db: Database, at: datetime, actor: str, action: str, target: str, **details: Any
+) -> None:
     """Record something done in the portal that no service records (e.g. a download)."""
     async with db.transaction() as s:
         s.add(
             AuditEntry(
-                at=datetime.now(UTC),
+                at=at,
                 actor=actor,
                 action=action,
                 target=target,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
 
 from telegram import (
     Bot,
@@ -26,7 +25,7 @@ from bot.channels.telegram import texts
 from bot.channels.telegram.ratelimit import ChatRateLimiter
 from bot.i18n import WORKER_LANGUAGES, negotiate_language
 from bot.service import InboundMessage, Outcome
-from bot.service.members import INVITE_PREFIX, MemberService
+from bot.service.members import INVITE_PREFIX
 from bot.survey.state import Reply
 
 log = logging.getLogger(__name__)
@@ -111,7 +110,7 @@ class TelegramChannel:
     def __init__(self, app: App, application: Application) -> None:  # type: ignore[type-arg]
         self.app = app
         self.application = application
-        self.members = MemberService(app.db, app.keyring, actor="telegram")
+        self.members = app.members.acting_as("telegram")
         from bot.channels.telegram.staff import StaffCommands
 
         self.staff = StaffCommands(self)
@@ -149,13 +148,8 @@ class TelegramChannel:
     ) -> int:
         """Send what the broadcast outbox holds for Telegram (e.g. reports after /close)."""
         from bot.channels.telegram.broadcast import TelegramSender
-        from bot.scheduler.runner import quiet_hours
-        from bot.service.broadcasts import Broadcaster
 
-        a = self.app
-        broadcaster = Broadcaster(
-            a.db, a.keyring, a.catalogs, [TelegramSender(self)], quiet_hours(a)
-        )
+        broadcaster = self.app.broadcaster([TelegramSender(self)])
         return (await broadcaster.drain(round_id=round_id, kinds=kinds)).sent
 
     async def publish_commands(self) -> None:
@@ -239,7 +233,7 @@ class TelegramChannel:
                 user_id=str(user.id),
                 message_id=str(update.update_id),
                 kind=kind,  # type: ignore[arg-type]
-                received_at=datetime.now(UTC),
+                received_at=self.app.clock(),
                 text=text,
                 payload=payload,
                 start_code=start_code,

@@ -124,9 +124,7 @@ class StaffCommands:
         a link preview so that nothing fetches it before the member does."""
         from telegram import LinkPreviewOptions
 
-        from bot.service.accounts import AccountService
-
-        token = await AccountService(self.app.db, self.app.keyring).create_login_link(m.member_id)
+        token = await self.app.accounts.create_login_link(m.member_id)
         url = f"{self.app.settings.web_base_url.rstrip('/')}/login/link/{token}"
         assert update.effective_chat is not None
         await self.channel.bot.send_message(
@@ -225,9 +223,9 @@ class StaffCommands:
         if rnd is None or not days.strip().isdecimal() or not 1 <= int(days) <= 90:
             await self._send(update, "Usage: /extend <number> <days> (1 to 90 days).")
             return
-        from datetime import UTC, datetime, timedelta
+        from datetime import UTC, timedelta
 
-        base = rnd.closes_at or datetime.now(UTC)
+        base = rnd.closes_at or self.app.clock()
         base = base if base.tzinfo else base.replace(tzinfo=UTC)
         admin = self.app.admin.acting_as(f"telegram member {m.member_id}")
         try:

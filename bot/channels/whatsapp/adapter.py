@@ -208,7 +208,7 @@ class WhatsAppChannel:
                     log.warning("WhatsApp reported error %s", _code(error))
 
     async def _on_message(self, message: dict[str, Any], contacts: list[dict[str, Any]]) -> None:
-        found = incoming(message, contacts, datetime.now(UTC))
+        found = incoming(message, contacts, self.app.clock())
         if found is None:
             log.info("webhook message of type %s needs no answer", message.get("type"))
             return

@@ -93,7 +93,7 @@ async def send_reminder(
 ) -> Kind:
     """The reminder to `to`: a message inside the window, else the approved template."""
     loc = channel.app.catalogs.get(lang)
-    if within_window(last_message_hour, now or datetime.now(UTC)):
+    if within_window(last_message_hour, now or channel.app.clock()):
         button = Button(RESUME, loc.gettext(P.BUTTON_CONTINUE))
         await channel.graph.send(to, render.button_message(loc.gettext(texts.REMINDER), [button]))
         return "message"
@@ -117,7 +117,7 @@ async def send_invitation(
     """The invitation to `to`: a message inside the window, else the approved template."""
     loc = channel.app.catalogs.get(lang)
     payload = f"{START_PREFIX}{code}"
-    if within_window(last_message_hour, now or datetime.now(UTC)):
+    if within_window(last_message_hour, now or channel.app.clock()):
         shown = isolate(code) if loc.rtl else code
         text = loc.gettext(texts.INVITATION, code=shown)
         button = Button(payload, loc.gettext(texts.BUTTON_START))
