@@ -3,20 +3,41 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from bot.bootstrap import App, build_app, configure_logging
+from bot.channels.senders import configured_senders
+from bot.channels.telegram import TelegramChannel, run_polling, run_webhook, webhook_app
+from bot.channels.telegram.adapter import bot_username
+from bot.channels.terminal import TerminalChat
+from bot.channels.whatsapp import WhatsAppChannel, serve
 from bot.config import Settings
+from bot.demo import BRANDS, CSO, set_up, simulate
+from bot.posters import deep_link, poster_links, render_poster, wa_link
+from bot.reports import compute_round_results, write_reports
+from bot.reports.cli import register as register_reports
+from bot.scheduler.runner import run_until_stopped, running_scheduler
 from bot.service.admin import AdminError
+from bot.service.broadcasts import enqueue_due_reminders
+from bot.web.server import DEFAULT_WEB_LISTEN, parse_listen, run_together, serve_asgi, serve_web
 
 app = typer.Typer(
     help="WageCheck: did the legal minimum wage reach the workers?",
@@ -258,7 +279,6 @@ def round_create(
     reminder_delay_hours: Annotated[float, typer.Option(min=1, help="hours before one")] = 24,
 ) -> None:
     """Create a draft round; poster codes exist now but work only while the round is open."""
-    from datetime import timedelta
 
     rnd = _run(
         lambda a: a.admin.create_round(
@@ -291,7 +311,6 @@ def round_extend(
     days: Annotated[int | None, typer.Option(min=1, help="or: this many days later")] = None,
 ) -> None:
     """Move the closing time of a round that has not closed yet."""
-    from datetime import timedelta
 
     async def work(a: App) -> Any:
         new = _utc(closes_at)
@@ -316,23 +335,18 @@ def round_cancel(round_id: int) -> None:
 @round_app.command("remind")
 def round_remind(round_id: int) -> None:
     """Queue the reminders due now and send the round's outbox, with progress."""
-    from rich.progress import TimeRemainingColumn
-
-    from bot.scheduler.runner import channel_senders
-    from bot.service.broadcasts import enqueue_due_reminders
 
     async def work(a: App) -> Any:
         async with a.db.transaction() as s:
             queued = await enqueue_due_reminders(s, a.clock(), round_id)
-        senders, channels = await channel_senders(a)
-        if not senders:
-            raise AdminError(
-                "no channel to send on: set WAGECHECK_TELEGRAM_TOKEN or the WhatsApp settings"
-            )
-        broadcaster = a.broadcaster(senders)
-        total = await broadcaster.pending(round_id)
-        console.print(f"{queued} reminder(s) queued; {total} message(s) to send")
-        try:
+        async with configured_senders(a) as senders:
+            if not senders:
+                raise AdminError(
+                    "no channel to send on: set WAGECHECK_TELEGRAM_TOKEN or the WhatsApp settings"
+                )
+            broadcaster = a.broadcaster(senders)
+            total = await broadcaster.pending(round_id)
+            console.print(f"{queued} reminder(s) queued; {total} message(s) to send")
             with Progress(
                 TextColumn("sending"),
                 BarColumn(),
@@ -345,9 +359,6 @@ def round_remind(round_id: int) -> None:
                 return await broadcaster.drain(
                     round_id, progress=lambda r: progress.update(task, completed=r.done)
                 )
-        finally:
-            for channel in channels:
-                await channel.stop()  # type: ignore[attr-defined]
 
     result = _run(work)
     console.print(
@@ -483,7 +494,6 @@ def round_poster(
     out: Annotated[Path, typer.Option(help="file to write (.pdf or .png)")],
 ) -> None:
     """An A4 poster with the QR code and a few lines in Urdu, Sindhi and English."""
-    from bot.posters import PosterLink, render_poster
 
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in ("pdf", "png"):
@@ -502,12 +512,7 @@ def round_poster(
                 "the poster needs a way in: set WAGECHECK_TELEGRAM_TOKEN (or "
                 "WAGECHECK_TELEGRAM_BOT_USERNAME) and/or WAGECHECK_WHATSAPP_NUMBER"
             )
-        from bot.channels.telegram.adapter import deep_link
-        from bot.channels.whatsapp.adapter import wa_link
-
-        links = [PosterLink("telegram", deep_link(username, rf.code))] if username else []
-        if number:
-            links.append(PosterLink("whatsapp", wa_link(number, rf.code)))
+        links = poster_links(username, number, rf.code)
 
         async with a.db.transaction() as s:
             from bot.storage.models import Organisation
@@ -533,9 +538,6 @@ async def _links(a: App, round_id: int) -> list[tuple[str, ...]]:
     username = await _bot_username(a)
     number = a.settings.whatsapp_number
     rnd = await a.admin.get_round(round_id)
-    from bot.channels.telegram.adapter import deep_link
-    from bot.channels.whatsapp.adapter import wa_link
-
     return [
         (
             rf.factory.code,
@@ -559,8 +561,6 @@ def _links_table(rows: list[tuple[str, ...]], title: str) -> Table:
 
 
 async def _bot_username(a: App) -> str | None:
-    from bot.channels.telegram.adapter import bot_username
-
     return await bot_username(a)
 
 
@@ -578,7 +578,6 @@ def chat(
     user: Annotated[str | None, typer.Option(help="a fixed user id, to continue a chat")] = None,
 ) -> None:
     """Take the survey as a worker would, in the terminal (or with answers piped in)."""
-    from bot.channels.terminal import TerminalChat
 
     if lang is not None and lang not in ("en", "ur", "sd"):
         err.print("[red]error:[/red] --lang must be en, ur or sd")
@@ -649,8 +648,6 @@ def run_channels(
     """Run the bot and/or the web portal (until SIGINT/SIGTERM). With WhatsApp, one server on
     --listen takes the WhatsApp webhook and, with --webhook, Telegram's too; the portal has
     its own server (docs/portal.md); all share the database."""
-    from bot.channels.telegram import TelegramChannel, run_polling, run_webhook
-    from bot.web.server import DEFAULT_WEB_LISTEN, parse_listen, run_together, serve_asgi, serve_web
 
     unknown = set(channels) - {"telegram", "whatsapp", "web"}
     if unknown:
@@ -671,10 +668,11 @@ def run_channels(
         raise typer.Exit(2) from None
 
     async def work(a: App) -> None:
-        portal = [lambda stop: serve_web(a, portal_listen, stop)] if "web" in channels else []
+        username = functools.partial(bot_username, a)  # the portal asks the Bot API through it
+        portal = (
+            [lambda stop: serve_web(a, portal_listen, stop, username)] if "web" in channels else []
+        )
         if "whatsapp" in channels:
-            from bot.channels.whatsapp import WhatsAppChannel, serve
-
             whatsapp = WhatsAppChannel.build(a)
             also, tasks = [], list(portal)
             if "telegram" in channels:
@@ -701,9 +699,11 @@ def run_channels(
         await run_together(portal)
 
     async def with_scheduler(a: App) -> None:
-        from bot.scheduler.runner import alongside
-
-        async with alongside(a, scheduler):
+        if not scheduler:
+            await work(a)
+            return
+        # The scheduler has its own channel clients (its sends do not queue behind replies).
+        async with configured_senders(a) as senders, running_scheduler(a, senders):
             await work(a)
 
     try:
@@ -715,9 +715,6 @@ def run_channels(
 
 def _telegram_webhook_app(a: App, channel: Any) -> Any:
     """Telegram's webhook endpoint, to serve next to WhatsApp's on the same port."""
-    from urllib.parse import urlsplit
-
-    from bot.channels.telegram import webhook_app
 
     s = a.settings
     if not s.telegram_webhook_url or s.telegram_webhook_secret is None:
@@ -735,9 +732,12 @@ def _telegram_webhook_app(a: App, channel: Any) -> Any:
 def scheduler() -> None:
     """Run only the scheduler (rounds open/close on time, reminders, daily status, reports)
     until SIGINT/SIGTERM; `wagecheck run ...` runs it too."""
-    from bot.scheduler.runner import run_until_stopped
 
-    _run(run_until_stopped)
+    async def work(a: App) -> None:
+        async with configured_senders(a) as senders:
+            await run_until_stopped(a, senders)
+
+    _run(work)
 
 
 # ------------------------------------------------------------------ demo
@@ -747,8 +747,6 @@ def demo(
     seed: Annotated[int, typer.Option(help="random seed (same seed, same round)")] = 7,
 ) -> None:
     """Run a complete round on a fresh SQLite database in the home folder and print the results."""
-    from bot.demo import BRANDS, CSO, set_up, simulate
-    from bot.reports import write_reports
 
     base = Settings()
     db_file = (base.home / "demo.db").resolve()
@@ -803,7 +801,6 @@ def demo(
 
 
 async def _print_results(a: App, round_id: int, k: int) -> None:
-    from bot.reports import compute_round_results
 
     async with a.db.transaction() as s:
         results = await compute_round_results(s, round_id, a.wages, k)
@@ -838,9 +835,8 @@ async def _print_results(a: App, round_id: int, k: int) -> None:
 
 def _register_extensions() -> None:
     """Commands that live next to what they drive (reports), registered on the main app."""
-    from bot.reports.cli import register as register_reports
 
-    register_reports(app)
+    register_reports(app, build_app)
 
 
 _register_extensions()

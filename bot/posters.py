@@ -111,6 +111,26 @@ class PosterLink:
     url: str  # https://t.me/<bot>?start=<CODE> or https://wa.me/<number>?text=<CODE>
 
 
+def deep_link(bot_username: str, code: str) -> str:
+    """Telegram's link: opens the bot and sends /start <code>."""
+    return f"https://t.me/{bot_username}?start={code}"
+
+
+def wa_link(number: str, code: str) -> str:
+    """WhatsApp's link: opens a chat with our number, `code` ready to send."""
+    return f"https://wa.me/{re.sub(r'[^0-9]', '', number)}?text={code}"
+
+
+def poster_links(
+    bot_username: str | None, whatsapp_number: str | None, code: str
+) -> list[PosterLink]:
+    """The poster's links for the channels that are set up (a bot username, a number)."""
+    links = [PosterLink("telegram", deep_link(bot_username, code))] if bot_username else []
+    if whatsapp_number:
+        links.append(PosterLink("whatsapp", wa_link(whatsapp_number, code)))
+    return links
+
+
 @dataclass(frozen=True)
 class PlacedText:
     """A line as drawn: its language, its text, its ink box on the page (px) and its size."""

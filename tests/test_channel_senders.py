@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import SecretStr
 
 from bot.bootstrap import App
-from bot.scheduler.runner import channel_senders
+from bot.channels.senders import channel_senders
 from tests.telegram_standin import TelegramStandin
 
 

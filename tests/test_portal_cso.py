@@ -23,6 +23,8 @@ from sqlalchemy import select
 
 from bot.bootstrap import App
 from bot.config import Settings
+from bot.service import cso_portal
+from bot.service.cso_portal import DayCount
 from bot.storage.models import (
     AuditEntry,
     BrandFactory,
@@ -32,9 +34,7 @@ from bot.storage.models import (
     Round,
     WebAccount,
 )
-from bot.web import cso_data
 from bot.web.cso_chart import day_chart, nice_ceiling
-from bot.web.cso_data import DayCount
 from tests.portal_helpers import login, make_account, portal_client, post_form
 from tests.test_reports import Say, answer
 
@@ -312,8 +312,8 @@ async def test_a_round_is_created_scheduled_opened_extended_and_closed_through_t
             2,
             36 * 60,
         )
-        assert cso_data.aware(rnd.opens_at) == opens.replace(second=0)
-        assert cso_data.aware(rnd.closes_at) == closes.replace(second=0)
+        assert rnd.opens_at == opens.replace(second=0)
+        assert rnd.closes_at == closes.replace(second=0)
         page = await client.get(location)
         assert page.status_code == 200 and "created as a draft" in page.text
         assert "SHR-001" in page.text and f"/cso/rounds/{round_id}/posters/" in page.text
@@ -334,7 +334,7 @@ async def test_a_round_is_created_scheduled_opened_extended_and_closed_through_t
             client, f"{url}/extend", {"closes_at": _local(later, app)}, page=url
         )
         assert extended.status_code == 303
-        assert cso_data.aware((await _round(app, round_id)).closes_at) == later.replace(second=0)
+        assert (await _round(app, round_id)).closes_at == later.replace(second=0)
         unconfirmed = await post_form(client, f"{url}/close", page=url)
         assert unconfirmed.status_code == 400 and "Tick the box" in unconfirmed.text
         assert (await _round(app, round_id)).status == "open"
@@ -392,7 +392,7 @@ async def test_create_and_open_at_once_and_cancel(app: App) -> None:
             },
         )
         assert draft.status_code == 400 and "needs an opening and a closing time" in draft.text
-        undated = max(r.id for r in await cso_data.cso_rounds(app.db, world.admin.org_id))
+        undated = max(r.id for r in await cso_portal.cso_rounds(app.db, world.admin.org_id))
         assert (await _round(app, undated)).status == "draft"
 
 
@@ -743,10 +743,12 @@ async def test_members_invites_and_revoking(app: App) -> None:
 async def test_the_audit_log_shows_the_organisations_entries_only_and_pages(app: App) -> None:
     world = await make_world(app)
     for i in range(55):
-        await cso_data.audit(
+        await cso_portal.audit(
             app.db, app.clock(), f"web:{world.admin.id}", "test.entry", f"thing {i}"
         )
-    await cso_data.audit(app.db, app.clock(), f"web:{world.other.id}", "test.other", "their thing")
+    await cso_portal.audit(
+        app.db, app.clock(), f"web:{world.other.id}", "test.other", "their thing"
+    )
     async with portal_client(app) as client:
         await login(client, world.viewer.email or "")
         first = (await client.get("/cso/audit")).text
@@ -766,7 +768,7 @@ async def test_the_audit_log_shows_the_organisations_entries_only_and_pages(app:
 
 async def test_audit_attribution_rule(app: App) -> None:
     world = await make_world(app)
-    page = await cso_data.audit_page(app.db, world.admin.org_id, CSO, 1, size=500)
+    page = await cso_portal.audit_page(app.db, world.admin.org_id, CSO, 1, size=500)
     targets = {(e.action, e.target) for e in page.entries}
     assert ("round.create", f"round {world.round_id}") in targets  # its round, by the CLI
     assert ("round.close", f"round {world.closed_id}") in targets
@@ -818,10 +820,10 @@ async def test_responses_per_day_fills_empty_days(app: App) -> None:
     today = app.clock()
     await answer(app, code, Say(), clock=today - timedelta(days=2))
     await answer(app, code, Say(), clock=today)
-    days = await cso_data.responses_per_day(
+    days = await cso_portal.responses_per_day(
         app.db, [rnd.id, world.other_round_id], today.date() - timedelta(days=3), today.date()
     )
     assert [(d.started, d.completed) for d in days] == [(0, 0), (1, 1), (0, 0), (1, 1)]
-    assert await cso_data.responses_per_day(app.db, [], today.date(), today.date()) == [
+    assert await cso_portal.responses_per_day(app.db, [], today.date(), today.date()) == [
         DayCount(today.date(), 0, 0)
     ]

@@ -74,7 +74,7 @@ async def test_a_job_due_while_stopped_runs_once_after_the_restart(app: App) -> 
     round_id = await _scheduled_round_due(app)
     # A process planned the opening, and stopped before it ran (paused: it never runs jobs).
     async with running_scheduler(app, [], paused=True) as first:
-        assert first.get_job(f"round:{round_id}:open") is not None
+        assert first.scheduler.get_job(f"round:{round_id}:open") is not None
     assert (await app.admin.get_round(round_id)).status == "scheduled"
     # Started again after the job's time: the stored job has misfired and runs once.
     async with running_scheduler(app, []):
@@ -85,7 +85,7 @@ async def test_a_job_due_while_stopped_runs_once_after_the_restart(app: App) -> 
         await _until(opened)
     async with running_scheduler(app, []) as third:  # and once more: nothing happens again
         await asyncio.sleep(0)
-        assert third.get_job(f"round:{round_id}:open") is None
+        assert third.scheduler.get_job(f"round:{round_id}:open") is None
     assert await _opens(app) == 1
     async with app.db.transaction() as s:
         keys = list((await s.execute(select(JobRun.key))).scalars())

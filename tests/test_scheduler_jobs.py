@@ -22,7 +22,7 @@ from bot.bootstrap import App
 from bot.channels.telegram.broadcast import RESUME, START_PREFIX, TelegramSender
 from bot.clock import SetClock
 from bot.config import PROJECT_ROOT
-from bot.scheduler import jobs, running_scheduler
+from bot.scheduler import running_scheduler
 from bot.storage.models import (
     Answer,
     AuditEntry,
@@ -38,10 +38,6 @@ from tests.test_service import Worker, complete_survey
 from tests.test_telegram import TOKEN, Bot
 
 CSO = "Test CSO"
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _minute(moment: datetime) -> datetime:
@@ -169,13 +165,13 @@ async def test_daily_status_counts_per_factory_to_cso_members_once_a_day(
     nine = datetime(2026, 11, 30, 4, 0, tzinfo=UTC)  # 09:00 in Karachi
     clock.set(nine)
 
-    async with running_scheduler(app, [_sender(bot)], paused=True):
-        assert await jobs.daily_status() == 3
+    async with running_scheduler(app, [_sender(bot)], paused=True) as running:
+        assert await running.jobs.daily_status() == 3
         clock.set(nine + timedelta(hours=6))  # the same day, again (a re-run, a restart)
-        assert await jobs.daily_status() == 0
+        assert await running.jobs.daily_status() == 0
         assert [len(api.messages_to(c)) for c in (8101, 8102, 8103)] == [1, 1, 1]
         clock.set(nine + timedelta(days=1))  # the next day: a new one
-        assert await jobs.daily_status() == 3
+        assert await running.jobs.daily_status() == 3
 
     for chat in (8101, 8102, 8103):
         messages = api.messages_to(chat)
@@ -224,8 +220,8 @@ async def test_two_daily_status_runs_at_once_send_one_message_each(
     await _member(app, CSO, 8201)
     await _member(app, CSO, 8202)
     clock.set(datetime(2026, 11, 30, 4, 0, tzinfo=UTC))
-    async with running_scheduler(app, [_sender(bot)], paused=True):
-        queued = await asyncio.gather(jobs.daily_status(), jobs.daily_status())
+    async with running_scheduler(app, [_sender(bot)], paused=True) as running:
+        queued = await asyncio.gather(running.jobs.daily_status(), running.jobs.daily_status())
     assert sorted(queued) == [0, 2]
     assert len(api.messages_to(8201)) == 1 and len(api.messages_to(8202)) == 1
 
@@ -248,20 +244,20 @@ async def test_a_scheduler_started_after_the_status_time_catches_up_within_the_g
     await _member(app, CSO, 8401)
     clock.set(nine + timedelta(hours=1, minutes=30))
     for _ in range(2):  # started, and restarted the same morning: one status
-        async with running_scheduler(app, [_sender(bot)]) as scheduler:
+        async with running_scheduler(app, [_sender(bot)]) as running:
 
             async def sent() -> bool:
                 return await _count(app, BroadcastMessage, BroadcastMessage.status == "sent") > 0
 
             await _until(sent)
-            await _until(lambda: _no_job(scheduler, "daily-status-at-start"))
+            await _until(lambda: _no_job(running.scheduler, "daily-status-at-start"))
     [status] = api.messages_to(8401)
     assert (status.text or "").startswith(f"Round #{early.id} Early — 2026-11-30")
     assert "Late" not in (status.text or "")
     clock.set(nine + timedelta(days=1, hours=6, minutes=1))  # the next day, too late
-    async with running_scheduler(app, [_sender(bot)], paused=True) as scheduler:
-        assert scheduler.get_job("daily-status-at-start") is None
-        assert scheduler.get_job("prune-at-start") is not None
+    async with running_scheduler(app, [_sender(bot)], paused=True) as running:
+        assert running.scheduler.get_job("daily-status-at-start") is None
+        assert running.scheduler.get_job("prune-at-start") is not None
     assert len(api.messages_to(8401)) == 1
 
 
@@ -311,9 +307,9 @@ async def test_prune_removes_old_message_ids_and_expired_opt_ins_only(
 
     # Noon UTC: the same date in Karachi, whose date the job counts from (the injected clock).
     clock.set(datetime(today.year, today.month, today.day, 12, tzinfo=UTC))
-    async with running_scheduler(app, [], paused=True) as scheduler:
-        assert scheduler.get_job("prune") is not None
-        await jobs.prune()
+    async with running_scheduler(app, [], paused=True) as running:
+        assert running.scheduler.get_job("prune") is not None
+        await running.jobs.prune()
 
         async with app.db.transaction() as s:
             left_ids = set((await s.execute(select(ProcessedMessage.key))).scalars())
@@ -323,7 +319,7 @@ async def test_prune_removes_old_message_ids_and_expired_opt_ins_only(
         expired = await _audit(app, "contact.expire")
         assert len(expired) == 1 and expired[0].target == "1 opt-in address(es)"
 
-        await jobs.prune()  # the next night, nothing more is due
+        await running.jobs.prune()  # the next night, nothing more is due
         async with app.db.transaction() as s:
             assert set((await s.execute(select(ProcessedMessage.key))).scalars()) == left_ids
             assert set((await s.execute(select(ContactAddress.key))).scalars()) == left_addresses
@@ -364,8 +360,8 @@ async def test_the_scheduler_closes_a_round_once_purges_and_delivers_reports(
     job_id = f"round:{rnd.id}:close"
 
     clock.set(closes_at)
-    async with running_scheduler(app, [_sender(bot)]) as scheduler:
-        job = scheduler.get_job(job_id)
+    async with running_scheduler(app, [_sender(bot)]) as running:
+        job = running.scheduler.get_job(job_id)
         assert job is not None and job.next_run_time == closes_at
 
         async def delivered() -> bool:
@@ -373,16 +369,18 @@ async def test_the_scheduler_closes_a_round_once_purges_and_delivers_reports(
 
         await _until(delivered)
         closed = await app.admin.get_round(rnd.id)
-        assert closed.status == "closed" and _aware(closed.closes_at) == closes_at
-        assert scheduler.get_job(job_id) is None  # a date job runs once and is gone
+        assert closed.status == "closed" and closed.closes_at == closes_at
+        assert running.scheduler.get_job(job_id) is None  # a date job runs once and is gone
 
         # A re-run, and a second process at the same moment: nothing happens.
-        assert await asyncio.gather(jobs.close_round(rnd.id), jobs.close_round(rnd.id)) == [
+        assert await asyncio.gather(
+            running.jobs.close_round(rnd.id), running.jobs.close_round(rnd.id)
+        ) == [
             False,
             False,
         ]
     async with running_scheduler(app, [_sender(bot)]) as again:  # a restart
-        assert again.get_job(job_id) is None
+        assert again.scheduler.get_job(job_id) is None
 
     (closing,) = await _audit(app, "round.close")
     assert closing.details["previous"] == "open" and closing.actor.startswith("scheduler ")
@@ -524,7 +522,7 @@ async def test_extend_in_the_bot_for_cso_admins_only(bot: Bot, clock: SetClock) 
     await join(stranger, "Other CSO", "admin")
 
     async def closes() -> datetime | None:
-        return _aware((await app.admin.get_round(rnd.id)).closes_at)
+        return (await app.admin.get_round(rnd.id)).closes_at
 
     # Refused, with exactly the answer an unknown command gets, and nothing changes.
     for chat in (viewer, brand):
@@ -546,7 +544,7 @@ async def test_extend_in_the_bot_for_cso_admins_only(bot: Bot, clock: SetClock) 
     (entry,) = await _audit(app, "round.extend")
     assert entry.actor.startswith("telegram member ") and entry.target == f"round {rnd.id}"
     # (SQLite hands back naive datetimes: the earlier time is recorded without "+00:00".)
-    recorded = {k: _aware(datetime.fromisoformat(v)) for k, v in entry.details.items()}
+    recorded = {k: datetime.fromisoformat(v) for k, v in entry.details.items()}
     assert recorded == {"previous": planned, "closes_at": moved}
     # Not a worker's message: nothing of it reached the survey side.
     assert await _count(app, Answer) == 0
@@ -615,7 +613,7 @@ async def test_the_scheduler_in_wagecheck_run_telegram_opens_a_round_and_invites
     assert len(await _audit(app, "round.open")) == 1
     assert await _job_keys(app) == [f"round:{rnd.id}:open"]
     opened_round = await app.admin.get_round(rnd.id)
-    assert _aware(opened_round.opens_at) >= opens_at  # type: ignore[operator]
+    assert opened_round.opens_at >= opens_at  # type: ignore[operator]
 
 
 # ------------------------------------------------------------------ changes while it runs
@@ -640,26 +638,26 @@ async def test_a_running_scheduler_follows_rounds_changed_by_another_process(
     )
     close_job, open_job = f"round:{extended.id}:close", f"round:{planned.id}:open"
 
-    async with running_scheduler(app, [], paused=True) as scheduler:
-        assert scheduler.get_job(close_job) is not None
-        assert scheduler.get_job(open_job) is None  # still a draft
+    async with running_scheduler(app, [], paused=True) as running:
+        assert running.scheduler.get_job(close_job) is not None
+        assert running.scheduler.get_job(open_job) is None  # still a draft
         # Another process (the bot's /extend, `wagecheck round schedule`) changes the rounds.
         new_close = now + timedelta(days=7)
         await app.admin.extend_round(extended.id, new_close)
         await app.admin.schedule_round(planned.id)
-        tick = scheduler.get_job("tick")
+        tick = running.scheduler.get_job("tick")
         assert tick is not None
         await tick.func(*tick.args, **tick.kwargs)  # what runs every minute
-        scheduler.resume()  # the old closing time has come
+        running.scheduler.resume()  # the old closing time has come
 
         async def settled() -> bool:  # the close job ran, or waits for a later time
-            job = scheduler.get_job(close_job)
+            job = running.scheduler.get_job(close_job)
             return job is None or job.next_run_time > clock()
 
         await _until(settled)
         assert (await app.admin.get_round(extended.id)).status == "open"
-        job = scheduler.get_job(close_job)
+        job = running.scheduler.get_job(close_job)
         assert job is not None and job.next_run_time == new_close
-        job = scheduler.get_job(open_job)
+        job = running.scheduler.get_job(open_job)
         assert job is not None and job.next_run_time == opens
     assert await _audit(app, "round.close") == []

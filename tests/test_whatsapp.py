@@ -40,7 +40,6 @@ from bot.channels.whatsapp import (
     WhatsAppChannel,
     invite,
     remind,
-    wa_link,
     webhook_app,
     within_window,
 )
@@ -48,6 +47,7 @@ from bot.channels.whatsapp import texts as wa_texts
 from bot.channels.whatsapp.broadcast import WhatsAppSender
 from bot.config import PROJECT_ROOT, Settings
 from bot.i18n import Catalogs
+from bot.posters import wa_link
 from bot.service.broadcasts import Broadcaster, QuietHours, enqueue_due_reminders
 from bot.storage.models import (
     Answer,

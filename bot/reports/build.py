@@ -33,10 +33,14 @@ from bot.wages import WageTable
 class App(Protocol):
     """What reports need of `bot.bootstrap.App` (any object with these will do)."""
 
-    settings: Settings
-    db: Database
-    wages: WageTable
-    clock: Clock
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def db(self) -> Database: ...
+    @property
+    def wages(self) -> WageTable: ...
+    @property
+    def clock(self) -> Clock: ...
 
 
 # Question types that are steps of the conversation, not answers about work.

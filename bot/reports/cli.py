@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Protocol
 
 import typer
 from rich.console import Console
 
+from bot.config import Settings
+from bot.reports.build import App, build_report, export_answers
+from bot.reports.disclosure import ReportError
 from bot.reports.files import ANSWERS, file_name
+from bot.reports.formats import FORMATS, render
+from bot.reports.model import Audience
 
 FORMAT_HELP = "json, csv (a zip, one file per table), xlsx, html, pdf; answers (CSO only)"
 
 
-def register(app: typer.Typer) -> None:
-    """Add the report command to the main command line."""
+class ClosableApp(App, Protocol):
+    """The application as the command line builds it: closed after use."""
+
+    async def close(self) -> None: ...
+
+
+def register(app: typer.Typer, build_app: Callable[[Settings], Awaitable[ClosableApp]]) -> None:
+    """Add the report command to the main command line; `build_app` is the composition
+    root's (the reports package sits below it and does not import it)."""
 
     @app.command()
     def report(
@@ -31,12 +43,6 @@ def register(app: typer.Typer) -> None:
         lang: Annotated[str, typer.Option(help="language of the report text: en or nl")] = "en",
     ) -> None:
         """Write a round's results for a brand or a CSO, with disclosure control applied."""
-        from bot.config import Settings
-        from bot.reports.build import build_report, export_answers
-        from bot.reports.disclosure import ReportError
-        from bot.reports.formats import FORMATS, render
-        from bot.reports.model import Audience
-
         err = Console(stderr=True)
         if fmt not in (*FORMATS, ANSWERS):
             err.print(f"[red]error:[/red] --format must be one of {', '.join(FORMATS)}, {ANSWERS}")
@@ -49,9 +55,7 @@ def register(app: typer.Typer) -> None:
         except ValueError as exc:
             err.print(f"[red]error:[/red] --for: {exc}")
             raise typer.Exit(2) from None
-        settings = Settings()  # type: ignore[call-arg]  # (mypy has no pydantic plugin here)
-        # Imported by name: the wiring module lies outside the part mypy checks.
-        build_app = importlib.import_module("bot.bootstrap").build_app
+        settings = Settings()
 
         async def work() -> bytes:
             application = await build_app(settings)

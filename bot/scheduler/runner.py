@@ -19,16 +19,17 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import select
 
 from bot.bootstrap import App
-from bot.clock import Clock
-from bot.scheduler import jobs
+from bot.scheduler.jobs import Jobs
 from bot.service.broadcasts import BroadcastSender
 from bot.storage.models import Round
 
@@ -64,7 +65,7 @@ def build_scheduler(executor: AsyncIOExecutor) -> AsyncIOScheduler:
     )
 
 
-async def reconcile(app: App, scheduler: AsyncIOScheduler) -> None:
+async def reconcile(app: App, scheduler: AsyncIOScheduler, jobs: Jobs) -> None:
     """Make the date jobs match the rounds: open at opens_at, close at closes_at."""
     async with app.db.transaction() as s:
         rounds = list(
@@ -72,7 +73,7 @@ async def reconcile(app: App, scheduler: AsyncIOScheduler) -> None:
                 await s.execute(select(Round).where(Round.status.in_(("scheduled", "open"))))
             ).scalars()
         )
-    wanted: dict[str, tuple[object, datetime, int]] = {}
+    wanted: dict[str, tuple[Callable[[int], Awaitable[bool]], datetime, int]] = {}
     for rnd in rounds:
         if rnd.status == "scheduled" and rnd.opens_at is not None:
             wanted[f"round:{rnd.id}:open"] = (jobs.open_round, rnd.opens_at, rnd.id)
@@ -94,14 +95,12 @@ def status_missed(app: App, now: datetime) -> datetime | None:
     """Today's daily status time when it passed less than its grace ago: a process starting
     then sends the status of the rounds open at that time (one sent already is not sent
     twice: status messages are keyed by day)."""
-    from zoneinfo import ZoneInfo
-
     local = now.astimezone(ZoneInfo(app.settings.time_zone))
     due = local.replace(hour=app.settings.daily_status_hour, minute=0, second=0, microsecond=0)
     return due if due <= local < due + STATUS_GRACE else None
 
 
-def add_standing_jobs(app: App, scheduler: AsyncIOScheduler, clock: Clock) -> None:
+def add_standing_jobs(app: App, scheduler: AsyncIOScheduler, jobs: Jobs) -> None:
     """The tick, the daily status and the prune; and, at start, what a stopped process missed:
     the daily status (within its grace) and the prune (it only removes what is due to go)."""
     tz = app.settings.time_zone
@@ -117,94 +116,54 @@ def add_standing_jobs(app: App, scheduler: AsyncIOScheduler, clock: Clock) -> No
     )
     scheduler.add_job(jobs.prune, "cron", hour=3, timezone=tz, id="prune", replace_existing=True)
     scheduler.add_job(jobs.prune, id="prune-at-start", replace_existing=True)
-    missed = status_missed(app, clock())
+    missed = status_missed(app, app.clock())
     if missed is not None:
         scheduler.add_job(
             jobs.daily_status, args=[missed], id="daily-status-at-start", replace_existing=True
         )
 
 
+@dataclass(frozen=True)
+class RunningScheduler:
+    """APScheduler's scheduler and the jobs it runs."""
+
+    scheduler: AsyncIOScheduler
+    jobs: Jobs
+
+
 @contextlib.asynccontextmanager
 async def running_scheduler(
-    app: App,
-    senders: Sequence[BroadcastSender],
-    paused: bool = False,
-) -> AsyncIterator[AsyncIOScheduler]:
-    """Run the scheduler (and its broadcaster) for the duration of the block."""
-    clock = app.clock
-    broadcaster = app.broadcaster(senders)
-    holder = f"{socket.gethostname()}:{os.getpid()}"
-    context = jobs.Context(app, broadcaster, clock, holder)
-    jobs.install(context)
+    app: App, senders: Sequence[BroadcastSender], paused: bool = False
+) -> AsyncIterator[RunningScheduler]:
+    """Run the scheduler (and its broadcaster, on the channels' `senders`) for the duration
+    of the block."""
+    jobs = Jobs(app, app.broadcaster(senders), f"{socket.gethostname()}:{os.getpid()}")
     executor = FinishingExecutor()
     scheduler = build_scheduler(executor)
-    context.reconcile = functools.partial(reconcile, app, scheduler)
+    jobs.reconcile = functools.partial(reconcile, app, scheduler, jobs)
     scheduler.start(paused=True)
     try:
-        add_standing_jobs(app, scheduler, clock)
-        await reconcile(app, scheduler)
+        add_standing_jobs(app, scheduler, jobs)
+        await reconcile(app, scheduler, jobs)
         if not paused:
             scheduler.resume()
         log.info("scheduler running")
-        yield scheduler
+        yield RunningScheduler(scheduler, jobs)
     finally:
         scheduler.pause()
         await executor.finish(FINISH_SECONDS)
         scheduler.shutdown(wait=False)
-        jobs.install(None)
         log.info("scheduler stopped")
 
 
-async def channel_senders(app: App) -> tuple[list[BroadcastSender], list[object]]:
-    """Senders for the channels configured (Telegram when its token is set, WhatsApp when its
-    token and phone number id are), and the clients to stop afterwards."""
-    senders: list[BroadcastSender] = []
-    clients: list[object] = []
-    if app.settings.telegram_token is not None:
-        from bot.channels.telegram import TelegramChannel
-        from bot.channels.telegram.broadcast import TelegramSender
-
-        telegram = TelegramChannel.build(app)
-        await telegram.application.initialize()
-        senders.append(TelegramSender(telegram))
-        clients.append(telegram)
-    if app.settings.whatsapp_token is not None and app.settings.whatsapp_phone_number_id:
-        from bot.channels.whatsapp.adapter import WhatsAppChannel
-        from bot.channels.whatsapp.broadcast import WhatsAppSender
-
-        whatsapp = WhatsAppChannel.build(app)
-        await whatsapp.start()
-        senders.append(WhatsAppSender(whatsapp))
-        clients.append(whatsapp)
-    return senders, clients
-
-
-async def run_until_stopped(app: App, stop: asyncio.Event | None = None) -> None:
+async def run_until_stopped(
+    app: App, senders: Sequence[BroadcastSender], stop: asyncio.Event | None = None
+) -> None:
     """`wagecheck scheduler`: run until SIGINT/SIGTERM (or `stop`)."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    senders, channels = await channel_senders(app)
-    try:
-        async with running_scheduler(app, senders):
-            await stop.wait()
-    finally:
-        for channel in channels:
-            await channel.stop()  # type: ignore[attr-defined]
-
-
-@contextlib.asynccontextmanager
-async def alongside(app: App, enabled: bool = True) -> AsyncIterator[None]:
-    """The scheduler next to the channels of `wagecheck run` (its own Telegram client)."""
-    if not enabled:
-        yield
-        return
-    senders, channels = await channel_senders(app)
-    try:
-        async with running_scheduler(app, senders):
-            yield
-    finally:
-        for channel in channels:
-            await channel.stop()  # type: ignore[attr-defined]
+    async with running_scheduler(app, senders):
+        await stop.wait()

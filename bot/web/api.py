@@ -3,7 +3,7 @@
 `Authorization: Bearer wcb_...` is the only credential: cookies are never read here (so the
 API needs no CSRF protection, and a logged-in browser gets nothing from it without a token).
 Every answer is JSON with `Cache-Control: no-store`. What a brand may see is decided by
-bot/web/brand_data.py, the same functions the brand's portal pages use; reports come from
+bot/web/brand_portal.py, the same functions the brand's portal pages use; reports come from
 `bot.reports.build_report` and are the same documents as the JSON download.
 
 Also here: the OpenAPI document (/api/openapi.json) and a plain HTML rendering of it
@@ -23,8 +23,9 @@ from starlette.routing import BaseRoute, Match, Route
 
 from bot.reports.formats.json import report_json
 from bot.reports.text import report_text
+from bot.service import brand_portal as D
 from bot.service.api_tokens import ApiClient, ApiTokenService
-from bot.web import brand_data as D
+from bot.web.deps import portal
 from bot.web.openapi import RATE_PER_MINUTE, docs_context, openapi_document
 from bot.web.render import render
 
@@ -38,7 +39,7 @@ Handler = Callable[[Request, ApiClient], Awaitable[Response]]
 
 def token_service(request: Request) -> ApiTokenService:
     """The portal's token service (one per web app: it holds the per-token rate limits)."""
-    tokens: ApiTokenService = request.app.state.wc.tokens
+    tokens: ApiTokenService = portal(request).app.tokens
     return tokens
 
 
@@ -144,7 +145,7 @@ def round_json(r: D.BrandRoundRow) -> dict[str, Any]:
 @authenticated
 async def list_factories(request: Request, client: ApiClient) -> Response:
     """GET /api/v1/factories"""
-    app = request.app.state.wc
+    app = portal(request).app
     return _data(
         {"factories": [factory_json(f) for f in await D.linked_factories(app, client.org_id)]}
     )
@@ -153,7 +154,7 @@ async def list_factories(request: Request, client: ApiClient) -> Response:
 @authenticated
 async def factory_results(request: Request, client: ApiClient) -> Response:
     """GET /api/v1/factories/{code}/results"""
-    app = request.app.state.wc
+    app = portal(request).app
     lang = _lang(request)
     if lang is None:
         return _bad_lang()
@@ -172,14 +173,14 @@ async def factory_results(request: Request, client: ApiClient) -> Response:
 @authenticated
 async def list_rounds(request: Request, client: ApiClient) -> Response:
     """GET /api/v1/rounds"""
-    app = request.app.state.wc
+    app = portal(request).app
     return _data({"rounds": [round_json(r) for r in await D.visible_rounds(app, client.org_id)]})
 
 
 @authenticated
 async def round_report(request: Request, client: ApiClient) -> Response:
     """GET /api/v1/rounds/{round_id}/report: the JSON download's bytes."""
-    app = request.app.state.wc
+    app = portal(request).app
     lang = _lang(request)
     if lang is None:
         return _bad_lang()
@@ -221,7 +222,7 @@ async def other(request: Request) -> Response:
 
 def api_base_url(request: Request) -> str:
     """The portal's public address (Settings.web_base_url), as in invite links."""
-    base = getattr(request.app.state.wc.settings, "web_base_url", None)
+    base = getattr(portal(request).app.settings, "web_base_url", None)
     return str(base or request.base_url).rstrip("/")
 
 

@@ -26,10 +26,11 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.bootstrap import App
-from bot.channels.health import health_route
+from bot.health import health_route
 from bot.web import core
 from bot.web.auth import SessionMiddleware
 from bot.web.csrf import CSRFMiddleware
+from bot.web.deps import Portal, UsernameLookup, once, username_from_settings
 from bot.web.i18n import N_, load_catalogs, translate
 from bot.web.render import STATIC_DIR, render
 
@@ -170,9 +171,12 @@ def arabic_font_route() -> list[BaseRoute]:
     return [Route("/static/fonts/noto-sans-arabic.ttf", font, methods=["GET"])]
 
 
-def create_web_app(app: App, *, secure_cookies: bool = True) -> Starlette:
+def create_web_app(
+    app: App, *, secure_cookies: bool = True, bot_username: UsernameLookup | None = None
+) -> Starlette:
     """The portal for one WageCheck instance. `secure_cookies=False` only for plain-HTTP
-    tests and a portal on the local machine (cookies then travel without the Secure flag)."""
+    tests and a portal on the local machine (cookies then travel without the Secure flag).
+    `bot_username` finds the Telegram bot's name for posters (default: the setting alone)."""
     key = hmac.new(app.settings.secret_key_bytes(), b"portal-csrf", hashlib.sha256).digest()
     web = Starlette(
         routes=[
@@ -189,8 +193,11 @@ def create_web_app(app: App, *, secure_cookies: bool = True) -> Starlette:
         ],
         exception_handlers={HTTPException: http_error, 500: server_error},
     )
-    web.state.wc = app
-    web.state.secure_cookies = secure_cookies
-    web.state.accounts = app.accounts.acting_as("web")
-    web.state.portal_catalogs = load_catalogs(app.settings.locales_dir)
+    web.state.portal = Portal(
+        app=app,
+        accounts=app.accounts.acting_as("web"),
+        catalogs=load_catalogs(app.settings.locales_dir),
+        secure_cookies=secure_cookies,
+        bot_username=once(bot_username or username_from_settings(app)),
+    )
     return web

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.service.accounts import SESSION_MAX, AccountService
+from bot.web.deps import portal
 from bot.web.i18n import language_for
 
 SESSION_COOKIE = "wc_session"
@@ -76,8 +77,7 @@ async def require(request: Request, *, kind: str | None = None, admin: bool = Fa
 
 def accounts(request: HTTPConnection) -> AccountService:
     """The account service of this portal."""
-    service: AccountService = request.app.state.accounts
-    return service
+    return portal(request).accounts
 
 
 def set_session_cookie(request: HTTPConnection, response: Response, token: str) -> None:
@@ -88,7 +88,7 @@ def set_session_cookie(request: HTTPConnection, response: Response, token: str) 
         # longest session, so an active user is not logged out by the browser.
         max_age=int(SESSION_MAX.total_seconds()),
         path="/",
-        secure=request.app.state.secure_cookies,
+        secure=portal(request).secure_cookies,
         httponly=True,
         samesite="lax",
     )
@@ -98,7 +98,7 @@ def clear_session_cookie(request: HTTPConnection, response: Response) -> None:
     response.delete_cookie(
         SESSION_COOKIE,
         path="/",
-        secure=request.app.state.secure_cookies,
+        secure=portal(request).secure_cookies,
         httponly=True,
         samesite="lax",
     )
@@ -139,7 +139,7 @@ class SessionMiddleware:
             await self.app(scope, receive, send)
             return
 
-        secure = conn.app.state.secure_cookies
+        secure = portal(conn).secure_cookies
 
         async def send_clearing(message: Message) -> None:
             if message["type"] == "http.response.start":

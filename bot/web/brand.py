@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.bootstrap import App
 from bot.reports import Report
 from bot.reports import strings as S
 from bot.reports.formats import charts
@@ -32,10 +33,11 @@ from bot.reports.formats import view as V
 from bot.reports.model import Bin, FactoryReport, Figures
 from bot.reports.tables import verdict_text
 from bot.reports.text import ReportText, report_text
+from bot.service import brand_portal as D
 from bot.service.api_tokens import NAME_MAX, ApiTokenError, TokenNotFound
-from bot.web import brand_data as D
 from bot.web.api import api_base_url, token_service
 from bot.web.auth import WebUser, require
+from bot.web.deps import portal
 from bot.web.i18n import N_, request_language, translate
 from bot.web.render import render
 
@@ -84,8 +86,8 @@ async def _brand(request: Request) -> WebUser:
     return await require(request, kind="brand")
 
 
-def _app(request: Request) -> Any:
-    return request.app.state.wc
+def _app(request: Request) -> App:
+    return portal(request).app
 
 
 def _report_lang(request: Request) -> str:

@@ -18,6 +18,7 @@ from bot.web.auth import (
     require,
     set_session_cookie,
 )
+from bot.web.deps import portal
 from bot.web.i18n import LANG_COOKIE, LANGUAGES, N_, translate
 from bot.web.render import render
 
@@ -126,7 +127,7 @@ async def set_language(request: Request) -> Response:
         lang,
         max_age=365 * 24 * 3600,
         path="/",
-        secure=request.app.state.secure_cookies,
+        secure=portal(request).secure_cookies,
         httponly=True,
         samesite="lax",
     )

@@ -5,7 +5,7 @@ links), members and invites, the audit log, and the results of closed rounds.
 Rules every route follows:
 - reading needs a CSO account (`require(kind="cso")`), changing needs a CSO admin
   (`admin=True`): a viewer gets 403 on every change, a brand account 403 everywhere;
-- every object is looked up within the user's organisation (bot/web/cso_data.py); another
+- every object is looked up within the user's organisation (bot/web/cso_portal.py); another
   CSO's round or factory answers 404, as if it did not exist;
 - changes go through the services (AdminService, MemberService, AccountService) with the
   actor "web:<account id>", so the audit log says who did it;
@@ -30,18 +30,21 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.bootstrap import App
+from bot.posters import poster_links, render_poster
 from bot.reports import FORMATS, Audience, ReportError, build_report, export_answers, render
 from bot.reports import strings as S
 from bot.reports.files import ANSWERS, file_name
 from bot.reports.formats import view
 from bot.reports.tables import display, flag_text, pay_table, verdict_text
 from bot.reports.text import REPORT_LANGUAGES, report_text
+from bot.service import cso_portal as data
 from bot.service.admin import REGIONS, AdminError, AdminService
 from bot.service.lifecycle import TRANSITIONS
 from bot.storage.models import Round
-from bot.web import cso_data as data
 from bot.web.auth import WebUser, accounts, require
 from bot.web.cso_chart import day_chart
+from bot.web.deps import portal
 from bot.web.i18n import N_, request_language, translate
 from bot.web.render import render as render_page
 from bot.web.render import render_text
@@ -126,8 +129,8 @@ QUALITY_NOTE = N_(
 
 
 # ------------------------------------------------------------------------------ helpers
-def _wc(request: Request) -> Any:
-    return request.app.state.wc
+def _wc(request: Request) -> App:
+    return portal(request).app
 
 
 def _tz(request: Request) -> ZoneInfo:
@@ -206,9 +209,7 @@ def local_value(moment: datetime | None, tz: ZoneInfo) -> str:
     """A datetime as the value of a `datetime-local` field, in factory local time."""
     if moment is None:
         return ""
-    aware = data.aware(moment)
-    assert aware is not None
-    return aware.astimezone(tz).strftime("%Y-%m-%dT%H:%M")
+    return moment.astimezone(tz).strftime("%Y-%m-%dT%H:%M")
 
 
 def _status_labels(request: Request) -> dict[str, str]:
@@ -490,7 +491,6 @@ async def poster_download(request: Request) -> Response:
             {"message": translate(request, POSTER_NO_LINK), "back": f"/cso/rounds/{rnd.id}"},
             status_code=409,
         )
-    from bot.posters import render_poster
 
     def draw() -> bytes:
         with tempfile.TemporaryDirectory(prefix="wagecheck-poster-") as folder:
@@ -512,28 +512,14 @@ async def poster_download(request: Request) -> Response:
 
 async def _poster_links(request: Request, code: str) -> list[Any]:
     """The poster's QR links: Telegram (bot username) and WhatsApp (number), as configured."""
-    from bot.channels.telegram.adapter import deep_link
-    from bot.channels.whatsapp.adapter import wa_link
-    from bot.posters import PosterLink
-
     username = await _bot_username(request)
-    number = _wc(request).settings.whatsapp_number
-    links = [PosterLink("telegram", deep_link(username, code))] if username else []
-    if number:
-        links.append(PosterLink("whatsapp", wa_link(number, code)))
-    return links
+    return poster_links(username, _wc(request).settings.whatsapp_number, code)
 
 
 async def _bot_username(request: Request) -> str | None:
-    """The bot's username, asked of the Bot API once per process when only a token is set
-    (bot.channels.telegram.adapter.bot_username)."""
-    state = request.app.state
-    if not hasattr(state, "cso_bot_username"):
-        from bot.channels.telegram.adapter import bot_username as ask
-
-        state.cso_bot_username = await ask(_wc(request))
-    username: str | None = state.cso_bot_username
-    return username
+    """The bot's username: configured, or asked of the Bot API once per process when the
+    entry point handed the portal that lookup (`wagecheck run web` does)."""
+    return await portal(request).bot_username()
 
 
 def _attachment(name: str) -> dict[str, str]:

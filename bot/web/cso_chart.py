@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from bot.web.cso_data import DayCount
+from bot.service.cso_portal import DayCount
 
 WIDTH = 560
 HEIGHT = 210

@@ -22,6 +22,7 @@ from markupsafe import Markup
 from starlette.requests import Request
 
 from bot.i18n import N_, Catalogs
+from bot.web.deps import portal
 
 __all__ = [
     "ENDONYMS",
@@ -113,11 +114,11 @@ def translations(catalogs: Catalogs, lang: str) -> gettext.NullTranslations:
 
 def translate(request: Request, msgid: str, **params: Any) -> str:
     """Translate a message marked with N_() into the page's language."""
-    t = translations(request.app.state.portal_catalogs, request_language(request))
+    t = translations(portal(request).catalogs, request_language(request))
     return fill(t.gettext(msgid), params)
 
 
 def ntranslate(request: Request, singular: str, plural: str, n: int, **params: Any) -> str:
     """Plural form chosen by n; `%(num)s` (and `{n}`) is the number."""
-    t = translations(request.app.state.portal_catalogs, request_language(request))
+    t = translations(portal(request).catalogs, request_language(request))
     return fill(t.ngettext(singular, plural, n), {"num": n, "n": n, **params})

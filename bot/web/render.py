@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from bot.web.auth import current_user
+from bot.web.deps import portal
 from bot.web.i18n import ENDONYMS, LANGUAGES, RTL, fill, request_language, translations
 
 WEB_DIR = Path(__file__).resolve().parent
@@ -61,7 +62,7 @@ def static_url(name: str) -> str:
 
 
 def _gettext_functions(request: Request, lang: str) -> tuple[Any, Any]:
-    t = translations(request.app.state.portal_catalogs, lang)
+    t = translations(portal(request).catalogs, lang)
 
     @pass_context
     def gettext(context: Context, message: str, **params: Any) -> str:
@@ -84,7 +85,7 @@ def template_context(request: Request) -> dict[str, Any]:
     """What every template sees (pages add their own values on top)."""
     lang = request_language(request)
     locale = lang
-    tz = ZoneInfo(request.app.state.wc.settings.time_zone)
+    tz = ZoneInfo(portal(request).app.settings.time_zone)
     token = getattr(request.state, "csrf_token", "")
     gettext, ngettext = _gettext_functions(request, lang)
 
@@ -98,13 +99,13 @@ def template_context(request: Request) -> dict[str, Any]:
         if value is None:
             return "–"
         if isinstance(value, datetime):
-            value = _aware(value).astimezone(tz).date()
+            value = value.astimezone(tz).date()
         return babel_format_date(value, format, locale=locale)
 
     def format_datetime(value: datetime | None, format: str = "medium") -> str:
         if value is None:
             return "–"
-        moment = _aware(value)
+        moment = value
         text = babel_format_datetime(moment, format, tzinfo=tz, locale=locale)
         # "GMT+05:00": short, clear in every language; isolated, so that a right-to-left page
         # does not turn it into "05:00+GMT".
@@ -133,12 +134,6 @@ def template_context(request: Request) -> dict[str, Any]:
         "format_number": format_number,
         "languages": [(code, ENDONYMS[code]) for code in LANGUAGES],
     }
-
-
-def _aware(moment: datetime) -> datetime:
-    from datetime import UTC
-
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def render_text(request: Request, template: str, context: dict[str, Any] | None = None) -> str:

@@ -21,6 +21,8 @@ import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.bootstrap import App
+from bot.web.app import create_web_app
+from bot.web.deps import UsernameLookup
 
 log = logging.getLogger(__name__)
 
@@ -99,17 +101,17 @@ def secure_cookies_for(app: App) -> bool:
     return app.settings.web_base_url.lower().startswith("https://")
 
 
-async def serve_web(app: App, listen: str, stop: asyncio.Event) -> None:
+async def serve_web(
+    app: App, listen: str, stop: asyncio.Event, bot_username: UsernameLookup | None = None
+) -> None:
     """The portal until `stop` is set."""
-    from bot.web.app import create_web_app
-
     secure = secure_cookies_for(app)
     if not secure:
         log.warning(
             "WAGECHECK_WEB_BASE_URL is not https://: portal cookies are sent without the Secure "
             "flag (fine on this machine; use HTTPS anywhere else)"
         )
-    web = create_web_app(app, secure_cookies=secure)
+    web = create_web_app(app, secure_cookies=secure, bot_username=bot_username)
     log.info("web portal listening on %s", listen)
     try:
         await serve_asgi(_Contained(web), listen, stop, "web-portal")

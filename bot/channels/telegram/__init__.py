@@ -6,7 +6,7 @@ import os
 # python-telegram-bot 22 warns that RetryAfter.retry_after becomes a timedelta; opt in now.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
-from bot.channels.telegram.adapter import CHANNEL, TelegramChannel, deep_link
+from bot.channels.telegram.adapter import CHANNEL, TelegramChannel
 from bot.channels.telegram.runner import run_polling, run_webhook, webhook_app
 
-__all__ = ["CHANNEL", "TelegramChannel", "deep_link", "run_polling", "run_webhook", "webhook_app"]
+__all__ = ["CHANNEL", "TelegramChannel", "run_polling", "run_webhook", "webhook_app"]

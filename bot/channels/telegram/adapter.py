@@ -65,11 +65,6 @@ async def bot_username(app: App) -> str | None:
         return bot.username
 
 
-def deep_link(bot_username: str, code: str) -> str:
-    """The link a poster's QR code carries: opens the bot and sends /start <code>."""
-    return f"https://t.me/{bot_username}?start={code}"
-
-
 def build_application(app: App) -> Application:  # type: ignore[type-arg]
     """A python-telegram-bot Application for our bot, pointed at the configured Bot API server."""
     s = app.settings
@@ -323,7 +318,6 @@ __all__ = [
     "Reply",
     "TelegramChannel",
     "build_application",
-    "deep_link",
     "keyboard",
     "language_of",
 ]

@@ -27,8 +27,8 @@ from starlette.routing import Route
 from telegram import Update
 from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, TelegramError
 
-from bot.channels.health import health_route
 from bot.channels.telegram.adapter import ALLOWED_UPDATES, TelegramChannel
+from bot.health import health_route
 
 log = logging.getLogger(__name__)
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from telegram import Update
 
+from bot.posters import deep_link
 from bot.service.admin import AdminError
 from bot.service.members import Membership
 from bot.storage.models import Round
@@ -192,8 +193,6 @@ class StaffCommands:
         await self._send(update, "\n".join(lines))
 
     def channel_link(self, code: str) -> str:
-        from bot.channels.telegram.adapter import deep_link
-
         assert self.channel.username is not None
         return deep_link(self.channel.username, code)
 

@@ -11,7 +11,6 @@ logged either.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -35,11 +34,6 @@ IGNORED_TYPES = frozenset({"system", "revoke"})
 WEBHOOK_OBJECT = "whatsapp_business_account"
 # A message dated in the future by more than this is dated now instead (clock skew).
 MAX_CLOCK_SKEW_SECONDS = 300
-
-
-def wa_link(number: str, code: str) -> str:
-    """The link a poster's QR code carries: opens a chat with `code` ready to send."""
-    return f"https://wa.me/{re.sub(r'[^0-9]', '', number)}?text={code}"
 
 
 @dataclass(frozen=True)
@@ -275,5 +269,4 @@ __all__ = [
     "Incoming",
     "WhatsAppChannel",
     "incoming",
-    "wa_link",
 ]

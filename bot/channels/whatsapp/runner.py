@@ -29,8 +29,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from bot.channels.health import health_route
 from bot.channels.whatsapp.adapter import WhatsAppChannel
+from bot.health import health_route
 
 log = logging.getLogger(__name__)
 

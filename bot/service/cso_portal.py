@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, cast, func, literal, or_, select, update
@@ -47,13 +47,6 @@ from bot.storage.models import (
 AUDIT_PAGE_SIZE = 50
 ACTIVE_STATUSES = ("draft", "scheduled", "open")
 RESULT_STATUSES = ("closed", "published")
-
-
-def aware(moment: datetime | None) -> datetime | None:
-    """SQLite gives back naive datetimes; they are UTC."""
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # ------------------------------------------------------------------------------ rounds
@@ -98,9 +91,9 @@ async def cso_rounds(db: Database, org_id: int) -> list[RoundSummary]:
             id=r.id,
             name=r.name,
             status=r.status,
-            opens_at=aware(r.opens_at),
-            closes_at=aware(r.closes_at),
-            created_at=aware(r.created_at) or r.created_at,
+            opens_at=r.opens_at,
+            closes_at=r.closes_at,
+            created_at=r.created_at,
             factories=tuple(counts[r.id]),
         )
         for r in rounds
@@ -198,10 +191,10 @@ def _as_date(value: Any) -> date:
 def chart_period(rnd: Round, today: date, max_days: int = 60) -> tuple[date, date] | None:
     """The days a round's chart covers: from its opening to its closing (or today while it
     runs), at most the last `max_days`; None before it opened."""
-    opened = aware(rnd.opens_at)
+    opened = rnd.opens_at
     if rnd.status in ("draft", "scheduled") or opened is None:
         return None
-    closed = aware(rnd.closes_at)
+    closed = rnd.closes_at
     last = min(today, closed.date()) if closed and rnd.status != "open" else today
     first = max(opened.date(), last - timedelta(days=max_days - 1))
     return (first, last) if first <= last else None
@@ -374,8 +367,8 @@ async def org_people(db: Database, org_id: int, now: datetime) -> People:
                     m.role,
                     m.language,
                     m.subscribed,
-                    aware(m.joined_at) or m.joined_at,
-                    aware(m.revoked_at),
+                    m.joined_at,
+                    m.revoked_at,
                 )
                 for m in members
             ],
@@ -385,9 +378,9 @@ async def org_people(db: Database, org_id: int, now: datetime) -> People:
                     a.email,
                     a.role,
                     a.member_id,
-                    aware(a.created_at) or a.created_at,
-                    aware(a.last_login_at),
-                    aware(a.disabled_at),
+                    a.created_at,
+                    a.last_login_at,
+                    a.disabled_at,
                 )
                 for a in accounts
             ],
@@ -396,8 +389,8 @@ async def org_people(db: Database, org_id: int, now: datetime) -> People:
                     "bot",
                     i.id,
                     i.role,
-                    aware(i.created_at) or i.created_at,
-                    aware(i.expires_at) or i.expires_at,
+                    i.created_at,
+                    i.expires_at,
                 )
                 for i in bot_invites
             ]
@@ -406,8 +399,8 @@ async def org_people(db: Database, org_id: int, now: datetime) -> People:
                     "portal",
                     i.id,
                     i.role,
-                    aware(i.created_at) or i.created_at,
-                    aware(i.expires_at) or i.expires_at,
+                    i.created_at,
+                    i.expires_at,
                 )
                 for i in portal_invites
             ],
@@ -542,8 +535,7 @@ async def audit_page(
             )
         ).scalars()
         entries = [
-            AuditRow(aware(e.at) or e.at, e.actor, e.action, e.target, dict(e.details or {}), e.ok)
-            for e in rows
+            AuditRow(e.at, e.actor, e.action, e.target, dict(e.details or {}), e.ok) for e in rows
         ]
         emails = (
             await s.execute(

@@ -1,8 +1,8 @@
-"""`GET /healthz` for the webhook servers: answers while the database does."""
+"""`GET /healthz` for every HTTP server of a process (the webhook servers and the portal):
+answers while the database does."""
 
 from __future__ import annotations
 
-from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -14,10 +14,7 @@ def health_route(db: Database) -> Route:
     """200 `{"ok": true}` when a trivial query succeeds, else 503."""
 
     async def healthz(request: Request) -> Response:
-        try:
-            async with db.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except Exception:
+        if not await db.ping():
             return JSONResponse({"ok": False, "database": "unreachable"}, status_code=503)
         return JSONResponse({"ok": True, "database": "ok"})
 
