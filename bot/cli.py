@@ -318,7 +318,7 @@ def round_extend(
             if days is None:
                 raise AdminError("give --closes-at or --days")
             current = (await a.admin.get_round(round_id)).closes_at or a.clock()
-            new = _utc(current) + timedelta(days=days)  # type: ignore[operator]
+            new = current + timedelta(days=days)
         return await a.admin.extend_round(round_id, new)
 
     rnd = _run(work)

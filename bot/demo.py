@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 
 from bot.bootstrap import App
 from bot.service import InboundMessage, Outcome
-from bot.survey.state import Reply, ResponseCompleted
+from bot.survey.state import InputKind, Reply, ResponseCompleted
 
 CSO = "Sindh Labour Support Network (demo)"
 BRANDS = {
@@ -50,6 +50,15 @@ COMMENTS = {
     "sd": "اوور ٽائيم جا پئسا دير سان ملن ٿا",
     "en": "Overtime is paid late",
 }
+
+
+@dataclass
+class Action:
+    """What a simulated worker does next: press a button or type a text."""
+
+    kind: InputKind
+    text: str = ""
+    payload: str = ""
 
 
 @dataclass
@@ -94,16 +103,16 @@ class Worker:
             return f"{amount // 1000} ہزار"
         return str(amount)
 
-    def answer(self, reply: Reply) -> dict[str, str] | None:
+    def answer(self, reply: Reply) -> Action | None:
         """What the worker does next, or None when they stop answering."""
         qid, rng = reply.question_id, self.rng
         buttons = {b.payload.rsplit(":", 1)[-1]: b.payload for b in reply.buttons}
 
-        def press(value: str) -> dict[str, str]:
-            return {"kind": "button", "payload": buttons[value]}
+        def press(value: str) -> Action:
+            return Action("button", payload=buttons[value])
 
-        def say(text: str) -> dict[str, str]:
-            return {"kind": "text", "text": text}
+        def say(text: str) -> Action:
+            return Action("text", text=text)
 
         if qid is None:
             return say(rng.choice(YES_WORDS[self.lang])) if "yes" in buttons else None
@@ -148,15 +157,12 @@ class Worker:
                 return say(rng.choice(["1", "1,2", "۱، ۳", "2"]))
             ticked = [p for p in reply.buttons if p.label.startswith("✓")]
             if not ticked:
-                return {"kind": "button", "payload": rng.choice(reply.buttons[:3]).payload}
+                return Action("button", payload=rng.choice(reply.buttons[:3]).payload)
             return press("_done")
         if qid == "comment":
             return say(COMMENTS[self.lang]) if rng.random() < 0.12 else press("_skip")
         if qid == "pay_month":
-            return {
-                "kind": "button",
-                "payload": reply.buttons[0 if rng.random() < 0.8 else 1].payload,
-            }
+            return Action("button", payload=reply.buttons[0 if rng.random() < 0.8 else 1].payload)
         if qid == "job":
             return press(self.job)
         if qid == "employment":
@@ -223,7 +229,7 @@ async def simulate(
         assert minimum is not None
         worker = Worker(
             user_id=f"demo-{seed}-{i}",
-            lang=rng.choices(*zip(*LANGUAGES, strict=True))[0],
+            lang=rng.choices([lang for lang, _ in LANGUAGES], [w for _, w in LANGUAGES])[0],
             factory_code=f[0],
             access_code=codes[f[0]],
             compliant=wrng.random() < f[4],
@@ -245,21 +251,22 @@ async def simulate(
     gate = asyncio.Semaphore(concurrency)
 
     async def run(worker: Worker, clock: datetime) -> None:
-        async def send(**kw: str) -> Outcome:
+        async def send(action: Action, start_code: str | None = None) -> Outcome:
             msg = InboundMessage(
                 channel="demo",
                 user_id=worker.user_id,
                 message_id=str(next(ids)),
+                kind=action.kind,
                 received_at=clock,
-                **kw,
-            )  # type: ignore[arg-type]
+                text=action.text,
+                payload=action.payload,
+                start_code=start_code,
+            )
             tally["messages"] += 1
             return await app.service.handle(msg)
 
         async with gate:
-            outcome = await send(
-                kind="start", **({"start_code": worker.access_code} if worker.via_link else {})
-            )
+            outcome = await send(Action("start"), worker.access_code if worker.via_link else None)
             for _ in range(60):  # a survey never needs this many steps; a guard, not a limit
                 question = next(
                     (r for r in reversed(outcome.replies) if r.question_id or r.buttons), None
@@ -271,7 +278,7 @@ async def simulate(
                     tally["stopped"] += 1
                     break
                 clock += timedelta(seconds=worker.rng.randint(4, 40))
-                outcome = await send(**action)
+                outcome = await send(action)
                 if any(isinstance(e, ResponseCompleted) for e in outcome.events):
                     tally["completed"] += 1
                     break

@@ -13,7 +13,7 @@ from typing import TextIO
 
 from bot.service import InboundMessage, Outcome, SurveyService
 from bot.survey.parsing import parse_choice_index
-from bot.survey.state import Reply
+from bot.survey.state import InputKind, Reply
 
 CHANNEL = "terminal"
 
@@ -43,16 +43,27 @@ class TerminalChat:
         self._session = secrets.token_hex(4)
         self._last: Reply | None = None
 
-    def _message(self, **kwargs: object) -> InboundMessage:
+    def _message(
+        self,
+        kind: InputKind,
+        text: str = "",
+        payload: str = "",
+        start_code: str | None = None,
+        media: str = "",
+    ) -> InboundMessage:
         return InboundMessage(
             channel=CHANNEL,
             user_id=self.user_id,
             message_id=f"{self._session}-{next(self._ids)}",
+            kind=kind,
             received_at=self.service.clock(),
+            text=text,
+            payload=payload,
+            start_code=start_code,
+            media=media,
             client_language=self.lang,
             language_chosen=self.lang is not None,
-            **kwargs,
-        )  # type: ignore[arg-type]
+        )
 
     async def start(self, code: str | None = None) -> Outcome:
         return await self._send(self._message(kind="start", start_code=code))

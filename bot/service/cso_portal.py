@@ -30,7 +30,7 @@ from sqlalchemy import String, cast, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.service.admin import FactoryCount
-from bot.storage import Database
+from bot.storage import Database, rowcount
 from bot.storage.models import (
     AuditEntry,
     BrandFactory,
@@ -414,7 +414,7 @@ async def withdraw_invite(
     organisation has no such pending invite."""
     table: Any = Invite if kind == "bot" else WebInvite
     async with db.transaction() as s:
-        done = (
+        done = rowcount(
             await s.execute(
                 update(table)
                 .where(
@@ -425,7 +425,7 @@ async def withdraw_invite(
                 )
                 .values(expires_at=now)
             )
-        ).rowcount
+        )
         if done:
             s.add(
                 AuditEntry(

@@ -14,7 +14,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, CursorResult, Result, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -90,6 +90,14 @@ async def upgrade_database(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the schema to `revision` (creates every table on an empty database)."""
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade, revision)
+
+
+def rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE matched. `AsyncSession.execute` is typed as giving a
+    `Result`; for those statements it is a `CursorResult`, which has the count."""
+    if not isinstance(result, CursorResult):
+        raise TypeError("rowcount() takes the result of an UPDATE or DELETE")
+    return result.rowcount
 
 
 class Database:

@@ -92,10 +92,10 @@ def parse_accept_language(header: str | None) -> list[str]:
 def language_for(request: Request, account_language: str | None = None) -> str:
     """The language of this page: account choice > cookie > browser > English."""
     if account_language in LANGUAGES:
-        return account_language  # type: ignore[return-value]
+        return account_language
     cookie = request.cookies.get(LANG_COOKIE)
     if cookie in LANGUAGES:
-        return cookie  # type: ignore[return-value]
+        return cookie
     for base in parse_accept_language(request.headers.get("accept-language")):
         if base in LANGUAGES:
             return base

@@ -65,7 +65,7 @@ async def bot_username(app: App) -> str | None:
         return bot.username
 
 
-def build_application(app: App) -> Application:  # type: ignore[type-arg]
+def build_application(app: App) -> Application:
     """A python-telegram-bot Application for our bot, pointed at the configured Bot API server."""
     s = app.settings
     if s.telegram_token is None:
@@ -102,7 +102,7 @@ def build_application(app: App) -> Application:  # type: ignore[type-arg]
 class TelegramChannel:
     """The adapter. `process(update)` handles one update completely, or raises."""
 
-    def __init__(self, app: App, application: Application) -> None:  # type: ignore[type-arg]
+    def __init__(self, app: App, application: Application) -> None:
         self.app = app
         self.application = application
         self.members = app.members.acting_as("telegram")
@@ -116,7 +116,7 @@ class TelegramChannel:
         return cls(app, build_application(app))
 
     @property
-    def bot(self) -> ExtBot:  # type: ignore[type-arg]
+    def bot(self) -> ExtBot:
         return self.application.bot
 
     async def start(self) -> None:

@@ -58,7 +58,7 @@ class ChatRateLimiter(AIORateLimiter):
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         send = callback
 
-        async def callback(*a: Any, **kw: Any) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        async def in_slot(*a: Any, **kw: Any) -> bool | dict[str, Any] | list[dict[str, Any]]:
             async with self._slots:  # held for the HTTP request only, not a 429's wait
                 return await send(*a, **kw)
 
@@ -69,9 +69,9 @@ class ChatRateLimiter(AIORateLimiter):
             private = False
         if not private:
             return await super().process_request(
-                callback, args, kwargs, endpoint, data, rate_limit_args
+                in_slot, args, kwargs, endpoint, data, rate_limit_args
             )
         async with self._chat_limiter(int(chat_id)):  # type: ignore[arg-type]
             return await super().process_request(
-                callback, args, kwargs, endpoint, data, rate_limit_args
+                in_slot, args, kwargs, endpoint, data, rate_limit_args
             )

@@ -120,7 +120,7 @@ async def deliver_round_results(channel: TelegramChannel, round_id: int) -> int:
                 channel,
                 chat_id,
                 round_id,
-                Audience(org.kind, org.name),
+                Audience("cso" if org.kind == "cso" else "brand", org.name),
                 report_language(member.language),
             ):
                 delivered += 1
