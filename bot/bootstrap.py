@@ -17,6 +17,7 @@ from bot.service.accounts import AccountService
 from bot.service.admin import AdminService
 from bot.service.api_tokens import ApiTokenService
 from bot.service.broadcasts import Broadcaster, BroadcastSender, QuietHours
+from bot.service.contacts import Contacts
 from bot.service.engines import EngineRegistry
 from bot.service.inbound import SurveyService
 from bot.service.members import MemberService
@@ -44,6 +45,7 @@ class App:
     members: MemberService
     accounts: AccountService
     tokens: ApiTokenService
+    contacts: Contacts
 
     @property
     def quiet(self) -> QuietHours:
@@ -109,6 +111,7 @@ async def build_app(
         members=MemberService(db, keyring, actor, clock=clock),
         accounts=AccountService(db, keyring, actor, clock=clock),
         tokens=ApiTokenService(db, clock=clock),
+        contacts=Contacts(db, keyring),
     )
 
 

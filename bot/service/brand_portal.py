@@ -149,6 +149,21 @@ async def visible_rounds(
     return sorted(rounds.values(), key=lambda r: (r.closed_on or date.min, r.id), reverse=True)
 
 
+async def latest_round_ids(app: App, org_id: int, limit: int) -> list[int]:
+    """The newest closed (or published) rounds that include a factory of this brand."""
+    async with app.db.transaction() as s:
+        rows = await s.execute(
+            select(Round.id)
+            .distinct()
+            .join(RoundFactory, RoundFactory.round_id == Round.id)
+            .join(BrandFactory, BrandFactory.factory_id == RoundFactory.factory_id)
+            .where(BrandFactory.brand_id == org_id, Round.status.in_(BRAND_ROUND_STATUSES))
+            .order_by(Round.id.desc())
+            .limit(limit)
+        )
+        return list(rows.scalars())
+
+
 async def visible_round(app: App, org_id: int, round_id: int) -> BrandRoundRow | None:
     """One round the brand may see; None otherwise (open, another brand's, or none)."""
     return next((r for r in await visible_rounds(app, org_id) if r.id == round_id), None)

@@ -13,7 +13,15 @@ from bot.clock import Clock
 from bot.privacy import Keyring
 from bot.service.admin import CODE_ALPHABET, AdminError
 from bot.storage import Database
-from bot.storage.models import AuditEntry, Invite, Member, Organisation
+from bot.storage.models import (
+    AuditEntry,
+    BrandFactory,
+    Invite,
+    Member,
+    Organisation,
+    Round,
+    RoundFactory,
+)
 
 INVITE_PREFIX = "join_"
 INVITE_LENGTH = 12  # 31^12 ≈ 8e17: not guessable, still typable once
@@ -45,6 +53,17 @@ class Membership:
     @property
     def is_cso_admin(self) -> bool:
         return self.org_kind == "cso" and self.role == "admin"
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """A member who receives a round's results: their organisation and where to send."""
+
+    member_id: int
+    org_kind: str  # "cso" | "brand"
+    org_name: str
+    address: str  # decrypted: the Telegram chat id
+    language: str
 
 
 def _hash(code: str) -> str:
@@ -276,3 +295,38 @@ def _membership(member: Member, org: Organisation) -> Membership:
         language=member.language,
         subscribed=member.subscribed,
     )
+
+    async def round_subscribers(self, round_id: int, channel: str = "telegram") -> list[Subscriber]:
+        """The subscribed members (not revoked, on `channel`) of the organisations that get a
+        round's results: the CSO that runs it and the brands linked to one of its factories."""
+        async with self.db.transaction() as s:
+            rnd = await s.get(Round, round_id)
+            if rnd is None:
+                return []
+            brands = (
+                select(BrandFactory.brand_id)
+                .join(RoundFactory, RoundFactory.factory_id == BrandFactory.factory_id)
+                .where(RoundFactory.round_id == round_id)
+            )
+            rows = (
+                await s.execute(
+                    select(Member, Organisation)
+                    .join(Organisation)
+                    .where(
+                        Member.subscribed.is_(True),
+                        Member.revoked_at.is_(None),
+                        Member.channel == channel,
+                        (Organisation.id == rnd.cso_id) | Organisation.id.in_(brands),
+                    )
+                )
+            ).all()
+        return [
+            Subscriber(
+                member.id,
+                org.kind,
+                org.name,
+                self.keyring.decrypt_address(channel, member.address),
+                member.language,
+            )
+            for member, org in rows
+        ]

@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -41,13 +41,15 @@ from bot.reports.text import REPORT_LANGUAGES, report_text
 from bot.service import cso_portal as data
 from bot.service.admin import REGIONS, AdminError, AdminService
 from bot.service.lifecycle import TRANSITIONS
-from bot.storage.models import Round
 from bot.web.auth import WebUser, accounts, require
 from bot.web.cso_chart import day_chart
 from bot.web.deps import portal
 from bot.web.i18n import N_, request_language, translate
 from bot.web.render import render as render_page
 from bot.web.render import render_text
+
+if TYPE_CHECKING:
+    from bot.storage.models import Round
 
 ROLES = ("admin", "viewer")
 MAX_REMINDERS = 5

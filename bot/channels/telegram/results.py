@@ -6,15 +6,14 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
 from telegram import InputFile, Update
 from telegram.error import Forbidden
 
 from bot.reports import ReportError, build_report, render
 from bot.reports.files import file_name
 from bot.reports.model import Audience
+from bot.service import brand_portal
 from bot.service.members import Membership
-from bot.storage.models import BrandFactory, Member, Organisation, Round, RoundFactory
 
 if TYPE_CHECKING:
     from bot.channels.telegram.adapter import TelegramChannel
@@ -48,21 +47,6 @@ async def send_report(
     return True
 
 
-async def rounds_for_brand(channel: TelegramChannel, brand_id: int) -> list[int]:
-    """Closed (or published) rounds that include a factory this brand sources from."""
-    async with channel.app.db.transaction() as s:
-        rows = await s.execute(
-            select(Round.id)
-            .distinct()
-            .join(RoundFactory, RoundFactory.round_id == Round.id)
-            .join(BrandFactory, BrandFactory.factory_id == RoundFactory.factory_id)
-            .where(BrandFactory.brand_id == brand_id, Round.status.in_(("closed", "published")))
-            .order_by(Round.id.desc())
-            .limit(LATEST_ROUNDS)
-        )
-        return list(rows.scalars())
-
-
 async def staff_report(
     channel: TelegramChannel, update: Update, m: Membership, argument: str
 ) -> None:
@@ -77,7 +61,7 @@ async def staff_report(
         await channel.bot.send_message(chat_id, "Usage: /report <round number> (see /rounds).")
         return
     else:
-        rounds = await rounds_for_brand(channel, m.org_id)
+        rounds = await brand_portal.latest_round_ids(channel.app, m.org_id, LATEST_ROUNDS)
     sent = [r for r in rounds if await send_report(channel, chat_id, r, audience, lang)]
     if not sent and argument:
         await channel.staff.refused(m, "report", argument)
@@ -91,36 +75,14 @@ async def staff_report(
 
 async def deliver_round_results(channel: TelegramChannel, round_id: int) -> int:
     """After a round closed: send each subscribed member their organisation's report."""
-    async with channel.app.db.transaction() as s:
-        rnd = await s.get(Round, round_id)
-        if rnd is None:
-            return 0
-        brands = (
-            select(BrandFactory.brand_id)
-            .join(RoundFactory, RoundFactory.factory_id == BrandFactory.factory_id)
-            .where(RoundFactory.round_id == round_id)
-        )
-        rows = (
-            await s.execute(
-                select(Member, Organisation)
-                .join(Organisation)
-                .where(
-                    Member.subscribed.is_(True),
-                    Member.revoked_at.is_(None),
-                    Member.channel == "telegram",
-                    (Organisation.id == rnd.cso_id) | Organisation.id.in_(brands),
-                )
-            )
-        ).all()
     delivered = 0
-    for member, org in rows:
-        chat_id = int(channel.app.keyring.decrypt_address("telegram", member.address))
+    for member in await channel.app.members.round_subscribers(round_id, "telegram"):
         try:
             if await send_report(
                 channel,
-                chat_id,
+                int(member.address),
                 round_id,
-                Audience("cso" if org.kind == "cso" else "brand", org.name),
+                Audience("cso" if member.org_kind == "cso" else "brand", member.org_name),
                 report_language(member.language),
             ):
                 delivered += 1

@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -29,6 +28,7 @@ from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, T
 
 from bot.channels.telegram.adapter import ALLOWED_UPDATES, TelegramChannel
 from bot.health import health_route
+from bot.service.faults import database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,9 @@ def passes(exc: Exception) -> bool:
     trouble (timeouts, 5xx, 429), the database (a restart, dropped connections, a lock)."""
     if isinstance(exc, BadRequest):  # a NetworkError, but the request itself was refused
         return False
-    return isinstance(exc, NetworkError | RetryAfter | InvalidToken | DBAPIError | OSError)
+    return database_unavailable(exc) or isinstance(
+        exc, NetworkError | RetryAfter | InvalidToken | OSError
+    )
 
 
 async def process_batch(

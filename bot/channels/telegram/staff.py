@@ -4,18 +4,19 @@ exactly the answer an unknown command gets (so the bot does not reveal what exis
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
 from telegram import Update
 
 from bot.posters import deep_link
+from bot.service import cso_portal
 from bot.service.admin import AdminError
 from bot.service.members import Membership
-from bot.storage.models import Round
 
 if TYPE_CHECKING:
     from bot.channels.telegram.adapter import TelegramChannel
+    from bot.storage.models import Round
 
 log = logging.getLogger(__name__)
 
@@ -140,35 +141,26 @@ class StaffCommands:
         organisation's round is refused and audited."""
         if not argument.isdecimal() or len(argument) > MAX_ROUND_DIGITS:
             return None
-        async with self.app.db.transaction() as s:
-            rnd = await s.get(Round, int(argument))
-        if rnd is not None and rnd.cso_id != m.org_id:
+        try:
+            rnd = await self.app.admin.get_round(int(argument))
+        except AdminError:  # no such round
+            return None
+        if rnd.cso_id != m.org_id:
             await self.refused(m, command, argument)
             return None
         return rnd
 
     async def _rounds(self, update: Update, m: Membership) -> None:
-        async with self.app.db.transaction() as s:
-            rounds = list(
-                (
-                    await s.execute(
-                        select(Round)
-                        .where(Round.cso_id == m.org_id)
-                        .order_by(Round.id.desc())
-                        .limit(10)
-                    )
-                ).scalars()
-            )
+        rounds = (await cso_portal.cso_rounds(self.app.db, m.org_id))[:10]  # newest first
         if not rounds:
             await self._send(update, "Your organisation has no rounds yet.")
             return
         lines = []
         for rnd in rounds:
-            counts = await self.app.admin.counts(rnd.id)
-            done = sum(c.complete for c in counts)
+            done = sum(c.complete for c in rnd.factories)
             lines.append(
                 f"#{rnd.id} {rnd.name} — {rnd.status}, {done} complete answers "
-                f"from {len(counts)} factories"
+                f"from {len(rnd.factories)} factories"
             )
         await self._send(update, "\n".join(lines) + "\n\nDetails: /round <number>")
 
@@ -222,10 +214,7 @@ class StaffCommands:
         if rnd is None or not days.strip().isdecimal() or not 1 <= int(days) <= 90:
             await self._send(update, "Usage: /extend <number> <days> (1 to 90 days).")
             return
-        from datetime import UTC, timedelta
-
         base = rnd.closes_at or self.app.clock()
-        base = base if base.tzinfo else base.replace(tzinfo=UTC)
         admin = self.app.admin.acting_as(f"telegram member {m.member_id}")
         try:
             rnd = await admin.extend_round(rnd.id, base + timedelta(days=int(days)))

@@ -13,16 +13,14 @@ key of `contact_addresses`, which is also the conversation's key).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
-
-from sqlalchemy import select
 
 from bot.channels.whatsapp import render, texts
 from bot.channels.whatsapp.adapter import CHANNEL, RESUME, START_PREFIX, WhatsAppChannel
 from bot.channels.whatsapp.graph import Recipient
 from bot.i18n import isolate
-from bot.storage.models import ContactAddress, Conversation
+from bot.service.contacts import Contact
 from bot.survey import phrases as P
 from bot.survey.state import Button
 
@@ -55,8 +53,6 @@ def within_window(last_message_hour: datetime | None, now: datetime) -> bool:
     """Whether a normal message is allowed, given the hour of the worker's last message."""
     if last_message_hour is None:
         return False
-    if last_message_hour.tzinfo is None:  # SQLite gives back naive UTC
-        last_message_hour = last_message_hour.replace(tzinfo=UTC)
     return now - last_message_hour < SAFE_WINDOW
 
 
@@ -135,20 +131,17 @@ async def send_invitation(
 
 
 async def last_message_hour(channel: WhatsAppChannel, key: str) -> datetime | None:
-    """The hour of the worker's last message (conversations.updated_at), if we have one."""
-    async with channel.app.db.transaction() as session:
-        return await session.scalar(select(Conversation.updated_at).where(Conversation.key == key))
+    """The hour of the worker's last message, if we have one."""
+    return await channel.app.contacts.last_message_hour(key)
 
 
 async def _address(
     channel: WhatsAppChannel, key: str
-) -> tuple[ContactAddress, Recipient, datetime | None]:
-    async with channel.app.db.transaction() as session:
-        contact = await session.get(ContactAddress, key)
-    if contact is None or contact.channel != CHANNEL:
+) -> tuple[Contact, Recipient, datetime | None]:
+    contact = await channel.app.contacts.find(key, CHANNEL)
+    if contact is None:
         raise OutreachError("no WhatsApp contact address under this key")
-    address = channel.app.keyring.decrypt_address(CHANNEL, contact.ciphertext)
-    return contact, Recipient.from_address(address), await last_message_hour(channel, key)
+    return contact, Recipient.from_address(contact.address), await last_message_hour(channel, key)
 
 
 __all__ = [
