@@ -24,6 +24,11 @@ import fontpkg_noto_sans_arabic
 import qrcode
 from PIL import Image, ImageDraw, ImageFont, features
 from PIL.PngImagePlugin import PngInfo
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen import canvas
 
 from bot.i18n import N_, RTL_LANGUAGES, Catalogs
 
@@ -600,10 +605,6 @@ def _save_pdf(poster: Poster, out: Path, title: str) -> None:
     Latin-script lines (code, English, names) so they can be searched and copied. Urdu and
     Sindhi are left out of that layer: a PDF text layer holds glyphs in visual order, and
     writing logical-order Arabic there makes readers extract it backwards."""
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.utils import ImageReader
-    from reportlab.pdfgen import canvas
-
     font = _pdf_font()
     page_w, page_h = A4
     k = page_w / PAGE_W  # points per pixel
@@ -634,9 +635,6 @@ def _save_pdf(poster: Poster, out: Path, title: str) -> None:
 
 @lru_cache(maxsize=1)
 def _pdf_font() -> str:
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-
     name = "WageCheck-NotoSans"
     pdfmetrics.registerFont(TTFont(name, str(LATIN_FONT)))
     return name

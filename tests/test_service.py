@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.bootstrap import App
+from bot.clock import SetClock
 from bot.service import InboundMessage, Outcome
 from bot.service.admin import AdminError
 from bot.storage.models import (
@@ -34,7 +35,7 @@ class Worker:
 
     def __init__(self, app: App, user_id: str, channel: str = "test") -> None:
         self.app, self.user_id, self.channel = app, user_id, channel
-        self.clock = NOW
+        self.clock = NOW  # the chosen date of these tests (set the app's clock to match)
         self.outcome = Outcome()
 
     async def send(self, message_id: str | None = None, **kw: object) -> Outcome:
@@ -231,7 +232,8 @@ async def test_answering_twice_in_a_round_replaces_the_first_response(app: App) 
     assert pays == [41000]
 
 
-async def test_contact_address_is_kept_only_for_those_who_opt_in(app: App) -> None:
+async def test_contact_address_is_kept_only_for_those_who_opt_in(app: App, clock: SetClock) -> None:
+    clock.set(NOW, tick=True)  # the workers' date: their opt-in is fresh, not 400 days old
     codes = await open_round(app)
     await complete_survey(Worker(app, "2001"), codes["KHI-001"], opt_in="no")
     await complete_survey(Worker(app, "2002"), codes["KHI-001"], opt_in="yes")

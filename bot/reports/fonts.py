@@ -12,6 +12,10 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from reportlab.lib.fonts import addMapping
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+
 log = logging.getLogger(__name__)
 
 FAMILY = "WageCheck Sans"
@@ -39,10 +43,10 @@ def _cache_dir() -> Path:
 
 
 def _noto(target: Path) -> tuple[Path, Path] | None:
-    try:
+    try:  # optional: fontTools comes with matplotlib; without it, DejaVu Sans is used
         import fontpkg_noto_sans
         from fontTools import subset
-        from fontTools.ttLib import TTFont
+        from fontTools.ttLib import TTFont as FontFile
         from fontTools.varLib.instancer import instantiateVariableFont
     except ImportError:
         return None
@@ -53,7 +57,7 @@ def _noto(target: Path) -> tuple[Path, Path] | None:
     if not source.exists():
         return None
     target.mkdir(parents=True, exist_ok=True)
-    font = TTFont(source)
+    font = FontFile(source)
     options = subset.Options()
     options.layout_features = ["*"]
     options.name_IDs = ["*"]
@@ -69,7 +73,7 @@ def _noto(target: Path) -> tuple[Path, Path] | None:
 
 
 def _dejavu() -> tuple[Path, Path]:
-    import matplotlib
+    import matplotlib  # here, not at the top: 0.4 s, needed only when a chart or PDF is made
 
     fonts = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
     return fonts / "DejaVuSans.ttf", fonts / "DejaVuSans-Bold.ttf"
@@ -89,10 +93,6 @@ def font_files() -> tuple[Path, Path]:
 @lru_cache(maxsize=1)
 def register_pdf_fonts() -> tuple[str, str]:
     """Register the fonts with reportlab; returns the (regular, bold) font names."""
-    from reportlab.lib.fonts import addMapping
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-
     regular, bold = font_files()
     pdfmetrics.registerFont(TTFont(FAMILY, str(regular)))
     pdfmetrics.registerFont(TTFont(f"{FAMILY} Bold", str(bold)))
@@ -106,7 +106,7 @@ def register_pdf_fonts() -> tuple[str, str]:
 @lru_cache(maxsize=1)
 def chart_font_family() -> str:
     """Register the fonts with matplotlib; returns the family name to use."""
-    from matplotlib import font_manager
+    from matplotlib import font_manager  # 0.4 s: only when a chart is drawn
 
     regular, bold = font_files()
     for path in (regular, bold):

@@ -16,6 +16,7 @@ import logging
 from pathlib import Path
 from urllib.parse import quote
 
+import fontpkg_noto_sans_arabic
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -152,10 +153,6 @@ def page_routes() -> list[BaseRoute]:
 
 def arabic_font_route() -> list[BaseRoute]:
     """Noto Sans Arabic from its Python package (a dependency), for Urdu pages; cached long."""
-    try:
-        import fontpkg_noto_sans_arabic
-    except ImportError:
-        return []
     files = Path(fontpkg_noto_sans_arabic.__file__).parent / "files"
     found = sorted(files.glob("NotoSansArabic*.ttf"))
     if not found:

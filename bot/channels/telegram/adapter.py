@@ -22,7 +22,10 @@ from telegram.ext import Application, ApplicationBuilder, ExtBot
 
 from bot.bootstrap import App
 from bot.channels.telegram import texts
+from bot.channels.telegram.broadcast import RESUME, START_PREFIX, TelegramSender
 from bot.channels.telegram.ratelimit import ChatRateLimiter
+from bot.channels.telegram.results import deliver_round_results, staff_report
+from bot.channels.telegram.staff import StaffCommands
 from bot.i18n import WORKER_LANGUAGES, negotiate_language
 from bot.service import InboundMessage, Outcome
 from bot.service.members import INVITE_PREFIX
@@ -106,8 +109,6 @@ class TelegramChannel:
         self.app = app
         self.application = application
         self.members = app.members.acting_as("telegram")
-        from bot.channels.telegram.staff import StaffCommands
-
         self.staff = StaffCommands(self)
         self.username: str | None = app.settings.telegram_bot_username
 
@@ -129,21 +130,15 @@ class TelegramChannel:
         await self.application.shutdown()
 
     async def staff_reports(self, update: Update, member: object, argument: str) -> None:
-        from bot.channels.telegram.results import staff_report
-
         await staff_report(self, update, member, argument)  # type: ignore[arg-type]
 
     async def deliver_round_results(self, round_id: int) -> int:
-        from bot.channels.telegram.results import deliver_round_results
-
         return await deliver_round_results(self, round_id)
 
     async def send_broadcasts(
         self, round_id: int | None = None, kinds: tuple[str, ...] | None = None
     ) -> int:
         """Send what the broadcast outbox holds for Telegram (e.g. reports after /close)."""
-        from bot.channels.telegram.broadcast import TelegramSender
-
         broadcaster = self.app.broadcaster([TelegramSender(self)])
         return (await broadcaster.drain(round_id=round_id, kinds=kinds)).sent
 
@@ -248,8 +243,6 @@ class TelegramChannel:
         message = query.message if isinstance(query.message, Message) else None
         if message is None or message.chat.type != "private" or not query.data:
             return
-        from bot.channels.telegram.broadcast import RESUME, START_PREFIX
-
         if query.data == RESUME:  # "Continue" under a reminder: ask the question again
             await self._worker(update, kind="start")
         elif query.data.startswith(START_PREFIX):  # "Start the survey" under an invitation

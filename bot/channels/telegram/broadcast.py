@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import Forbidden
 
+from bot.channels.telegram.results import report_language, send_report
 from bot.reports.model import Audience
 from bot.service.broadcasts import BroadcastButton, Outgoing, RecipientBlocked
 
@@ -37,8 +38,6 @@ class TelegramSender:
         chat_id = int(message.address)
         try:
             if message.kind == "report":
-                from bot.channels.telegram.results import report_language, send_report
-
                 audience = Audience(message.payload["audience"], message.payload["org"])
                 await send_report(
                     self.telegram,

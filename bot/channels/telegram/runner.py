@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -221,8 +222,6 @@ def webhook_app(
 
 async def run_webhook(channel: TelegramChannel, listen: str) -> None:
     """`wagecheck run telegram --webhook`: serve until SIGINT/SIGTERM (uvicorn handles them)."""
-    import uvicorn
-
     s = channel.app.settings
     if not s.telegram_webhook_url or s.telegram_webhook_secret is None:
         raise ValueError(

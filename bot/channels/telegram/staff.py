@@ -7,7 +7,7 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from telegram import Update
+from telegram import LinkPreviewOptions, Update
 
 from bot.posters import deep_link
 from bot.service import cso_portal
@@ -124,8 +124,6 @@ class StaffCommands:
     async def _login(self, update: Update, m: Membership) -> None:
         """`/login`: a one-time link to the web portal (10 minutes, single use), sent without
         a link preview so that nothing fetches it before the member does."""
-        from telegram import LinkPreviewOptions
-
         token = await self.app.accounts.create_login_link(m.member_id)
         url = f"{self.app.settings.web_base_url.rstrip('/')}/login/link/{token}"
         assert update.effective_chat is not None

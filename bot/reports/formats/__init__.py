@@ -22,6 +22,8 @@ SUFFIXES: dict[str, str] = {
 def render(report: Report, fmt: str, lang: str = "en", *, locales_dir: Path | None = None) -> bytes:
     """The report as a file in `fmt` (one of FORMATS), its text in `lang` (en or nl)."""
     tx = report_text(lang, locales_dir)
+    # Each format is imported when asked for: matplotlib, reportlab and openpyxl take about
+    # half a second together, which the bot and the portal need not pay at start.
     if fmt == "json":
         from bot.reports.formats.json import render_json
 

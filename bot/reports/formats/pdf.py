@@ -17,6 +17,7 @@ from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     BaseDocTemplate,
@@ -152,8 +153,6 @@ def _table(
 
 
 def _image(png: bytes, width: float) -> Image:
-    from reportlab.lib.utils import ImageReader
-
     reader = ImageReader(io.BytesIO(png))
     w, h = reader.getSize()
     return Image(io.BytesIO(png), width=width, height=width * h / w)
