@@ -36,7 +36,7 @@ from bot.reports import compute_round_results, write_reports
 from bot.reports.cli import register as register_reports
 from bot.scheduler.runner import run_until_stopped, running_scheduler
 from bot.service.admin import AdminError
-from bot.service.broadcasts import enqueue_due_reminders
+from bot.service.broadcasts import outbox_counts, queue_due_reminders
 from bot.web.server import DEFAULT_WEB_LISTEN, parse_listen, run_together, serve_asgi, serve_web
 
 app = typer.Typer(
@@ -337,8 +337,7 @@ def round_remind(round_id: int) -> None:
     """Queue the reminders due now and send the round's outbox, with progress."""
 
     async def work(a: App) -> Any:
-        async with a.db.transaction() as s:
-            queued = await enqueue_due_reminders(s, a.clock(), round_id)
+        queued = await queue_due_reminders(a.db, a.clock(), round_id)
         async with configured_senders(a) as senders:
             if not senders:
                 raise AdminError(
@@ -458,27 +457,12 @@ def round_status(round_id: int) -> None:
         rate = f"{c.complete / c.headcount:.0%}" if c.headcount else "–"
         table.add_row(c.code, c.name, c.access_code, str(c.started), str(c.complete), rate)
     console.print(table)
-    messages = _run(lambda a: _broadcast_counts(a, round_id))
+    messages = _run(lambda a: outbox_counts(a.db, round_id))
     if messages:
         sent = Table("message", "status", "count", title=f"round {round_id}: messages we sent")
         for (kind, status), n in sorted(messages.items()):
             sent.add_row(kind, status, str(n))
         console.print(sent)
-
-
-async def _broadcast_counts(a: App, round_id: int) -> dict[tuple[str, str], int]:
-    """Outbox rows of a round per kind and status (in_doubt: handed over, outcome unknown)."""
-    from sqlalchemy import func, select
-
-    from bot.storage.models import BroadcastMessage
-
-    async with a.db.transaction() as s:
-        rows = await s.execute(
-            select(BroadcastMessage.kind, BroadcastMessage.status, func.count())
-            .where(BroadcastMessage.round_id == round_id)
-            .group_by(BroadcastMessage.kind, BroadcastMessage.status)
-        )
-        return {(kind, status): n for kind, status, n in rows.all()}
 
 
 @round_app.command("links")
@@ -514,10 +498,7 @@ def round_poster(
             )
         links = poster_links(username, number, rf.code)
 
-        async with a.db.transaction() as s:
-            from bot.storage.models import Organisation
-
-            cso = await s.get(Organisation, rnd.cso_id)
+        cso_name = await a.admin.org_name(rnd.cso_id)
         return render_poster(
             factory_name=rf.factory.name,
             code=rf.code,
@@ -525,7 +506,7 @@ def round_poster(
             catalogs=a.catalogs,
             out=out,
             fmt=fmt,
-            cso_name=cso.name if cso else None,
+            cso_name=cso_name,
         )
 
     path = _run(work)
@@ -603,21 +584,7 @@ def chat(
 
 async def _poster_code(a: App, factory: str) -> str:
     """Accept a factory's own code (e.g. KHI-001) and find its open round's poster code."""
-    from sqlalchemy import select
-
-    from bot.storage.models import Factory, Round, RoundFactory
-
-    async with a.db.transaction() as s:
-        code = (
-            await s.execute(
-                select(RoundFactory.code)
-                .join(Factory)
-                .join(Round)
-                .where(Factory.code == factory, Round.status == "open")
-                .order_by(Round.id.desc())
-            )
-        ).scalar()
-    return code or factory
+    return await a.admin.poster_code(factory) or factory
 
 
 # ------------------------------------------------------------------ running the channels

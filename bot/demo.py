@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from bot.bootstrap import App
+from bot.enums import OrgKind
 from bot.service import InboundMessage, Outcome
 from bot.survey.state import InputKind, Reply, ResponseCompleted
 
@@ -189,9 +190,9 @@ class DemoResult:
 async def set_up(app: App) -> tuple[int, dict[str, str]]:
     """Register the CSO, brands and factories and open a round; return its id and codes."""
     admin = app.admin
-    await admin.add_org(CSO, "cso")
+    await admin.add_org(CSO, OrgKind.CSO)
     for brand in BRANDS:
-        await admin.add_org(brand, "brand")
+        await admin.add_org(brand, OrgKind.BRAND)
     for code, name, city, headcount, _, _ in FACTORIES:
         await admin.add_factory(
             code, name, "sindh", city, os_id=f"PK2026DEMO{code[-3:]}{code[0]}", headcount=headcount

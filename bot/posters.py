@@ -221,7 +221,7 @@ class _Run:
 
     def bbox(self, text: str) -> tuple[int, int, int, int]:
         """Ink box relative to the left end of the baseline."""
-        return self.font.getbbox(text, anchor="ls", **self.kwargs)  # type: ignore[return-value]
+        return self.font.getbbox(text, anchor="ls", **self.kwargs)  # type: ignore[return-value]  # ints for a FreeType font
 
 
 def _run(text: str, lang: str, size: int, bold: bool) -> _Run:

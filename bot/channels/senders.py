@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Protocol
 
 from bot.bootstrap import App
 from bot.channels.telegram import TelegramChannel
@@ -15,11 +16,15 @@ from bot.channels.whatsapp.broadcast import WhatsAppSender
 from bot.service.broadcasts import BroadcastSender
 
 
-async def channel_senders(app: App) -> tuple[list[BroadcastSender], list[object]]:
+class Client(Protocol):
+    async def stop(self) -> None: ...
+
+
+async def channel_senders(app: App) -> tuple[list[BroadcastSender], list[Client]]:
     """Senders for the channels configured (Telegram when its token is set, WhatsApp when its
     token and phone number id are), and the clients to stop afterwards."""
     senders: list[BroadcastSender] = []
-    clients: list[object] = []
+    clients: list[Client] = []
     if app.settings.telegram_token is not None:
         telegram = TelegramChannel.build(app)
         await telegram.application.initialize()
@@ -41,4 +46,4 @@ async def configured_senders(app: App) -> AsyncIterator[list[BroadcastSender]]:
         yield senders
     finally:
         for client in clients:
-            await client.stop()  # type: ignore[attr-defined]
+            await client.stop()

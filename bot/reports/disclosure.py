@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.enums import RoundStatus
 from bot.reports.figures import (
     NOT_ANSWERED,
     FactoryFigures,
@@ -61,7 +62,7 @@ from bot.reports.quality import RawFlag
 from bot.storage.models import BrandFactory, Organisation, Round, RoundFactory
 
 MIN_K = 5  # never configurable below this, for anyone (docs/domain.md, "Disclosure control")
-BRAND_ROUND_STATUSES = ("closed", "published")
+BRAND_ROUND_STATUSES = (RoundStatus.CLOSED, RoundStatus.PUBLISHED)
 # Pay distribution bars, pay as a fraction of the applicable minimum, before merging small
 # ones: below the minimum line, and at or above it.
 BELOW_EDGES: tuple[float, ...] = (0.0, 0.6, 0.7, 0.8, 0.9, 1.0)
@@ -457,7 +458,7 @@ def _flags(flags: Iterable[RawFlag], k: int) -> tuple[QualityFlag, ...]:
     return tuple(
         QualityFlag(
             factory=f.factory,
-            kind=f.kind,  # type: ignore[arg-type]
+            kind=f.kind,  # type: ignore[arg-type]  # RawFlag kinds are the QualityFlag kinds
             count=f.count if f.count >= k else None,
             share=f.share if f.n >= k else None,
             value=f.value if f.count >= k else None,

@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.types import NullType
 
+from bot.enums import RoundStatus
 from bot.reports.intervals import wilson_interval
 from bot.reports.nogc import no_gc_pauses
 from bot.storage.models import (
@@ -244,7 +245,9 @@ async def compute_figures(
         status=rnd.status,
         cso=rnd.cso,
         opened_on=rnd.opens_at.date() if rnd.opens_at else None,
-        closed_on=rnd.closes_at.date() if rnd.closes_at and rnd.status != "open" else None,
+        closed_on=rnd.closes_at.date()
+        if rnd.closes_at and rnd.status != RoundStatus.OPEN
+        else None,
         survey=survey,
         factories=list(factories.values()),
         groups=groups,

@@ -29,7 +29,7 @@ class Audience:
         kind = kind.strip().lower()
         if kind not in ("brand", "cso") or not name.strip():
             raise ValueError(f"expected brand:NAME or cso:NAME, not {text!r}")
-        return cls(kind, name.strip())  # type: ignore[arg-type]
+        return cls(kind, name.strip())  # type: ignore[arg-type]  # checked to be an AudienceKind
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.name}"

@@ -9,13 +9,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-
 from bot.bootstrap import App
 from bot.service.admin import AdminError, AdminService
-from bot.service.broadcasts import Broadcaster, enqueue_daily_status, enqueue_due_reminders
-from bot.storage.models import Round
+from bot.service.broadcasts import Broadcaster, queue_daily_status, queue_due_reminders
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +38,7 @@ class Jobs:
         """Open a scheduled round (job "round:N:open"); False when it ran already elsewhere."""
         try:
             await self._admin().start_round(round_id, self.now(), job_key=f"round:{round_id}:open")
-        except (IntegrityError, AdminError) as exc:
+        except AdminError as exc:  # JobDone: it ran already (elsewhere, or before a restart)
             log.info("round %s open: nothing to do (%s)", round_id, type(exc).__name__)
             return False
         log.info("round %s opened", round_id)
@@ -52,8 +48,7 @@ class Jobs:
     async def close_round(self, round_id: int) -> bool:
         """Close an open round, purge its addresses, deliver the reports (job
         "round:N:close")."""
-        async with self.app.db.transaction() as s:
-            closes_at = await s.scalar(select(Round.closes_at).where(Round.id == round_id))
+        closes_at = await self.app.admin.closing_time(round_id)
         if closes_at is not None and closes_at > self.now():
             # Extended since this job was planned (by another process, perhaps seconds ago).
             log.info("round %s close: its closing time moved to later; not closing", round_id)
@@ -62,7 +57,7 @@ class Jobs:
             return False
         try:
             await self._admin().close_round(round_id, self.now(), job_key=f"round:{round_id}:close")
-        except (IntegrityError, AdminError) as exc:
+        except AdminError as exc:
             log.info("round %s close: nothing to do (%s)", round_id, type(exc).__name__)
             return False
         log.info("round %s closed", round_id)
@@ -71,11 +66,7 @@ class Jobs:
 
     async def remind(self) -> int:
         """Queue due reminders; two processes may race: the unique key keeps one of each."""
-        try:
-            async with self.app.db.transaction() as s:
-                return await enqueue_due_reminders(s, self.now())
-        except IntegrityError:
-            return 0
+        return await queue_due_reminders(self.app.db, self.now())
 
     async def tick(self) -> None:
         """Every minute: follow round changes made elsewhere, queue due reminders and send
@@ -92,17 +83,9 @@ class Jobs:
         open by then."""
         now = self.now()
         day = now.astimezone(self.broadcaster.quiet.zone).date()
-        query = select(Round.id).where(Round.status == "open")
-        if opened_by is not None:
-            query = query.where(Round.opens_at <= opened_by)
-        async with self.app.db.transaction() as s:
-            rounds = list((await s.execute(query)).scalars())
+        rounds = await self.app.admin.open_round_ids(opened_by)
         counts = {r: await self.app.admin.counts(r) for r in rounds}
-        try:
-            async with self.app.db.transaction() as s:
-                queued = await enqueue_daily_status(s, day, now, counts)
-        except IntegrityError:
-            queued = 0
+        queued = await queue_daily_status(self.app.db, day, now, counts)
         await self.broadcaster.drain(kinds=("status",))
         return queued
 

@@ -26,12 +26,11 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import select
 
 from bot.bootstrap import App
+from bot.enums import RoundStatus
 from bot.scheduler.jobs import Jobs
 from bot.service.broadcasts import BroadcastSender
-from bot.storage.models import Round
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +66,10 @@ def build_scheduler(executor: AsyncIOExecutor) -> AsyncIOScheduler:
 
 async def reconcile(app: App, scheduler: AsyncIOScheduler, jobs: Jobs) -> None:
     """Make the date jobs match the rounds: open at opens_at, close at closes_at."""
-    async with app.db.transaction() as s:
-        rounds = list(
-            (
-                await s.execute(select(Round).where(Round.status.in_(("scheduled", "open"))))
-            ).scalars()
-        )
+    rounds = await app.admin.planned_rounds()
     wanted: dict[str, tuple[Callable[[int], Awaitable[bool]], datetime, int]] = {}
     for rnd in rounds:
-        if rnd.status == "scheduled" and rnd.opens_at is not None:
+        if rnd.status == RoundStatus.SCHEDULED and rnd.opens_at is not None:
             wanted[f"round:{rnd.id}:open"] = (jobs.open_round, rnd.opens_at, rnd.id)
         if rnd.closes_at is not None:
             wanted[f"round:{rnd.id}:close"] = (jobs.close_round, rnd.closes_at, rnd.id)

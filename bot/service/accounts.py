@@ -23,6 +23,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.enums import Role
 from bot.privacy import Keyring
 from bot.service.admin import AdminError
 from bot.storage import Database
@@ -39,7 +40,7 @@ from bot.storage.models import (
 
 log = logging.getLogger(__name__)
 
-ROLES = ("admin", "viewer")
+ROLES = tuple(Role)
 PASSWORD_MIN = 10  # length over composition rules (NIST SP 800-63B)
 PASSWORD_MAX = 1024  # argon2 takes anything, but a megabyte "password" is only a DoS
 SESSION_IDLE = timedelta(hours=12)

@@ -11,12 +11,14 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.enums import ContactPurpose, RoundStatus
 from bot.service.engines import definition_sha256
 from bot.service.lifecycle import ACTIONS, TransitionError, check_transition
-from bot.storage import Database
+from bot.storage import Database, rowcount
 from bot.storage.models import (
     AuditEntry,
     BrandFactory,
@@ -44,6 +46,10 @@ REGIONS = ("sindh", "punjab", "islamabad")
 
 class AdminError(ValueError):
     """A request that cannot be carried out; the message says why, for the person who asked."""
+
+
+class JobDone(AdminError):
+    """A scheduled job's effect happened already (another process, or before a restart)."""
 
 
 async def claim_job(s: AsyncSession, key: str | None, holder: str, now: datetime) -> None:
@@ -173,7 +179,7 @@ class AdminService:
         org = (await s.execute(select(Organisation).where(Organisation.name == name))).scalar()
         if org is None and required:
             raise AdminError(f"no organisation called {name!r}")
-        return org  # type: ignore[return-value]
+        return org  # type: ignore[return-value]  # None only when not `required`
 
     # ---------------------------------------------------------------- factories
     async def add_factory(
@@ -289,11 +295,12 @@ class AdminService:
                 headcount_text = (row.get("headcount") or "").strip()
                 if headcount_text and not headcount_text.isdecimal():
                     raise AdminError(f"line {line}: headcount {headcount_text!r} is not a number")
-                values = {
+                os_id = (row.get("os_id") or "").strip() or None
+                values: dict[str, str | int | None] = {
                     "name": row["name"].strip(),
                     "region": region.lower(),
                     "city": (row.get("city") or "").strip(),
-                    "os_id": (row.get("os_id") or "").strip() or None,
+                    "os_id": os_id,
                     "headcount": int(headcount_text) if headcount_text else None,
                 }
                 if not values["name"]:
@@ -304,7 +311,7 @@ class AdminService:
                         f"line {line}: factory code {code!r} is taken (registered elsewhere)"
                     )
                 try:
-                    await self._check_os_id(s, values["os_id"], factory.id if factory else None)
+                    await self._check_os_id(s, os_id, factory.id if factory else None)
                 except AdminError as exc:
                     raise AdminError(f"line {line}: {exc}") from None
                 if factory is None:
@@ -425,7 +432,7 @@ class AdminService:
             name=name,
             cso_id=org.id,
             survey_version_id=sv.id,
-            status="draft",
+            status=RoundStatus.DRAFT,
             opens_at=opens_at,
             closes_at=closes_at,
             created_at=self.clock(),
@@ -482,7 +489,7 @@ class AdminService:
         return await self.get_round(rnd.id)
 
     async def _transition(
-        self, s: AsyncSession, round_id: int, target: str, **details: Any
+        self, s: AsyncSession, round_id: int, target: RoundStatus, **details: Any
     ) -> Round:
         """The one place a round's status changes: checked against the lifecycle, audited."""
         rnd = await s.get(Round, round_id, with_for_update=True)
@@ -502,14 +509,14 @@ class AdminService:
             rnd = await s.get(Round, round_id)
             if rnd is not None and (rnd.opens_at is None or rnd.closes_at is None):
                 raise AdminError(f"round {round_id} needs an opening and a closing time first")
-            rnd = await self._transition(s, round_id, "scheduled")
+            rnd = await self._transition(s, round_id, RoundStatus.SCHEDULED)
             _check_dates(rnd.opens_at, rnd.closes_at)
         return await self.get_round(round_id)
 
     async def unschedule_round(self, round_id: int) -> Round:
         """scheduled → draft (to change it before it opens)."""
         async with self.db.transaction() as s:
-            await self._transition(s, round_id, "draft")
+            await self._transition(s, round_id, RoundStatus.DRAFT)
         return await self.get_round(round_id)
 
     async def start_round(
@@ -518,15 +525,20 @@ class AdminService:
         """Open a draft or scheduled round now; workers who opted in at one of its factories
         are invited (recorded in the broadcast outbox in the same transaction)."""
         now = now or self.clock()
-        async with self.db.transaction() as s:
-            await claim_job(s, job_key, self.actor, now)
-            await self._open(s, round_id, now)
+        try:
+            async with self.db.transaction() as s:
+                await claim_job(s, job_key, self.actor, now)
+                await self._open(s, round_id, now)
+        except IntegrityError:
+            if job_key is None:
+                raise
+            raise JobDone(f"{job_key} ran already") from None
         return await self.get_round(round_id)
 
     async def _open(self, s: AsyncSession, round_id: int, now: datetime, **details: Any) -> None:
         from bot.service.broadcasts import enqueue_invitations
 
-        rnd = await self._transition(s, round_id, "open", **details)
+        rnd = await self._transition(s, round_id, RoundStatus.OPEN, **details)
         rnd.opens_at = now
         if rnd.closes_at is not None and rnd.closes_at <= now:
             raise AdminError(f"round {round_id} closes before now; extend it first")
@@ -546,7 +558,7 @@ class AdminService:
                 )
             if closes_at <= self.clock():
                 raise AdminError("the new closing time is in the past")
-            _check_dates(rnd.opens_at if rnd.status != "open" else None, closes_at)
+            _check_dates(rnd.opens_at if rnd.status != RoundStatus.OPEN else None, closes_at)
             previous, rnd.closes_at = rnd.closes_at, closes_at
             self._audit(
                 s,
@@ -560,7 +572,7 @@ class AdminService:
     async def cancel_round(self, round_id: int) -> dict[str, int]:
         """Stop a round that will not be reported on; an open one's addresses are purged."""
         async with self.db.transaction() as s:
-            await self._transition(s, round_id, "cancelled")
+            await self._transition(s, round_id, RoundStatus.CANCELLED)
             purged = await self._purge_round_contacts(s, round_id)
             conversations = await self._trim_conversations(s, round_id)
         return {"addresses_purged": purged, "conversations_trimmed": conversations}
@@ -576,13 +588,13 @@ class AdminService:
                 BroadcastMessage.status.in_(("pending", "sending")),
             )
         )
-        purged = (
+        purged = rowcount(
             await s.execute(
                 delete(ContactAddress).where(
                     ContactAddress.round_id == round_id, ContactAddress.purpose == "active"
                 )
             )
-        ).rowcount
+        )
         return purged or 0
 
     async def _unique_code(self, s: AsyncSession) -> str:
@@ -604,6 +616,42 @@ class AdminService:
         async with self.db.transaction() as s:
             return list((await s.execute(select(Round).order_by(Round.id))).scalars())
 
+    async def planned_rounds(self) -> list[Round]:
+        """Rounds the scheduler opens or closes: scheduled ones and open ones."""
+        wanted = (RoundStatus.SCHEDULED, RoundStatus.OPEN)
+        async with self.db.transaction() as s:
+            return list((await s.execute(select(Round).where(Round.status.in_(wanted)))).scalars())
+
+    async def open_round_ids(self, opened_by: datetime | None = None) -> list[int]:
+        """The open rounds (only those open by `opened_by`, when given)."""
+        query = select(Round.id).where(Round.status == RoundStatus.OPEN)
+        if opened_by is not None:
+            query = query.where(Round.opens_at <= opened_by)
+        async with self.db.transaction() as s:
+            return list((await s.execute(query)).scalars())
+
+    async def closing_time(self, round_id: int) -> datetime | None:
+        async with self.db.transaction() as s:
+            return await s.scalar(select(Round.closes_at).where(Round.id == round_id))
+
+    async def poster_code(self, factory_code: str) -> str | None:
+        """The poster code of the newest open round at the factory with this code."""
+        async with self.db.transaction() as s:
+            return (
+                await s.execute(
+                    select(RoundFactory.code)
+                    .join(Factory)
+                    .join(Round)
+                    .where(Factory.code == factory_code, Round.status == RoundStatus.OPEN)
+                    .order_by(Round.id.desc())
+                )
+            ).scalar()
+
+    async def org_name(self, org_id: int) -> str | None:
+        async with self.db.transaction() as s:
+            org = await s.get(Organisation, org_id)
+            return org.name if org else None
+
     async def close_round(
         self, round_id: int, now: datetime | None = None, job_key: str | None = None
     ) -> dict[str, int]:
@@ -615,24 +663,29 @@ class AdminService:
         from bot.service.broadcasts import enqueue_reports
 
         now = now or self.clock()
-        async with self.db.transaction() as s:
-            await claim_job(s, job_key, self.actor, now)
-            rnd = await s.get(Round, round_id)
-            if rnd is not None and rnd.status != "open":
-                raise AdminError(f"round {round_id} is {rnd.status}, not open")
-            rnd = await self._transition(s, round_id, "closed")
-            rnd.closes_at = now
-            purged = await self._purge_round_contacts(s, round_id)
-            conversations = await self._trim_conversations(s, round_id)
-            reports = await enqueue_reports(s, rnd, now)
-            self._audit(
-                s,
-                "round.purge",
-                f"round {round_id}",
-                addresses_purged=purged,
-                conversations_trimmed=conversations,
-                reports_queued=reports,
-            )
+        try:
+            async with self.db.transaction() as s:
+                await claim_job(s, job_key, self.actor, now)
+                rnd = await s.get(Round, round_id)
+                if rnd is not None and rnd.status != RoundStatus.OPEN:
+                    raise AdminError(f"round {round_id} is {rnd.status}, not open")
+                rnd = await self._transition(s, round_id, RoundStatus.CLOSED)
+                rnd.closes_at = now
+                purged = await self._purge_round_contacts(s, round_id)
+                conversations = await self._trim_conversations(s, round_id)
+                reports = await enqueue_reports(s, rnd, now)
+                self._audit(
+                    s,
+                    "round.purge",
+                    f"round {round_id}",
+                    addresses_purged=purged,
+                    conversations_trimmed=conversations,
+                    reports_queued=reports,
+                )
+        except IntegrityError:
+            if job_key is None:
+                raise
+            raise JobDone(f"{job_key} ran already") from None
         await self.prune()
         return {"addresses_purged": purged or 0, "conversations_trimmed": conversations or 0}
 
@@ -641,22 +694,22 @@ class AdminService:
         redelivery window, and opt-in addresses past their keeping period."""
         today = today or self.clock().date()
         async with self.db.transaction() as s:
-            ids = (
+            ids = rowcount(
                 await s.execute(
                     delete(ProcessedMessage).where(
                         ProcessedMessage.processed_on
                         < today - timedelta(days=self.processed_message_days)
                     )
                 )
-            ).rowcount
-            addresses = (
+            )
+            addresses = rowcount(
                 await s.execute(
                     delete(ContactAddress).where(
-                        ContactAddress.purpose == "opt_in",
+                        ContactAddress.purpose == ContactPurpose.OPT_IN,
                         ContactAddress.created_on < today - timedelta(days=self.opt_in_days),
                     )
                 )
-            ).rowcount
+            )
             if addresses:
                 self._audit(s, "contact.expire", f"{addresses} opt-in address(es)")
             # Replies whose message was never delivered again (a webhook the platform gave
@@ -665,9 +718,9 @@ class AdminService:
             cutoff = datetime.combine(
                 today - timedelta(days=self.processed_message_days), datetime.min.time(), UTC
             )
-            replies = (
+            replies = rowcount(
                 await s.execute(delete(OutboxMessage).where(OutboxMessage.created_at < cutoff))
-            ).rowcount
+            )
         return {
             "message_ids": ids or 0,
             "opt_in_addresses": addresses or 0,
@@ -694,7 +747,7 @@ class AdminService:
             rnd = await s.get(Round, round_id)
             if rnd is None or rnd.status != "closed":
                 raise AdminError(f"round {round_id} must be closed before it is published")
-            rnd = await self._transition(s, round_id, "published")
+            rnd = await self._transition(s, round_id, RoundStatus.PUBLISHED)
             rnd.published_at = self.clock()
             for response in (
                 await s.execute(select(Response).where(Response.round_id == round_id))

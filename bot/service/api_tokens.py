@@ -22,6 +22,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.enums import OrgKind
 from bot.storage import Database
 from bot.storage.models import ApiToken, AuditEntry, Organisation
 
@@ -163,7 +164,7 @@ class ApiTokenService:
         secret = new_token_secret()
         async with self.db.transaction() as s:
             org = await s.get(Organisation, org_id)
-            if org is None or org.kind != "brand":
+            if org is None or org.kind != OrgKind.BRAND:
                 raise ApiTokenError("only brands have API tokens", "not_brand")
             active = (
                 await s.execute(
@@ -231,7 +232,7 @@ class ApiTokenService:
                 await s.execute(
                     select(ApiToken.id, ApiToken.revoked_at, Organisation.id, Organisation.name)
                     .join(Organisation, Organisation.id == ApiToken.org_id)
-                    .where(ApiToken.token_hash == _hash(secret), Organisation.kind == "brand")
+                    .where(ApiToken.token_hash == _hash(secret), Organisation.kind == OrgKind.BRAND)
                 )
             ).first()
             if row is None or row[1] is not None:

@@ -21,6 +21,7 @@ from datetime import date, datetime
 
 from sqlalchemy import func, select
 
+from bot.enums import OrgKind
 from bot.reports import DisclosureError, Report, build_report, render
 from bot.reports.build import App
 from bot.reports.disclosure import BRAND_ROUND_STATUSES
@@ -80,7 +81,7 @@ async def brand_name(app: App, org_id: int) -> str | None:
     """The organisation's name when it is a brand (reports are addressed by name)."""
     async with app.db.transaction() as s:
         org = await s.get(Organisation, org_id)
-    return org.name if org is not None and org.kind == "brand" else None
+    return org.name if org is not None and org.kind == OrgKind.BRAND else None
 
 
 async def linked_factories(app: App, org_id: int) -> list[BrandFactoryRow]:

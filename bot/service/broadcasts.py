@@ -20,13 +20,15 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.enums import ContactPurpose, RoundStatus
 from bot.i18n import N_, Catalogs, isolate
 from bot.privacy import Keyring
 from bot.service.delivery import delivery_uncertain
-from bot.storage import Database
+from bot.storage import Database, rowcount
 from bot.storage.models import (
     BrandFactory,
     BroadcastMessage,
@@ -222,10 +224,10 @@ async def enqueue_invitations(s: AsyncSession, rnd: Round, now: datetime) -> int
                 c.channel,
                 c.language,
                 now,
-                payload={"code": codes[c.factory_id]},  # type: ignore[index]
+                payload={"code": codes[c.factory_id]},  # type: ignore[index]  # factory_id is set for opt-ins
             )
         )
-        c.purpose, c.round_id = "active", rnd.id
+        c.purpose, c.round_id = ContactPurpose.ACTIVE, rnd.id
     return await _insert_new(s, rows)
 
 
@@ -234,7 +236,7 @@ async def enqueue_due_reminders(s: AsyncSession, now: datetime, round_id: int | 
     started, has not finished, wrote nothing for the round's delay, and had fewer than the
     round's maximum."""
     queued = 0
-    rounds = select(Round).where(Round.status == "open")
+    rounds = select(Round).where(Round.status == RoundStatus.OPEN)
     if round_id is not None:
         rounds = rounds.where(Round.id == round_id)
     for rnd in (await s.execute(rounds)).scalars():
@@ -319,6 +321,39 @@ async def enqueue_reports(s: AsyncSession, rnd: Round, now: datetime) -> int:
     return await _insert_new(s, rows)
 
 
+async def queue_due_reminders(db: Database, now: datetime, round_id: int | None = None) -> int:
+    """`enqueue_due_reminders` in a transaction of its own. Two processes may run it at once:
+    the outbox's unique key keeps one of each reminder, and the one that lost queues none."""
+    try:
+        async with db.transaction() as s:
+            return await enqueue_due_reminders(s, now, round_id)
+    except IntegrityError:
+        return 0
+
+
+async def queue_daily_status(
+    db: Database, day: date, now: datetime, counts: Mapping[int, Sequence[Any]]
+) -> int:
+    """`enqueue_daily_status` in a transaction of its own; a second run the same day (another
+    process, a restart) queues none: status messages are keyed by day."""
+    try:
+        async with db.transaction() as s:
+            return await enqueue_daily_status(s, day, now, counts)
+    except IntegrityError:
+        return 0
+
+
+async def outbox_counts(db: Database, round_id: int) -> dict[tuple[str, str], int]:
+    """A round's outbox rows per kind and status (in_doubt: handed over, outcome unknown)."""
+    async with db.transaction() as s:
+        rows = await s.execute(
+            select(BroadcastMessage.kind, BroadcastMessage.status, func.count())
+            .where(BroadcastMessage.round_id == round_id)
+            .group_by(BroadcastMessage.kind, BroadcastMessage.status)
+        )
+        return {(kind, status): n for kind, status, n in rows.all()}
+
+
 async def enqueue_daily_status(
     s: AsyncSession, day: date, now: datetime, counts: Mapping[int, Sequence[Any]]
 ) -> int:
@@ -326,7 +361,7 @@ async def enqueue_daily_status(
     `counts`, for every member of each round's CSO (the people who run it; /subscribe is about
     reports)."""
     queued = 0
-    query = select(Round).where(Round.status == "open", Round.id.in_(list(counts)))
+    query = select(Round).where(Round.status == RoundStatus.OPEN, Round.id.in_(list(counts)))
     for rnd in (await s.execute(query)).scalars():
         members = (
             await s.execute(
@@ -564,13 +599,13 @@ class Broadcaster:
             ]
             if round_id is not None:
                 expired.append(BroadcastMessage.round_id == round_id)
-            doubtful = (
+            doubtful = rowcount(
                 await s.execute(
                     update(BroadcastMessage)
                     .where(*expired, BroadcastMessage.kind.in_(WORKER_KINDS))
                     .values(status="in_doubt", claimed_until=None)
                 )
-            ).rowcount
+            )
             await s.execute(
                 update(BroadcastMessage)
                 .where(*expired, BroadcastMessage.kind.in_(STAFF_KINDS))
@@ -712,7 +747,7 @@ class Broadcaster:
                 )
                 .values(attempted_at=self.clock())
             )
-        return bool(marked.rowcount)
+        return bool(rowcount(marked))
 
     async def _finish(self, row_id: int, status: str) -> None:
         async with self.db.transaction() as s:

@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import String, cast, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.enums import OrgKind, RoundStatus
 from bot.service.admin import FactoryCount
 from bot.storage import Database, rowcount
 from bot.storage.models import (
@@ -45,8 +46,8 @@ from bot.storage.models import (
 )
 
 AUDIT_PAGE_SIZE = 50
-ACTIVE_STATUSES = ("draft", "scheduled", "open")
-RESULT_STATUSES = ("closed", "published")
+ACTIVE_STATUSES = (RoundStatus.DRAFT, RoundStatus.SCHEDULED, RoundStatus.OPEN)
+RESULT_STATUSES = (RoundStatus.CLOSED, RoundStatus.PUBLISHED)
 
 
 # ------------------------------------------------------------------------------ rounds
@@ -192,10 +193,10 @@ def chart_period(rnd: Round, today: date, max_days: int = 60) -> tuple[date, dat
     """The days a round's chart covers: from its opening to its closing (or today while it
     runs), at most the last `max_days`; None before it opened."""
     opened = rnd.opens_at
-    if rnd.status in ("draft", "scheduled") or opened is None:
+    if rnd.status in (RoundStatus.DRAFT, RoundStatus.SCHEDULED) or opened is None:
         return None
     closed = rnd.closes_at
-    last = min(today, closed.date()) if closed and rnd.status != "open" else today
+    last = min(today, closed.date()) if closed and rnd.status != RoundStatus.OPEN else today
     first = max(opened.date(), last - timedelta(days=max_days - 1))
     return (first, last) if first <= last else None
 
@@ -284,7 +285,7 @@ async def brand_names(db: Database) -> list[str]:
             (
                 await s.execute(
                     select(Organisation.name)
-                    .where(Organisation.kind == "brand")
+                    .where(Organisation.kind == OrgKind.BRAND)
                     .order_by(Organisation.name)
                 )
             ).scalars()

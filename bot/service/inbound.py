@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.clock import Clock
+from bot.enums import ContactPurpose, ResponseStatus
 from bot.i18n import N_
 from bot.privacy import Keyring
 from bot.service.delivery import delivery_uncertain
@@ -66,11 +67,12 @@ MARK_SENT_RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 4.0)
 # its construction and cache key each time, and the ORM its bookkeeping: most of the database
 # work's CPU under load (docs/benchmarks.md). These run on the session's connection (Core):
 # nothing they touch needs the ORM's identity map.
-_conversations = Conversation.__table__
-_rounds = Round.__table__
-_answers = Answer.__table__
-_outbox = OutboxMessage.__table__
-RECORD_MESSAGE = insert(ProcessedMessage.__table__)
+# (Declarative classes type __table__ as any FromClause; these are tables.)
+_conversations = cast(Table, Conversation.__table__)
+_rounds = cast(Table, Round.__table__)
+_answers = cast(Table, Answer.__table__)
+_outbox = cast(Table, OutboxMessage.__table__)
+RECORD_MESSAGE = insert(cast(Table, ProcessedMessage.__table__))
 # The conversation, locked against a parallel message of the same worker, and its round.
 LOAD_CONVERSATION = (
     select(
@@ -390,6 +392,8 @@ class SurveyService:
             definition = await session.scalar(
                 select(SurveyVersion.definition).where(SurveyVersion.id == version_id)
             )
+            if definition is None:  # a foreign key points here: only a broken database
+                raise LookupError(f"survey version {version_id} is missing")
             engine = self._by_version_id[version_id] = self.engines.for_definition(definition)
         return engine
 
@@ -478,20 +482,20 @@ class SurveyService:
         if isinstance(event, AnswersCleared):
             await session.execute(delete(Answer).where(Answer.response_id == response.id))
             response.status, response.completed_hour, response.completed_on = (
-                "in_progress",
+                ResponseStatus.IN_PROGRESS,
                 None,
                 None,
             )
         elif isinstance(event, LanguageChosen):
             response.language = event.lang
         elif isinstance(event, ResponseCompleted):
-            response.status = "complete"
+            response.status = ResponseStatus.COMPLETE
             response.completed_hour = _hour(msg.received_at)
             response.completed_on = today
             contact = await session.get(ContactAddress, key)
             if contact is not None:
                 if event.contact_opt_in:
-                    contact.purpose = "opt_in"
+                    contact.purpose = ContactPurpose.OPT_IN
                 else:
                     await session.delete(contact)
         elif isinstance(event, ResponseDeleted):
@@ -538,7 +542,7 @@ class SurveyService:
             response.factory_id, response.language, response.status = (
                 ref.factory_id,
                 event.lang,
-                "in_progress",
+                ResponseStatus.IN_PROGRESS,
             )
             response.completed_hour = response.completed_on = None
             response.started_on = today
@@ -564,7 +568,7 @@ class SurveyService:
                 ref.round_id,
                 ref.factory_id,
             )
-            contact.purpose, contact.language = "active", event.lang
+            contact.purpose, contact.language = ContactPurpose.ACTIVE, event.lang
         return response
 
 

@@ -6,26 +6,26 @@ A draft can also be opened at once (`wagecheck round open`), skipping the schedu
 
 from __future__ import annotations
 
-from typing import Literal
+from bot.enums import RoundStatus
 
-Status = Literal["draft", "scheduled", "open", "closed", "published", "cancelled"]
+S = RoundStatus
 
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "draft": frozenset({"scheduled", "open", "cancelled"}),
-    "scheduled": frozenset({"draft", "open", "cancelled"}),
-    "open": frozenset({"closed", "cancelled"}),
-    "closed": frozenset({"published"}),
-    "published": frozenset(),
-    "cancelled": frozenset(),
+TRANSITIONS: dict[RoundStatus, frozenset[RoundStatus]] = {
+    S.DRAFT: frozenset({S.SCHEDULED, S.OPEN, S.CANCELLED}),
+    S.SCHEDULED: frozenset({S.DRAFT, S.OPEN, S.CANCELLED}),
+    S.OPEN: frozenset({S.CLOSED, S.CANCELLED}),
+    S.CLOSED: frozenset({S.PUBLISHED}),
+    S.PUBLISHED: frozenset(),
+    S.CANCELLED: frozenset(),
 }
 # The audit action recorded for a change into each status.
-ACTIONS = {
-    "draft": "round.unschedule",
-    "scheduled": "round.schedule",
-    "open": "round.open",
-    "closed": "round.close",
-    "published": "round.publish",
-    "cancelled": "round.cancel",
+ACTIONS: dict[RoundStatus, str] = {
+    S.DRAFT: "round.unschedule",
+    S.SCHEDULED: "round.schedule",
+    S.OPEN: "round.open",
+    S.CLOSED: "round.close",
+    S.PUBLISHED: "round.publish",
+    S.CANCELLED: "round.cancel",
 }
 
 
@@ -33,7 +33,7 @@ class TransitionError(ValueError):
     """A status change the lifecycle does not allow."""
 
 
-def check_transition(round_id: int, current: str, target: str) -> None:
+def check_transition(round_id: int, current: RoundStatus, target: RoundStatus) -> None:
     """Raise TransitionError unless `current` → `target` is allowed."""
     if target not in TRANSITIONS.get(current, frozenset()):
         allowed = ", ".join(sorted(TRANSITIONS.get(current, ()))) or "nothing"

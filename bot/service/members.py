@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from bot.clock import Clock
+from bot.enums import OrgKind, Role
 from bot.privacy import Keyring
 from bot.service.admin import CODE_ALPHABET, AdminError
 from bot.storage import Database
@@ -25,7 +26,7 @@ from bot.storage.models import (
 
 INVITE_PREFIX = "join_"
 INVITE_LENGTH = 12  # 31^12 ≈ 8e17: not guessable, still typable once
-ROLES = ("admin", "viewer")
+ROLES = tuple(Role)
 # An account that tried this many codes that did not work within the window is refused even a
 # valid one until the window has passed without new attempts (each refusal counts too, so
 # guessing on keeps it locked). Codes cannot be guessed anyway; this keeps anyone from trying.
@@ -41,18 +42,18 @@ class Membership:
     member_id: int
     org_id: int
     org_name: str
-    org_kind: str  # "cso" | "brand"
-    role: str
+    org_kind: OrgKind
+    role: Role
     language: str
     subscribed: bool
 
     @property
     def is_cso(self) -> bool:
-        return self.org_kind == "cso"
+        return self.org_kind == OrgKind.CSO
 
     @property
     def is_cso_admin(self) -> bool:
-        return self.org_kind == "cso" and self.role == "admin"
+        return self.org_kind == OrgKind.CSO and self.role == Role.ADMIN
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class Subscriber:
     """A member who receives a round's results: their organisation and where to send."""
 
     member_id: int
-    org_kind: str  # "cso" | "brand"
+    org_kind: OrgKind
     org_name: str
     address: str  # decrypted: the Telegram chat id
     language: str
@@ -284,18 +285,6 @@ class MemberService:
                 )
             )
 
-
-def _membership(member: Member, org: Organisation) -> Membership:
-    return Membership(
-        member_id=member.id,
-        org_id=org.id,
-        org_name=org.name,
-        org_kind=org.kind,
-        role=member.role,
-        language=member.language,
-        subscribed=member.subscribed,
-    )
-
     async def round_subscribers(self, round_id: int, channel: str = "telegram") -> list[Subscriber]:
         """The subscribed members (not revoked, on `channel`) of the organisations that get a
         round's results: the CSO that runs it and the brands linked to one of its factories."""
@@ -330,3 +319,15 @@ def _membership(member: Member, org: Organisation) -> Membership:
             )
             for member, org in rows
         ]
+
+
+def _membership(member: Member, org: Organisation) -> Membership:
+    return Membership(
+        member_id=member.id,
+        org_id=org.id,
+        org_name=org.name,
+        org_kind=org.kind,
+        role=member.role,
+        language=member.language,
+        subscribed=member.subscribed,
+    )

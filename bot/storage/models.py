@@ -21,7 +21,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from bot.storage.types import UtcDateTime
+from bot.enums import (
+    BroadcastKind,
+    BroadcastStatus,
+    ContactPurpose,
+    OrgKind,
+    ResponseStatus,
+    Role,
+    RoundStatus,
+)
+from bot.storage.types import UtcDateTime, checked
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -42,7 +51,7 @@ class Organisation(Base):
     __tablename__ = "organisations"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    kind: Mapped[str] = mapped_column(String(10))  # "cso" | "brand"
+    kind: Mapped[OrgKind] = mapped_column(checked(OrgKind, 10, "kind"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
@@ -96,7 +105,7 @@ class Round(Base):
     name: Mapped[str] = mapped_column(String(200))
     cso_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     survey_version_id: Mapped[int] = mapped_column(ForeignKey("survey_versions.id"))
-    status: Mapped[str] = mapped_column(String(12), index=True)  # draft/scheduled/open/closed/...
+    status: Mapped[RoundStatus] = mapped_column(checked(RoundStatus, 12, "status"), index=True)
     opens_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     closes_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -138,7 +147,7 @@ class Response(Base):
     respondent: Mapped[str] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(16))
     language: Mapped[str] = mapped_column(String(8))
-    status: Mapped[str] = mapped_column(String(12))  # in_progress | complete
+    status: Mapped[ResponseStatus] = mapped_column(checked(ResponseStatus, 12, "status"))
     started_on: Mapped[date] = mapped_column(Date)
     # Rounded down to the hour, for the data-quality burst check; dropped at publication.
     completed_hour: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -190,7 +199,7 @@ class ContactAddress(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
-    purpose: Mapped[str] = mapped_column(String(16))  # "active" | "opt_in"
+    purpose: Mapped[ContactPurpose] = mapped_column(checked(ContactPurpose, 16, "purpose"))
     round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"))
     factory_id: Mapped[int | None] = mapped_column(ForeignKey("factories.id"))
     language: Mapped[str] = mapped_column(String(8))
@@ -245,7 +254,7 @@ class Member(Base):
     channel: Mapped[str] = mapped_column(String(16))
     account: Mapped[str] = mapped_column(String(64), index=True)  # keyed hash of the user id
     address: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted chat id, to send reports
-    role: Mapped[str] = mapped_column(String(10))  # "admin" | "viewer"
+    role: Mapped[Role] = mapped_column(checked(Role, 10, "role"))
     language: Mapped[str] = mapped_column(String(8), default="en")
     subscribed: Mapped[bool] = mapped_column(Boolean, default=False)
     joined_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -261,7 +270,7 @@ class Invite(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    role: Mapped[str] = mapped_column(String(10))
+    role: Mapped[Role] = mapped_column(checked(Role, 10, "role"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -280,7 +289,7 @@ class BroadcastMessage(Base):
     __tablename__ = "broadcast_messages"
     __table_args__ = (UniqueConstraint("kind", "round_id", "recipient", "seq"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))  # reminder | invitation | status | report
+    kind: Mapped[BroadcastKind] = mapped_column(checked(BroadcastKind, 16, "kind"))
     round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"), index=True)
     recipient: Mapped[str] = mapped_column(String(80))
     seq: Mapped[int] = mapped_column(Integer, default=1)  # reminder number, or day of a status
@@ -291,7 +300,9 @@ class BroadcastMessage(Base):
     # skipped (address gone, or the worker finished meanwhile) | failed (after retries) |
     # in_doubt (handed to the channel, outcome unknown: a crash or a lost answer; a worker
     # message in doubt is never sent again — docs/rounds.md "Never twice")
-    status: Mapped[str] = mapped_column(String(10), index=True)
+    status: Mapped[BroadcastStatus] = mapped_column(
+        checked(BroadcastStatus, 10, "status"), index=True
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -324,7 +335,7 @@ class WebAccount(Base):
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     email: Mapped[str | None] = mapped_column(String(254), unique=True)  # stored lower-cased
     password_hash: Mapped[str | None] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(10))  # "admin" | "viewer"
+    role: Mapped[Role] = mapped_column(checked(Role, 10, "role"))
     language: Mapped[str | None] = mapped_column(String(8))  # None: from the browser
     member_id: Mapped[int | None] = mapped_column(
         ForeignKey("members.id", ondelete="SET NULL"), unique=True
@@ -356,7 +367,7 @@ class WebInvite(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    role: Mapped[str] = mapped_column(String(10))
+    role: Mapped[Role] = mapped_column(checked(Role, 10, "role"))
     created_by: Mapped[str] = mapped_column(String(200))  # "cli" or "web:<account id>"
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Enum
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -34,3 +35,18 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def checked(enum: type[StrEnum], length: int, name: str) -> Enum:
+    """A column of one of `enum`'s values: a VARCHAR(`length`) with a CHECK constraint named
+    ck_<table>_<name> (no database enum type: adding a value stays a plain migration), read
+    back as the enum's members."""
+    return Enum(
+        enum,
+        native_enum=False,
+        length=length,
+        create_constraint=True,
+        name=name,
+        validate_strings=True,
+        values_callable=lambda members: [m.value for m in members],
+    )

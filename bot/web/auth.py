@@ -18,6 +18,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.enums import OrgKind, Role
 from bot.service.accounts import SESSION_MAX, AccountService
 from bot.web.deps import portal
 from bot.web.i18n import language_for
@@ -34,22 +35,22 @@ class WebUser:
     account_id: int
     org_id: int
     org_name: str
-    org_kind: str  # "cso" | "brand"
-    role: str  # "admin" | "viewer"
+    org_kind: OrgKind
+    role: Role
     email: str | None
     language: str | None
 
     @property
     def is_cso(self) -> bool:
-        return self.org_kind == "cso"
+        return self.org_kind == OrgKind.CSO
 
     @property
     def is_cso_admin(self) -> bool:
-        return self.org_kind == "cso" and self.role == "admin"
+        return self.org_kind == OrgKind.CSO and self.role == Role.ADMIN
 
     @property
     def is_brand(self) -> bool:
-        return self.org_kind == "brand"
+        return self.org_kind == OrgKind.BRAND
 
     @property
     def actor(self) -> str:
@@ -70,7 +71,7 @@ async def require(request: Request, *, kind: str | None = None, admin: bool = Fa
         raise HTTPException(401)
     if kind is not None and user.org_kind != kind:
         raise HTTPException(403)
-    if admin and user.role != "admin":
+    if admin and user.role != Role.ADMIN:
         raise HTTPException(403)
     return user
 

@@ -26,6 +26,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.bootstrap import App
+from bot.enums import OrgKind, Role
 from bot.reports import Report
 from bot.reports import strings as S
 from bot.reports.formats import charts
@@ -83,7 +84,7 @@ def _data_uri(png: bytes) -> str:
 
 
 async def _brand(request: Request) -> WebUser:
-    return await require(request, kind="brand")
+    return await require(request, kind=OrgKind.BRAND)
 
 
 def _app(request: Request) -> App:
@@ -364,7 +365,7 @@ async def _tokens_page(
             "notice": notice,
             "name": name,
             "name_max": NAME_MAX,
-            "can_manage": user.role == "admin",
+            "can_manage": user.role == Role.ADMIN,
             "api_base": api_base_url(request),
         },
         status_code=status_code,
@@ -388,7 +389,7 @@ async def tokens(request: Request) -> Response:
 
 async def create_token(request: Request) -> Response:
     """POST /brand/tokens: make a token and show it this once (administrators only)."""
-    user = await require(request, kind="brand", admin=True)
+    user = await require(request, kind=OrgKind.BRAND, admin=True)
     async with request.form() as form:
         value = form.get("name")
         name = value if isinstance(value, str) else ""
@@ -402,7 +403,7 @@ async def create_token(request: Request) -> Response:
 
 async def revoke_token(request: Request) -> Response:
     """POST /brand/tokens/{token_id}/revoke (administrators only)."""
-    user = await require(request, kind="brand", admin=True)
+    user = await require(request, kind=OrgKind.BRAND, admin=True)
     token_id = request.path_params["token_id"]
     try:
         await token_service(request).revoke(user.org_id, token_id, account_id=user.account_id)

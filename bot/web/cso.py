@@ -3,7 +3,7 @@ responses per day, posters and the lifecycle actions), factories (add, edit, CSV
 links), members and invites, the audit log, and the results of closed rounds.
 
 Rules every route follows:
-- reading needs a CSO account (`require(kind="cso")`), changing needs a CSO admin
+- reading needs a CSO account (`require(kind=OrgKind.CSO)`), changing needs a CSO admin
   (`admin=True`): a viewer gets 403 on every change, a brand account 403 everywhere;
 - every object is looked up within the user's organisation (bot/web/cso_portal.py); another
   CSO's round or factory answers 404, as if it did not exist;
@@ -31,6 +31,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.bootstrap import App
+from bot.enums import OrgKind, Role, RoundStatus
 from bot.posters import poster_links, render_poster
 from bot.reports import FORMATS, Audience, ReportError, build_report, export_answers, render
 from bot.reports import strings as S
@@ -51,7 +52,7 @@ from bot.web.render import render_text
 if TYPE_CHECKING:
     from bot.storage.models import Round
 
-ROLES = ("admin", "viewer")
+ROLES = tuple(Role)
 MAX_REMINDERS = 5
 MAX_DELAY_HOURS = 7 * 24
 LIVE_REFRESH_SECONDS = 30
@@ -66,21 +67,21 @@ REPORT_TYPES = {
 }
 
 STATUS = {
-    "draft": N_("Draft"),
-    "scheduled": N_("Scheduled"),
-    "open": N_("Open"),
-    "closed": N_("Closed"),
-    "published": N_("Published"),
-    "cancelled": N_("Cancelled"),
+    RoundStatus.DRAFT: N_("Draft"),
+    RoundStatus.SCHEDULED: N_("Scheduled"),
+    RoundStatus.OPEN: N_("Open"),
+    RoundStatus.CLOSED: N_("Closed"),
+    RoundStatus.PUBLISHED: N_("Published"),
+    RoundStatus.CANCELLED: N_("Cancelled"),
 }
 # What a round can become from the portal, as (action in the URL, button text); the lifecycle
 # (bot/service/lifecycle.py) decides which of them a round's status allows.
 TRANSITION_ACTIONS = {
-    "scheduled": ("schedule", N_("Schedule")),
-    "draft": ("unschedule", N_("Back to draft")),
-    "open": ("open", N_("Open now")),
-    "closed": ("close", N_("Close now")),
-    "cancelled": ("cancel", N_("Cancel round")),
+    RoundStatus.SCHEDULED: ("schedule", N_("Schedule")),
+    RoundStatus.DRAFT: ("unschedule", N_("Back to draft")),
+    RoundStatus.OPEN: ("open", N_("Open now")),
+    RoundStatus.CLOSED: ("close", N_("Close now")),
+    RoundStatus.CANCELLED: ("cancel", N_("Cancel round")),
 }
 DONE = {
     "created": N_(
@@ -253,17 +254,21 @@ def _chart_label(request: Request) -> Callable[[Any], str]:
 # ------------------------------------------------------------------------------ rounds
 async def cso_home(request: Request) -> Response:
     """/cso is the rounds list (the navigation's "Rounds")."""
-    await require(request, kind="cso")
+    await require(request, kind=OrgKind.CSO)
     return _go("/cso/rounds")
 
 
 async def rounds_page(request: Request) -> Response:
     """The CSO's home: its rounds with live counts, and responses per day of the last 30 days."""
-    user = await require(request, kind="cso")
+    user = await require(request, kind=OrgKind.CSO)
     db = _wc(request).db
     rounds = await data.cso_rounds(db, user.org_id)
     today = _today(request)
-    active = [r.id for r in rounds if r.status not in ("draft", "scheduled", "cancelled")]
+    active = [
+        r.id
+        for r in rounds
+        if r.status not in (RoundStatus.DRAFT, RoundStatus.SCHEDULED, RoundStatus.CANCELLED)
+    ]
     chart = None
     if active:
         days = await data.responses_per_day(db, active, today - timedelta(days=29), today)
@@ -300,9 +305,9 @@ async def _round_context(request: Request, user: WebUser, rnd: Round) -> dict[st
         "rf_ids": rf_ids,
         "chart": chart,
         "actions": _round_actions(rnd),
-        "can_extend": rnd.status in ("draft", "scheduled", "open"),
+        "can_extend": rnd.status in data.ACTIVE_STATUSES,
         "has_results": rnd.status in data.RESULT_STATUSES,
-        "live": rnd.status == "open",
+        "live": rnd.status == RoundStatus.OPEN,
         "live_seconds": LIVE_REFRESH_SECONDS,
         "closes_value": local_value(rnd.closes_at, tz),
         "time_zone": wc.settings.time_zone,
@@ -312,14 +317,14 @@ async def _round_context(request: Request, user: WebUser, rnd: Round) -> dict[st
 
 
 async def round_page(request: Request) -> Response:
-    user = await require(request, kind="cso")
+    user = await require(request, kind=OrgKind.CSO)
     rnd = await _own_round(request, user)
     return _page(request, "cso/round.html", await _round_context(request, user, rnd))
 
 
 async def round_counts_fragment(request: Request) -> Response:
     """The counts table alone, for the round page's small auto refresh (static/cso-live.js)."""
-    user = await require(request, kind="cso")
+    user = await require(request, kind=OrgKind.CSO)
     rnd = await _own_round(request, user)
     counts = await data.round_counts(_wc(request).db, rnd)
     html = render_text(
@@ -339,7 +344,7 @@ async def round_counts_fragment(request: Request) -> Response:
 async def round_action(request: Request) -> Response:
     """schedule / unschedule / open / close / extend / cancel, through AdminService (the
     lifecycle there decides what is allowed; its refusal is shown on the page)."""
-    user = await require(request, kind="cso", admin=True)
+    user = await require(request, kind=OrgKind.CSO, admin=True)
     rnd = await _own_round(request, user)
     action = request.path_params["action"]
     admin = _admin(request, user)
@@ -402,7 +407,7 @@ def _new_round_context(request: Request, form: dict[str, Any] | None = None) -> 
 
 async def new_round_page(request: Request) -> Response:
     """The form to create a round; on POST, create it (and schedule or open it if asked)."""
-    user = await require(request, kind="cso", admin=True)
+    user = await require(request, kind=OrgKind.CSO, admin=True)
     wc = _wc(request)
     factories = await data.cso_factories(wc.db, user.org_id)
     if request.method == "GET":
@@ -476,7 +481,7 @@ async def new_round_page(request: Request) -> Response:
 # ------------------------------------------------------------------------------ posters
 async def poster_download(request: Request) -> Response:
     """The A4 poster of one factory of a round, as `wagecheck round poster` makes it."""
-    user = await require(request, kind="cso")
+    user = await require(request, kind=OrgKind.CSO)
     rnd = await _own_round(request, user)
     fmt = request.path_params["fmt"]
     if fmt not in POSTER_FORMATS:
@@ -547,7 +552,7 @@ def _report_lang(request: Request) -> str:
 
 async def results_page(request: Request) -> Response:
     """The CSO report of a closed round (k = 5): summary, pay, data-quality flags, downloads."""
-    user = await require(request, kind="cso")
+    user = await require(request, kind=OrgKind.CSO)
     rnd = await _results_round(request, user)
     wc = _wc(request)
     try:
@@ -603,7 +608,7 @@ async def results_download(request: Request) -> Response:
     bot/reports for this CSO exactly as `wagecheck report --for cso:NAME` makes it. Each
     download is audited ("report.download"): the answer-level file is the most sensitive
     thing the portal hands out."""
-    user = await require(request, kind="cso")
+    user = await require(request, kind=OrgKind.CSO)
     rnd = await _results_round(request, user)
     fmt = request.path_params["fmt"]
     if fmt not in REPORT_TYPES:
@@ -631,7 +636,7 @@ async def results_download(request: Request) -> Response:
 
 # ------------------------------------------------------------------------------ factories
 async def factories_page(request: Request) -> Response:
-    user = await require(request, kind="cso")
+    user = await require(request, kind=OrgKind.CSO)
     factories = await data.cso_factories(_wc(request).db, user.org_id)
     return _page(request, "cso/factories.html", {"factories": factories})
 
@@ -662,7 +667,7 @@ def _valid_code(code: str) -> bool:
 
 
 async def factory_new_page(request: Request) -> Response:
-    user = await require(request, kind="cso", admin=True)
+    user = await require(request, kind=OrgKind.CSO, admin=True)
     context: dict[str, Any] = {"regions": REGIONS, "form": {"region": "sindh"}, "errors": []}
     if request.method == "GET":
         return _page(request, "cso/factory_new.html", context)
@@ -704,10 +709,10 @@ async def _factory_context(request: Request, factory: data.FactoryRow) -> dict[s
 async def factory_page(request: Request) -> Response:
     """A factory: its details (editable by the CSO that registered it) and its brand links."""
     if request.method == "GET":
-        user = await require(request, kind="cso")
+        user = await require(request, kind=OrgKind.CSO)
         factory = await _own_factory(request, user)
         return _page(request, "cso/factory.html", await _factory_context(request, factory))
-    user = await require(request, kind="cso", admin=True)
+    user = await require(request, kind=OrgKind.CSO, admin=True)
     factory = await _own_factory(request, user)
     if not factory.own:
         raise HTTPException(403)  # the shared register is changed on the command line
@@ -729,7 +734,7 @@ async def factory_page(request: Request) -> Response:
 async def factory_brands(request: Request) -> Response:
     """Link a brand to the factory, or unlink it (the brand then sees, or no longer sees,
     the factory's results of closed rounds)."""
-    user = await require(request, kind="cso", admin=True)
+    user = await require(request, kind=OrgKind.CSO, admin=True)
     factory = await _own_factory(request, user)
     if not factory.own:
         raise HTTPException(403)
@@ -760,7 +765,7 @@ async def factory_brands(request: Request) -> Response:
 async def factory_import_page(request: Request) -> Response:
     """Import factories from a CSV file (or pasted text) with AdminService.import_factories:
     all rows or none; its message names the first bad line."""
-    user = await require(request, kind="cso", admin=True)
+    user = await require(request, kind=OrgKind.CSO, admin=True)
     context: dict[str, Any] = {"errors": [], "text": "", "result": None}
     if request.method == "GET":
         return _page(request, "cso/factory_import.html", context)
@@ -794,13 +799,13 @@ async def _members_context(request: Request, user: WebUser) -> dict[str, Any]:
 
 
 async def members_page(request: Request) -> Response:
-    user = await require(request, kind="cso")
+    user = await require(request, kind=OrgKind.CSO)
     return _page(request, "cso/members.html", await _members_context(request, user))
 
 
 async def members_invite(request: Request) -> Response:
     """A new invite, shown once on the page that answers the form (never in a URL)."""
-    user = await require(request, kind="cso", admin=True)
+    user = await require(request, kind=OrgKind.CSO, admin=True)
     kind = request.path_params["kind"]
     if kind not in ("bot", "portal"):
         raise HTTPException(404)
@@ -850,7 +855,7 @@ async def members_invite(request: Request) -> Response:
 
 
 async def member_revoke(request: Request) -> Response:
-    user = await require(request, kind="cso", admin=True)
+    user = await require(request, kind=OrgKind.CSO, admin=True)
     member_id = request.path_params["member_id"]
     people = await data.org_people(_wc(request).db, user.org_id, _wc(request).clock())
     if not any(m.id == member_id and m.revoked_at is None for m in people.members):
@@ -861,7 +866,7 @@ async def member_revoke(request: Request) -> Response:
 
 
 async def account_disable(request: Request) -> Response:
-    user = await require(request, kind="cso", admin=True)
+    user = await require(request, kind=OrgKind.CSO, admin=True)
     account_id = request.path_params["account_id"]
     people = await data.org_people(_wc(request).db, user.org_id, _wc(request).clock())
     if not any(a.id == account_id and a.disabled_at is None for a in people.accounts):
@@ -873,7 +878,7 @@ async def account_disable(request: Request) -> Response:
 
 
 async def invite_withdraw(request: Request) -> Response:
-    user = await require(request, kind="cso", admin=True)
+    user = await require(request, kind=OrgKind.CSO, admin=True)
     kind = request.path_params["kind"]
     if kind not in ("bot", "portal"):
         raise HTTPException(404)
@@ -893,7 +898,7 @@ async def invite_withdraw(request: Request) -> Response:
 
 # ------------------------------------------------------------------------------ audit log
 async def audit_log_page(request: Request) -> Response:
-    user = await require(request, kind="cso")
+    user = await require(request, kind=OrgKind.CSO)
     page = _int(request.query_params.get("page") or "1", 1, 1_000_000) or 1
     result = await data.audit_page(_wc(request).db, user.org_id, user.org_name, page)
     return _page(request, "cso/audit.html", {"audit": result})

@@ -43,7 +43,7 @@ def _environment() -> Environment:
     )
     # `{% trans %}` blocks call the context's gettext/ngettext new-style (values as keywords);
     # render() passes the page language's functions in every context.
-    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]  # added by the i18n extension
     return env
 
 

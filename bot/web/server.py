@@ -90,8 +90,9 @@ async def serve_asgi(asgi: ASGIApp, listen: str, stop: asyncio.Event, name: str)
         server.should_exit = True
         stopping.cancel()
         await asyncio.gather(running, return_exceptions=True)
-    if running.done() and not running.cancelled() and running.exception() is not None:
-        raise running.exception()  # type: ignore[misc]
+    failure = running.exception() if running.done() and not running.cancelled() else None
+    if failure is not None:
+        raise failure
     if not stop.is_set() and not server.started:
         raise RuntimeError(f"the {name} server could not start on {listen}")
 

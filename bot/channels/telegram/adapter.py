@@ -28,8 +28,8 @@ from bot.channels.telegram.results import deliver_round_results, staff_report
 from bot.channels.telegram.staff import StaffCommands
 from bot.i18n import WORKER_LANGUAGES, negotiate_language
 from bot.service import InboundMessage, Outcome
-from bot.service.members import INVITE_PREFIX
-from bot.survey.state import Reply
+from bot.service.members import INVITE_PREFIX, Membership
+from bot.survey.state import Button, InputKind, Reply
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +129,8 @@ class TelegramChannel:
     async def stop(self) -> None:
         await self.application.shutdown()
 
-    async def staff_reports(self, update: Update, member: object, argument: str) -> None:
-        await staff_report(self, update, member, argument)  # type: ignore[arg-type]
+    async def staff_reports(self, update: Update, member: Membership, argument: str) -> None:
+        await staff_report(self, update, member, argument)
 
     async def deliver_round_results(self, round_id: int) -> int:
         return await deliver_round_results(self, round_id)
@@ -207,7 +207,7 @@ class TelegramChannel:
         self,
         update: Update,
         *,
-        kind: str,
+        kind: InputKind,
         text: str = "",
         payload: str = "",
         start_code: str | None = None,
@@ -222,7 +222,7 @@ class TelegramChannel:
                 channel=CHANNEL,
                 user_id=str(user.id),
                 message_id=str(update.update_id),
-                kind=kind,  # type: ignore[arg-type]
+                kind=kind,
                 received_at=self.app.clock(),
                 text=text,
                 payload=payload,
@@ -289,15 +289,12 @@ class TelegramChannel:
             log.info("edit skipped: %s", type(exc).__name__)
 
 
-def keyboard(buttons: Sequence[object]) -> InlineKeyboardMarkup | None:
+def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
     """One button per row: labels are long in Urdu and Sindhi, and easier to hit on a phone."""
     if not buttons:
         return None
     return InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(b.label, callback_data=b.payload)]  # type: ignore[attr-defined]
-            for b in buttons
-        ]
+        [[InlineKeyboardButton(b.label, callback_data=b.payload)] for b in buttons]
     )
 
 

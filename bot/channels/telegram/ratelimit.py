@@ -71,7 +71,7 @@ class ChatRateLimiter(AIORateLimiter):
             return await super().process_request(
                 in_slot, args, kwargs, endpoint, data, rate_limit_args
             )
-        async with self._chat_limiter(int(chat_id)):  # type: ignore[arg-type]
+        async with self._chat_limiter(int(chat_id)):  # type: ignore[arg-type]  # an int, tried above
             return await super().process_request(
                 in_slot, args, kwargs, endpoint, data, rate_limit_args
             )

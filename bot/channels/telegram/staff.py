@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from telegram import LinkPreviewOptions, Update
 
+from bot.enums import Role, RoundStatus
 from bot.posters import deep_link
 from bot.service import cso_portal
 from bot.service.admin import AdminError
@@ -174,7 +175,7 @@ class StaffCommands:
             rate = f", {c.complete / c.headcount:.0%} of {c.headcount}" if c.headcount else ""
             link = (
                 f"\n  {self.channel_link(c.access_code)}"
-                if rnd.status == "open" and self.channel.username
+                if rnd.status == RoundStatus.OPEN and self.channel.username
                 else ""
             )
             lines.append(
@@ -227,7 +228,7 @@ def _help(m: Membership) -> str:
     if m.is_cso:
         extra = (
             "/close <number> — close a round\n/extend <number> <days> — close it later\n"
-            if m.role == "admin"
+            if m.role == Role.ADMIN
             else ""
         )
         return (

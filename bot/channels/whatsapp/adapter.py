@@ -19,7 +19,7 @@ from bot.bootstrap import App
 from bot.channels.whatsapp import render
 from bot.channels.whatsapp.graph import GraphClient, GraphError, Recipient
 from bot.service import InboundMessage, Outcome
-from bot.survey.state import Reply
+from bot.survey.state import InputKind, Reply
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ def incoming(
     if not (user_id or phone) or not _encodable(user_id, phone, message["id"]):
         return None  # no sender, or ids no keyed hash can be made of (lone surrogates)
     fields: dict[str, Any] = {}
+    kind: InputKind
     if kind_name == "text":
         kind, fields["text"] = "text", str(_object(message.get("text")).get("body") or "")
     elif kind_name == "interactive":
@@ -82,7 +83,7 @@ def incoming(
             channel=CHANNEL,
             user_id=str(user_id or phone),
             message_id=str(message["id"]),
-            kind=kind,  # type: ignore[arg-type]
+            kind=kind,
             received_at=_sent_at(message.get("timestamp"), now),
             client_language=None,  # WhatsApp does not tell the phone's language
             outbox=True,
@@ -111,7 +112,7 @@ def _encodable(*values: Any) -> bool:
     return True
 
 
-def _pressed(payload: str) -> tuple[str, dict[str, Any]]:
+def _pressed(payload: str) -> tuple[InputKind, dict[str, Any]]:
     if payload == RESUME:
         return "start", {}
     if payload.startswith(START_PREFIX):
