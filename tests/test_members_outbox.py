@@ -93,12 +93,12 @@ async def test_replies_wait_in_the_outbox_until_taken_for_sending(app: App) -> N
     assert [r.buttons for r in again.replies] == [r.buttons for r in first.replies]
     # Taken for sending, then refused for sure (say, connection refused) after the first
     # replies but the last went out: that one goes back, and the redelivery sends only it.
-    await app.service.take(again)
+    await app.service.outbox.take(again)
     assert (await app.service.handle(msg)).replies == []  # taken: never sent twice
-    await app.service.give_back(again, len(first.replies) - 1)
+    await app.service.outbox.give_back(again, len(first.replies) - 1)
     rest = await app.service.handle(msg)
     assert rest.replies and [r.text for r in rest.replies] == [first.replies[-1].text]
-    await app.service.take(rest)
+    await app.service.outbox.take(rest)
     third = await app.service.handle(msg)
     assert third.duplicate and third.replies == []
     async with app.db.transaction() as s:

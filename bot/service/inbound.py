@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 
 from sqlalchemy import select
@@ -24,7 +23,7 @@ from bot.service.conversations import StoredConversation, hour
 from bot.service.engines import EngineRegistry
 from bot.service.events import EventApplier
 from bot.service.messages import InboundMessage, Outcome
-from bot.service.replies import INSERT_REPLIES, ReplyOutbox, SendReply, outbox_rows
+from bot.service.replies import INSERT_REPLIES, ReplyOutbox, outbox_rows
 from bot.service.retry import MAX_ATTEMPTS, InFlight, retryable
 from bot.storage import Database
 from bot.storage.models import SurveyVersion
@@ -52,19 +51,15 @@ class SurveyService:
         self.events = EventApplier(keyring)
         self.outbox = ReplyOutbox(db, clock, self._write_turn)
         self._by_version_id: dict[int, Engine] = {}
-        self._in_flight = InFlight()
+        self.in_flight = InFlight()
         # Messages handled at once (Database.writers: one on SQLite); the rest wait their turn
         # here, in order, instead of in SQLAlchemy's pool, whose 30 s checkout timeout failed
         # a quarter of 1,000 simultaneous callers on PostgreSQL (docs/benchmarks.md).
         self._turns = asyncio.Semaphore(db.writers)
 
     # ------------------------------------------------------------------ what channels call
-    @asynccontextmanager
-    async def exclusive(self, channel: str, message_id: str) -> AsyncIterator[None]:
-        """One delivery of a message at a time in this process (retry.InFlight)."""
-        async with self._in_flight.exclusive(channel, message_id):
-            yield
-
+    # besides `handle`: `outbox.send_replies` (the one way to send replies) and
+    # `in_flight.exclusive` (one delivery of a message at a time).
     async def handle(self, msg: InboundMessage) -> Outcome:
         """Handle one message exactly once (a redelivered message id changes nothing)."""
         dedup = self.keyring.message_key(msg.channel, msg.message_id)
@@ -84,24 +79,6 @@ class SurveyService:
                     raise
                 log.warning("retrying inbound message after %s", type(exc).__name__)
         raise AssertionError("unreachable")
-
-    async def take(self, outcome: Outcome) -> None:
-        """Take the outcome's replies out of the outbox just before sending them."""
-        await self.outbox.take(outcome)
-
-    async def send_replies(
-        self,
-        outcome: Outcome,
-        replies: Sequence[Reply],
-        send: SendReply,
-        first: Callable[[], Awaitable[None]] | None = None,
-    ) -> None:
-        """The channels' one way to deliver replies (replies.ReplyOutbox.send_replies)."""
-        await self.outbox.send_replies(outcome, replies, send, first)
-
-    async def give_back(self, outcome: Outcome, first_unsent: int) -> None:
-        """Put replies the platform refused for sure back in the outbox."""
-        await self.outbox.give_back(outcome, first_unsent)
 
     # ------------------------------------------------------------------ one message
     def _write_turn(self) -> AbstractAsyncContextManager[Any]:

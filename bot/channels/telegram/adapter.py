@@ -251,7 +251,7 @@ class TelegramChannel:
             await self._worker(update, kind="button", payload=query.data, pressed=message)
 
     async def deliver(self, chat_id: int, outcome: Outcome, pressed: Message | None) -> None:
-        """Send the replies (SurveyService.send_replies: taken from the outbox first, given
+        """Send the replies (service.outbox.send_replies: taken from the outbox first, given
         back after a definite failure), the pressed question first edited to show the answer."""
         replies = list(outcome.replies)
         show_answer = None
@@ -277,7 +277,7 @@ class TelegramChannel:
                 return False
             return True
 
-        await self.app.service.send_replies(outcome, replies, send, show_answer)
+        await self.app.service.outbox.send_replies(outcome, replies, send, show_answer)
 
     async def _edit(self, message: Message, text: str, markup: InlineKeyboardMarkup | None) -> None:
         try:

@@ -193,7 +193,7 @@ def webhook_app(
             return JSONResponse({"ok": False, "error": "not an update"}, status_code=400)
         try:
             # A retry of this update arriving while it is still being handled waits for it.
-            async with channel.app.service.exclusive("telegram", str(update.update_id)):
+            async with channel.app.service.in_flight.exclusive("telegram", str(update.update_id)):
                 await channel.process(update)
         except Exception as exc:
             log.error("update failed (%s); Telegram will deliver it again", type(exc).__name__)

@@ -208,7 +208,7 @@ class WhatsAppChannel:
             log.info("webhook message of type %s needs no answer", message.get("type"))
             return
         # Meta may deliver a message again while it is still being handled: one at a time.
-        async with self.app.service.exclusive(CHANNEL, found.message.message_id):
+        async with self.app.service.in_flight.exclusive(CHANNEL, found.message.message_id):
             outcome = await self.app.service.handle(found.message)
             await self.deliver(found.recipient, outcome, typed=found.message.kind == "text")
 
@@ -226,7 +226,9 @@ class WhatsAppChannel:
         if typed and outcome.echo and not outcome.duplicate and replies:
             # What a typed "۲" was taken as; a pressed button already shows in the chat.
             replies[0] = replace(replies[0], text=f"✓ {outcome.echo}\n\n{replies[0].text}")
-        await self.app.service.send_replies(outcome, replies, lambda reply: self._send(to, reply))
+        await self.app.service.outbox.send_replies(
+            outcome, replies, lambda reply: self._send(to, reply)
+        )
 
     async def _send(self, to: Recipient, reply: Reply) -> bool:
         loc = self.app.catalogs.get(reply.lang)
