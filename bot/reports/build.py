@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.reports import spreadsheet
 from bot.reports.disclosure import (
     Scope,
     answer_rows,
@@ -167,13 +168,13 @@ async def export_answers(app: App, round_id: int, audience: Audience | str) -> b
         lineterminator="\n",
     )
     writer.writeheader()
-    writer.writerows(answer_rows(scope, records))
+    writer.writerows(spreadsheet.record(r) for r in answer_rows(scope, records))
     return out.getvalue().encode("utf-8-sig")  # with a BOM, so Excel reads Urdu text right
 
 
-def _value(text: str | None, number: float | None, blob: Any) -> str:
-    if number is not None:
-        return str(int(number)) if float(number).is_integer() else str(number)
+def _value(text: str | None, number: float | None, blob: Any) -> str | int | float:
+    if number is not None:  # a number stays a number (spreadsheet.py neutralises text only)
+        return int(number) if float(number).is_integer() else number
     if blob is not None:
         return ";".join(str(v) for v in blob) if isinstance(blob, list) else str(blob)
     return text or ""

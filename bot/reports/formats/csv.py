@@ -11,14 +11,16 @@ import csv
 import io
 import zipfile
 
+from bot.reports import spreadsheet
 from bot.reports.model import Report
 from bot.reports.tables import Blank, Cell, Hidden, Table, all_tables, method_lines
 from bot.reports.text import ReportText
 
 
 def csv_value(cell: Cell, tx: ReportText) -> str:
+    """A cell as CSV text: numbers as plain numbers, text neutralised (spreadsheet.py)."""
     if isinstance(cell, Hidden):
-        return tx.hidden(cell.k)
+        return spreadsheet.neutralise(tx.hidden(cell.k))
     if isinstance(cell, Blank):
         return ""
     v = cell.value
@@ -26,13 +28,15 @@ def csv_value(cell: Cell, tx: ReportText) -> str:
         return f"{v:.3f}"
     if isinstance(v, float):
         return str(round(v))
-    return str(v)
+    if isinstance(v, int):
+        return str(v)
+    return spreadsheet.neutralise(str(v))
 
 
 def table_csv(table: Table, tx: ReportText) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(table.columns)
+    writer.writerow(spreadsheet.row(table.columns))
     for row in table.rows:
         writer.writerow([csv_value(c, tx) for c in row])
     return out.getvalue().encode("utf-8-sig")
@@ -45,6 +49,6 @@ def render_csv(report: Report, tx: ReportText) -> bytes:
             archive.writestr(f"{table.key}.csv", table_csv(table, tx))
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerows(method_lines(report, tx))
+        writer.writerows(spreadsheet.row(line) for line in method_lines(report, tx))
         archive.writestr("method.csv", out.getvalue().encode("utf-8-sig"))
     return buf.getvalue()

@@ -9,6 +9,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from bot.reports import spreadsheet
 from bot.reports import strings as S
 from bot.reports.model import Report
 from bot.reports.tables import Blank, Hidden, all_tables, method_lines
@@ -27,7 +28,7 @@ def render_xlsx(report: Report, tx: ReportText) -> bytes:
     wb.remove(first)
     for table in all_tables(report, tx):
         ws = wb.create_sheet(table.key)
-        ws.append(list(table.columns))
+        ws.append(spreadsheet.row(table.columns))
         for cell in ws[1]:
             cell.fill, cell.font = HEADER_FILL, HEADER_FONT
             cell.alignment = Alignment(wrap_text=True, vertical="top")
@@ -40,6 +41,7 @@ def render_xlsx(report: Report, tx: ReportText) -> bytes:
                     values.append(None)
                 else:
                     values.append(c.value)
+            values = spreadsheet.row(values)  # text never becomes a formula
             ws.append(values)
             for c, xl in zip(row, ws[ws.max_row], strict=True):
                 if isinstance(c, Hidden):
@@ -61,7 +63,7 @@ def render_xlsx(report: Report, tx: ReportText) -> bytes:
     for cell in ws[1]:
         cell.fill, cell.font = HEADER_FILL, HEADER_FONT
     for key, value in [(tx(S.TITLE), report.round.name), *method_lines(report, tx)]:
-        ws.append([key, value])
+        ws.append(spreadsheet.row([key, value]))
         ws.cell(ws.max_row, 2).alignment = Alignment(wrap_text=True, vertical="top")
         ws.cell(ws.max_row, 1).alignment = Alignment(vertical="top")
     ws.column_dimensions["A"].width = 30
