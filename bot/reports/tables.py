@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.enums import RoundStatus
 from bot.reports import strings as S
 from bot.reports.model import Count, FactoryReport, Figures, QualityFlag, Report, Share
 from bot.reports.text import ReportText
@@ -337,11 +338,12 @@ def flag_text(q: QualityFlag, report: Report, tx: ReportText) -> tuple[str, str]
 def method_lines(report: Report, tx: ReportText) -> list[tuple[str, str]]:
     """The method sheet: meta data, the verdict rule and the rules in plain words."""
     r = report.round
-    status = {
-        "open": S.STATUS_OPEN,
-        "closed": S.STATUS_CLOSED,
-        "published": S.STATUS_PUBLISHED,
-    }.get(r.status)
+    names: dict[str, str] = {
+        RoundStatus.OPEN: S.STATUS_OPEN,
+        RoundStatus.CLOSED: S.STATUS_CLOSED,
+        RoundStatus.PUBLISHED: S.STATUS_PUBLISHED,
+    }
+    status = names.get(r.status)
     period = f"{tx.date(r.opened_on)} – {tx.date(r.closed_on)}" if r.closed_on else ""
     lines = [
         (tx(S.ROUND), r.name),

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.enums import OrgKind
 from bot.storage import Database
 from bot.storage.models import (
     AuditEntry,
@@ -59,6 +60,6 @@ class Audited:
         if name is None:
             return None
         org = await self._org(s, name)
-        if org.kind != "cso":
+        if org.kind != OrgKind.CSO:
             raise AdminError(f"{name!r} is not a CSO")
         return org

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import select
 
+from bot.enums import OrgKind
 from bot.service.audited import AdminError, Audited
 from bot.storage.models import (
     BrandFactory,
@@ -16,7 +17,7 @@ from bot.storage.models import (
 
 class OrganisationService(Audited):
     async def add_org(self, name: str, kind: str) -> Organisation:
-        if kind not in ("cso", "brand"):
+        if kind not in tuple(OrgKind):
             raise AdminError("an organisation is a 'cso' or a 'brand'")
         async with self.db.transaction() as s:
             if await self._org(s, name, required=False):

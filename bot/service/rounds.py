@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.enums import RoundStatus
+from bot.enums import OrgKind, RoundStatus
 from bot.service.audited import AdminError, Audited
 from bot.service.broadcasts import WORKER_KINDS, enqueue_invitations, enqueue_reports
 from bot.service.engines import definition_sha256
@@ -156,7 +156,7 @@ class RoundService(Audited):
             raise AdminError("reminders need at least an hour between them")
         _check_dates(opens_at, closes_at)
         org = await self._org(s, cso)
-        if org.kind != "cso":
+        if org.kind != OrgKind.CSO:
             raise AdminError(f"{cso!r} is not a CSO; only CSOs run rounds")
         sv = await self.register_survey(s, survey)
         rnd = Round(
@@ -281,7 +281,7 @@ class RoundService(Audited):
             rnd = await s.get(Round, round_id, with_for_update=True)
             if rnd is None:
                 raise AdminError(f"no round {round_id}")
-            if rnd.status not in ("draft", "scheduled", "open"):
+            if rnd.status not in (RoundStatus.DRAFT, RoundStatus.SCHEDULED, RoundStatus.OPEN):
                 raise AdminError(
                     f"round {round_id} is {rnd.status}; only a round not yet closed can be extended"
                 )

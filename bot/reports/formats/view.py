@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.enums import RoundStatus
 from bot.reports import strings as S
 from bot.reports.model import Breakdown, FactoryReport, Figures, Report, Share, Verdict
 from bot.reports.text import ReportText
@@ -43,11 +44,12 @@ def n_text(n: int | None, tx: ReportText, k: int) -> str:
 
 def meta(report: Report, tx: ReportText) -> list[tuple[str, str]]:
     r = report.round
-    status = {
-        "open": S.STATUS_OPEN,
-        "closed": S.STATUS_CLOSED,
-        "published": S.STATUS_PUBLISHED,
-    }.get(r.status)
+    names: dict[str, str] = {
+        RoundStatus.OPEN: S.STATUS_OPEN,
+        RoundStatus.CLOSED: S.STATUS_CLOSED,
+        RoundStatus.PUBLISHED: S.STATUS_PUBLISHED,
+    }
+    status = names.get(r.status)
     period = tx.date(r.opened_on)
     if r.closed_on and r.closed_on != r.opened_on:
         period += f" – {tx.date(r.closed_on)}"
