@@ -186,6 +186,44 @@ async def test_forms_without_a_valid_csrf_token_are_refused(app: App) -> None:
         assert stolen.status_code == 403
 
 
+async def test_a_planted_csrf_cookie_with_its_own_token_does_not_act_in_the_victims_session(
+    app: App,
+) -> None:
+    """An attacker who can set a cookie on the victim's browser (a sibling subdomain) plants
+    their own CSRF cookie and the token they got for it: the token was made for the
+    attacker's session, not the victim's, so the victim's session refuses it."""
+    attacker = await make_account(app, "Test CSO", "cso", "admin")
+    victim = await make_account(app, "Test CSO", "cso", "admin")
+    async with portal_client(app) as evil:
+        await login(evil, attacker.email or "")
+        planted_cookie = evil.cookies.get("wc_csrf")
+        planted_token = csrf_from((await evil.get("/account")).text)
+    assert planted_cookie and planted_token
+    async with portal_client(app) as client:
+        await login(client, victim.email or "")
+        client.cookies.set("wc_csrf", planted_cookie)  # the planted cookie replaces the victim's
+        forged = await client.post(
+            "/language", data={"lang": "nl", "next": "/account", "csrf_token": planted_token}
+        )
+        assert forged.status_code == 403
+        assert '<html lang="nl"' not in (await client.get("/account")).text
+        # The page now carries a token for this cookie and this session, which works.
+        token = csrf_from((await client.get("/account")).text)
+        ok = await client.post(
+            "/language", data={"lang": "nl", "next": "/account", "csrf_token": token}
+        )
+        assert ok.status_code == 303
+        assert '<html lang="nl"' in (await client.get("/account")).text
+
+
+def test_under_https_the_cookies_carry_the_host_prefix() -> None:
+    """`__Host-` cookies must be Secure, for path /, without a Domain: no sibling subdomain
+    can set or overwrite them."""
+    from bot.web.csrf import csrf_cookie_name
+
+    assert csrf_cookie_name(True) == "__Host-wc_csrf" and csrf_cookie_name(False) == "wc_csrf"
+
+
 async def test_multipart_forms_carry_the_token_too(app: App) -> None:
     cso = await make_account(app, "Test CSO", "cso", "admin")
     async with portal_client(app) as client:
@@ -197,7 +235,7 @@ async def test_multipart_forms_carry_the_token_too(app: App) -> None:
             files={"unused": ("a.csv", b"code,name\n", "text/csv")},
         )
         assert response.status_code == 303
-        assert 'lang="nl"' in (await client.get("/account")).text
+        assert '<html lang="nl"' in (await client.get("/account")).text
 
 
 # ------------------------------------------------------------------ rate limiting

@@ -24,6 +24,13 @@ from bot.web.deps import portal
 from bot.web.i18n import language_for
 
 SESSION_COOKIE = "wc_session"
+SECURE_SESSION_COOKIE = "__Host-wc_session"  # under HTTPS: Secure, Path=/, no Domain
+
+
+def session_cookie_name(conn: HTTPConnection) -> str:
+    return SECURE_SESSION_COOKIE if portal(conn).secure_cookies else SESSION_COOKIE
+
+
 # Paths that never use the session: static files, the bearer-token API, the health check.
 NO_SESSION_PREFIXES = ("/static/", "/api/", "/healthz")
 
@@ -83,7 +90,7 @@ def accounts(request: HTTPConnection) -> AccountService:
 
 def set_session_cookie(request: HTTPConnection, response: Response, token: str) -> None:
     response.set_cookie(
-        SESSION_COOKIE,
+        session_cookie_name(request),
         token,
         # The server ends the session after 12 idle hours; the cookie may live as long as the
         # longest session, so an active user is not logged out by the browser.
@@ -97,7 +104,7 @@ def set_session_cookie(request: HTTPConnection, response: Response, token: str) 
 
 def clear_session_cookie(request: HTTPConnection, response: Response) -> None:
     response.delete_cookie(
-        SESSION_COOKIE,
+        session_cookie_name(request),
         path="/",
         secure=portal(request).secure_cookies,
         httponly=True,
@@ -119,7 +126,8 @@ class SessionMiddleware:
         conn = HTTPConnection(scope)
         state = scope.setdefault("state", {})
         user: WebUser | None = None
-        token = conn.cookies.get(SESSION_COOKIE)
+        name = session_cookie_name(conn)
+        token = conn.cookies.get(name)
         if token:
             found = await accounts(conn).session_account(token)
             if found is not None:
@@ -146,9 +154,9 @@ class SessionMiddleware:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 if not any(
-                    SESSION_COOKIE + "=" in v for v in headers.getlist("set-cookie")
+                    name + "=" in v for v in headers.getlist("set-cookie")
                 ):  # a log-in in this response sets a new one
-                    headers.append("set-cookie", _expired_cookie(SESSION_COOKIE, secure))
+                    headers.append("set-cookie", _expired_cookie(name, secure))
             await send(message)
 
         await self.app(scope, receive, send_clearing)

@@ -1,10 +1,12 @@
 """CSRF protection for every form: a POST/PUT/PATCH/DELETE needs a `csrf_token` form field (or
-an `X-CSRF-Token` header) that matches this browser's `wc_csrf` cookie, else 403.
+an `X-CSRF-Token` header) that matches this browser's CSRF cookie and its session, else 403.
 
-The cookie holds a random value (HttpOnly, SameSite=Lax); the token in the page is an HMAC of
-it with the instance secret. Another site can neither read the page nor compute the token, and
-planting a cookie of its own (e.g. from a sibling subdomain) does not help without the
-matching token. The bearer-token API under /api/ uses no cookies and is exempt.
+The cookie holds a random value (HttpOnly, SameSite=Lax; named `__Host-wc_csrf` under HTTPS,
+so that no sibling subdomain can set it); the token in the page is an HMAC, with the instance
+secret, of that value and of the session the page was made for. Another site can neither read
+the page nor compute the token; an attacker who plants a cookie of their own, with a token
+they got for it, still fails: the token was made for their session, not the victim's. The
+bearer-token API under /api/ uses no cookies and is exempt.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSRF_COOKIE = "wc_csrf"
+SECURE_CSRF_COOKIE = "__Host-wc_csrf"  # under HTTPS: Secure, Path=/, no Domain
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -30,8 +33,14 @@ MAX_FORM_BYTES = 20 * 1024 * 1024
 Refusal = Callable[[Request, int], Awaitable[Response]]
 
 
-def csrf_token_for(key: bytes, cookie_value: str) -> str:
-    return hmac.new(key, f"csrf|{cookie_value}".encode(), hashlib.sha256).hexdigest()
+def csrf_token_for(key: bytes, cookie_value: str, session_token: str = "") -> str:
+    """The page token: bound to the browser's CSRF cookie and to its session (if any)."""
+    message = f"csrf|{cookie_value}|{session_token}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def csrf_cookie_name(secure: bool) -> str:
+    return SECURE_CSRF_COOKIE if secure else CSRF_COOKIE
 
 
 class CSRFMiddleware:
@@ -49,12 +58,14 @@ class CSRFMiddleware:
             await self.app(scope, receive, send)
             return
         conn = HTTPConnection(scope)
-        value = conn.cookies.get(CSRF_COOKIE, "")
+        value = conn.cookies.get(csrf_cookie_name(self.secure), "")
         fresh = not (16 <= len(value) <= 100 and value.replace("-", "").replace("_", "").isalnum())
         if fresh:
             value = secrets.token_urlsafe(32)
-        expected = csrf_token_for(self.key, value)
-        scope.setdefault("state", {})["csrf_token"] = expected
+        state = scope.setdefault("state", {})
+        # The session middleware runs first: a valid session's token is in the state.
+        expected = csrf_token_for(self.key, value, state.get("session_token") or "")
+        state["csrf_token"] = expected
 
         if scope["method"] in UNSAFE_METHODS:
             given, receive, status = await self._given_token(scope, receive)
@@ -138,7 +149,7 @@ class CSRFMiddleware:
     def _cookie(self, value: str) -> str:
         response = Response()
         response.set_cookie(
-            CSRF_COOKIE,
+            csrf_cookie_name(self.secure),
             value,
             path="/",
             secure=self.secure,
