@@ -11,7 +11,7 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -38,6 +38,7 @@ from bot.web.cso_chart import day_chart, nice_ceiling
 from tests.portal_helpers import login, make_account, portal_client, post_form
 from tests.test_reports import Say, answer
 
+KARACHI = ZoneInfo("Asia/Karachi")
 CSO = "Karachi Workers Centre"
 OTHER = "Lahore Labour Desk"
 BRAND = "Noordzee Fashion"
@@ -608,7 +609,7 @@ async def test_csv_import_with_a_bad_row_imports_nothing_and_names_the_line(app:
             {"text": good + "KHI-103,Gamma,moon,Karachi,,50\n"},
         )
         assert bad.status_code == 400
-        assert "line 4" in bad.text and "needs a code and a region" in bad.text
+        assert "line 4: region must be one of sindh, punjab, islamabad" in bad.text
         assert "KHI-103,Gamma,moon" in bad.text  # the text stays in the form, to be fixed
         not_number = await post_form(
             client, "/cso/factories/import", {"text": good.replace(",120", ",lots")}
@@ -817,13 +818,16 @@ async def test_responses_per_day_fills_empty_days(app: App) -> None:
     world = await make_world(app)
     rnd = await app.admin.open_round("Days", CSO, app.survey, ["KHI-001"])
     code = rnd.factories[0].code
-    today = app.clock()
-    await answer(app, code, Say(), clock=today - timedelta(days=2))
-    await answer(app, code, Say(), clock=today)
+    # Days are Karachi days: a worker who starts at 04:50 Karachi (23:50 UTC the day before)
+    # and finishes at 05:05 started and finished that morning; one at 23:55 Karachi who
+    # finishes after midnight started one day and completed the next.
+    today = app.clock().astimezone(KARACHI).date()
+    dawn = datetime.combine(today, time(4, 50), KARACHI)
+    await answer(app, code, Say(), clock=dawn - timedelta(days=2))
+    await answer(app, code, Say(), clock=dawn)
+    await answer(app, code, Say(), clock=dawn.replace(hour=23, minute=58) - timedelta(days=1))
     days = await cso_portal.responses_per_day(
-        app.db, [rnd.id, world.other_round_id], today.date() - timedelta(days=3), today.date()
+        app.db, [rnd.id, world.other_round_id], today - timedelta(days=3), today
     )
-    assert [(d.started, d.completed) for d in days] == [(0, 0), (1, 1), (0, 0), (1, 1)]
-    assert await cso_portal.responses_per_day(app.db, [], today.date(), today.date()) == [
-        DayCount(today.date(), 0, 0)
-    ]
+    assert [(d.started, d.completed) for d in days] == [(0, 0), (1, 1), (1, 0), (1, 2)]
+    assert await cso_portal.responses_per_day(app.db, [], today, today) == [DayCount(today, 0, 0)]

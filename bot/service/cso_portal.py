@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, cast, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -189,15 +190,21 @@ def _as_date(value: Any) -> date:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
-def chart_period(rnd: Round, today: date, max_days: int = 60) -> tuple[date, date] | None:
-    """The days a round's chart covers: from its opening to its closing (or today while it
-    runs), at most the last `max_days`; None before it opened."""
+def chart_period(
+    rnd: Round, today: date, zone: ZoneInfo, max_days: int = 60
+) -> tuple[date, date] | None:
+    """The days (in `zone`, as responses are dated) a round's chart covers: from its opening
+    to its closing (or today while it runs), at most the last `max_days`; None before it
+    opened."""
     opened = rnd.opens_at
     if rnd.status in (RoundStatus.DRAFT, RoundStatus.SCHEDULED) or opened is None:
         return None
     closed = rnd.closes_at
-    last = min(today, closed.date()) if closed and rnd.status != RoundStatus.OPEN else today
-    first = max(opened.date(), last - timedelta(days=max_days - 1))
+    if closed and rnd.status != RoundStatus.OPEN:
+        last = min(today, closed.astimezone(zone).date())
+    else:
+        last = today
+    first = max(opened.astimezone(zone).date(), last - timedelta(days=max_days - 1))
     return (first, last) if first <= last else None
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, bindparam, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -59,8 +60,15 @@ def answer_values(
 
 
 class EventApplier:
-    def __init__(self, keyring: Keyring) -> None:
+    def __init__(self, keyring: Keyring, zone: ZoneInfo) -> None:
         self.keyring = keyring
+        self.zone = zone
+
+    def local_day(self, msg: InboundMessage) -> date:
+        """The day a message came, in the factories' time zone: a worker who answers at 2 a.m.
+        in Karachi (21:00 UTC the evening before) answered that morning, and the CSO's chart
+        of responses per day counts it there."""
+        return msg.received_at.astimezone(self.zone).date()
 
     async def apply(
         self,
@@ -91,7 +99,7 @@ class EventApplier:
                 if isinstance(event, AnswerGiven):
                     await conn.execute(
                         INSERT_ANSWER,
-                        answer_values(engine, response_id, event, msg.received_at.date()),
+                        answer_values(engine, response_id, event, self.local_day(msg)),
                     )
                     stored.add(event.question_id)
                 else:
@@ -114,7 +122,7 @@ class EventApplier:
         event: Event,
     ) -> Response | None:
         """Persist one engine event on the worker's response; None once it is deleted."""
-        today = msg.received_at.date()
+        today = self.local_day(msg)
         if isinstance(event, AnswersCleared):
             await session.execute(delete(Answer).where(Answer.response_id == response.id))
             response.status, response.completed_hour, response.completed_on = (
@@ -159,7 +167,7 @@ class EventApplier:
         version_id = await session.scalar(
             select(Round.survey_version_id).where(Round.id == ref.round_id)
         )
-        today = msg.received_at.date()
+        today = self.local_day(msg)
         if response is None:
             response = Response(
                 round_id=ref.round_id,

@@ -5,16 +5,44 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.service import validation
 from bot.service.audited import AdminError, Audited
 from bot.storage.models import (
     Factory,
 )
 
 REGIONS = ("sindh", "punjab", "islamabad")
+
+
+def _region(text: str) -> str:
+    region = text.strip().lower()
+    if region not in REGIONS:
+        raise AdminError(f"region must be one of {', '.join(REGIONS)}, not {text[:40]!r}")
+    return region
+
+
+def _row(row: dict[str | None, Any]) -> tuple[str, dict[str, Any]]:
+    """One CSV line, checked as the form checks it. A short line has None for the missing
+    cells; a long one puts the extra cells under the key None."""
+    if None in row:
+        raise AdminError("the line has more cells than the header")
+
+    def cell(key: str) -> str:
+        value = row.get(key)
+        return value if isinstance(value, str) else ""
+
+    return validation.factory_code(cell("code")), {
+        "name": validation.name(cell("name"), "factory's name"),
+        "region": _region(cell("region")),
+        "city": validation.city(cell("city")),
+        "os_id": validation.os_id(cell("os_id")),
+        "headcount": validation.headcount(cell("headcount")),
+    }
 
 
 class FactoryService(Audited):
@@ -31,9 +59,9 @@ class FactoryService(Audited):
     ) -> Factory:
         """Register a factory; with `cso`, as that CSO's own (the web portal), else in the
         shared register every CSO may use (the command line)."""
-        region = region.strip().lower()
-        if region not in REGIONS:
-            raise AdminError(f"region must be one of {', '.join(REGIONS)}, not {region!r}")
+        code, region = validation.factory_code(code), _region(region)
+        name, city = validation.name(name, "factory's name"), validation.city(city)
+        os_id, headcount = validation.os_id(os_id), validation.headcount(headcount)
         async with self.db.transaction() as s:
             if (await s.execute(select(Factory).where(Factory.code == code))).scalar():
                 raise AdminError(f"factory {code!r} exists already")
@@ -66,9 +94,9 @@ class FactoryService(Audited):
         headcount: int | None = None,
     ) -> Factory:
         """Change a factory's details (not its code: posters and reports name it by code)."""
-        region = region.strip().lower()
-        if region not in REGIONS:
-            raise AdminError(f"region must be one of {', '.join(REGIONS)}, not {region!r}")
+        name, city = validation.name(name, "factory's name"), validation.city(city)
+        os_id, headcount = validation.os_id(os_id), validation.headcount(headcount)
+        region = _region(region)
         if not name.strip():
             raise AdminError("a factory needs a name")
         if headcount is not None and headcount < 1:
@@ -117,22 +145,11 @@ class FactoryService(Audited):
         async with self.db.transaction() as s:
             owner = await self._cso(s, cso)
             for line, row in enumerate(reader, start=2):
-                code, region = (row.get("code") or "").strip(), (row.get("region") or "").strip()
-                if not code or region.lower() not in REGIONS:
-                    raise AdminError(f"line {line}: needs a code and a region in {REGIONS}")
-                headcount_text = (row.get("headcount") or "").strip()
-                if headcount_text and not headcount_text.isdecimal():
-                    raise AdminError(f"line {line}: headcount {headcount_text!r} is not a number")
-                os_id = (row.get("os_id") or "").strip() or None
-                values: dict[str, str | int | None] = {
-                    "name": row["name"].strip(),
-                    "region": region.lower(),
-                    "city": (row.get("city") or "").strip(),
-                    "os_id": os_id,
-                    "headcount": int(headcount_text) if headcount_text else None,
-                }
-                if not values["name"]:
-                    raise AdminError(f"line {line}: needs a name")
+                try:
+                    code, values = _row(row)
+                except AdminError as exc:
+                    raise AdminError(f"line {line}: {exc}") from None
+                os_id = values["os_id"]
                 factory = (await s.execute(select(Factory).where(Factory.code == code))).scalar()
                 if owner is not None and factory is not None and factory.cso_id != owner.id:
                     raise AdminError(

@@ -9,6 +9,7 @@ import asyncio
 import logging
 from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
@@ -48,7 +49,7 @@ class SurveyService:
         self.clock = clock
         self.engines = engines
         self.keyring = keyring
-        self.events = EventApplier(keyring)
+        self.events = EventApplier(keyring, ZoneInfo(engines.options.time_zone))
         self.outbox = ReplyOutbox(db, clock, self._write_turn)
         self._by_version_id: dict[int, Engine] = {}
         self.in_flight = InFlight()
@@ -87,7 +88,7 @@ class SurveyService:
 
     async def _handle(self, session: AsyncSession, msg: InboundMessage, dedup: str) -> Outcome:
         conn = await session.connection()
-        await conversations.record_message(conn, dedup, msg.received_at.date())
+        await conversations.record_message(conn, dedup, self.events.local_day(msg))
 
         key = self.keyring.conversation_key(msg.channel, msg.user_id)
         # One query: the conversation (locked against a parallel message of the same worker)

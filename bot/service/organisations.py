@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 
 from bot.enums import OrgKind
+from bot.service import validation
 from bot.service.audited import AdminError, Audited
 from bot.storage.models import (
     BrandFactory,
@@ -19,6 +20,7 @@ class OrganisationService(Audited):
     async def add_org(self, name: str, kind: str) -> Organisation:
         if kind not in tuple(OrgKind):
             raise AdminError("an organisation is a 'cso' or a 'brand'")
+        name = validation.name(name, "organisation's name")
         async with self.db.transaction() as s:
             if await self._org(s, name, required=False):
                 raise AdminError(f"organisation {name!r} exists already")

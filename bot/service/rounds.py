@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.enums import OrgKind, RoundStatus
+from bot.service import validation
 from bot.service.audited import AdminError, Audited
 from bot.service.broadcasts import WORKER_KINDS, enqueue_invitations, enqueue_reports
 from bot.service.engines import definition_sha256
@@ -73,9 +74,8 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def _check_dates(opens_at: datetime | None, closes_at: datetime | None) -> None:
-    for moment in (opens_at, closes_at):
-        if moment is not None and moment.tzinfo is None:
-            raise AdminError("a round's times need a time zone")
+    validation.moment(opens_at, "opening time")
+    validation.moment(closes_at, "closing time")
     if opens_at is not None and closes_at is not None and closes_at <= opens_at:
         raise AdminError("a round must close after it opens")
 
@@ -155,6 +155,7 @@ class RoundService(Audited):
         if reminder_delay < timedelta(hours=1):
             raise AdminError("reminders need at least an hour between them")
         _check_dates(opens_at, closes_at)
+        name = validation.name(name, "round's name")
         org = await self._org(s, cso)
         if org.kind != OrgKind.CSO:
             raise AdminError(f"{cso!r} is not a CSO; only CSOs run rounds")
@@ -285,6 +286,7 @@ class RoundService(Audited):
                 raise AdminError(
                     f"round {round_id} is {rnd.status}; only a round not yet closed can be extended"
                 )
+            validation.moment(closes_at, "closing time")
             if closes_at <= self.clock():
                 raise AdminError("the new closing time is in the past")
             _check_dates(rnd.opens_at if rnd.status != RoundStatus.OPEN else None, closes_at)

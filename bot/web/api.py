@@ -25,6 +25,7 @@ from bot.reports.formats.json import report_json
 from bot.reports.text import report_text
 from bot.service import brand_portal as D
 from bot.service.api_tokens import ApiClient, ApiTokenService
+from bot.web import convertors  # noqa: F401  (the {…:id} route parameter)
 from bot.web.deps import portal
 from bot.web.openapi import RATE_PER_MINUTE, docs_context, openapi_document
 from bot.web.render import render
@@ -201,7 +202,7 @@ ENDPOINTS: list[Route] = [
     ),
     Route("/api/v1/rounds", list_rounds, methods=["GET"], name="api.rounds"),
     Route(
-        "/api/v1/rounds/{round_id:int}/report",
+        "/api/v1/rounds/{round_id:id}/report",
         round_report,
         methods=["GET"],
         name="api.round_report",

@@ -36,6 +36,7 @@ from bot.reports.tables import verdict_text
 from bot.reports.text import ReportText, report_text
 from bot.service import brand_portal as D
 from bot.service.api_tokens import NAME_MAX, ApiTokenError, TokenNotFound
+from bot.web import convertors  # noqa: F401  (the {…:id} route parameter)
 from bot.web.api import api_base_url, token_service
 from bot.web.auth import WebUser, require
 from bot.web.deps import portal
@@ -419,9 +420,9 @@ routes: list[BaseRoute] = [
     Route("/brand/factories", factories, methods=["GET"], name="brand.factories"),
     Route("/brand/factories/{code}", factory, methods=["GET"], name="brand.factory"),
     Route("/brand/results", results, methods=["GET"], name="brand.results"),
-    Route("/brand/results/{round_id:int}", round_results, methods=["GET"], name="brand.round"),
+    Route("/brand/results/{round_id:id}", round_results, methods=["GET"], name="brand.round"),
     Route(
-        "/brand/results/{round_id:int}/download/{fmt}",
+        "/brand/results/{round_id:id}/download/{fmt}",
         download,
         methods=["GET"],
         name="brand.download",
@@ -429,7 +430,7 @@ routes: list[BaseRoute] = [
     Route("/brand/tokens", tokens, methods=["GET"], name="brand.tokens"),
     Route("/brand/tokens", create_token, methods=["POST"], name="brand.tokens_create"),
     Route(
-        "/brand/tokens/{token_id:int}/revoke",
+        "/brand/tokens/{token_id:id}/revoke",
         revoke_token,
         methods=["POST"],
         name="brand.tokens_revoke",

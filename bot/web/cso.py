@@ -40,8 +40,10 @@ from bot.reports.formats import view
 from bot.reports.tables import display, flag_text, pay_table, verdict_text
 from bot.reports.text import REPORT_LANGUAGES, report_text
 from bot.service import cso_portal as data
+from bot.service import validation
 from bot.service.admin import REGIONS, AdminError, AdminService
 from bot.service.lifecycle import TRANSITIONS
+from bot.web import convertors  # noqa: F401  (the {…:id} route parameter)
 from bot.web.auth import WebUser, accounts, require
 from bot.web.cso_chart import day_chart
 from bot.web.deps import portal
@@ -205,7 +207,10 @@ def parse_local(text: str | None, tz: ZoneInfo) -> datetime | None:
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:  # year 1 east of UTC, year 9999 west of it
+        raise ValueError(f"{text!r} is out of range") from exc
 
 
 def local_value(moment: datetime | None, tz: ZoneInfo) -> str:
@@ -292,7 +297,7 @@ async def _round_context(request: Request, user: WebUser, rnd: Round) -> dict[st
     wc = _wc(request)
     counts = await data.round_counts(wc.db, rnd)
     today = _today(request)
-    period = data.chart_period(rnd, today)
+    period = data.chart_period(rnd, today, _tz(request))
     chart = None
     if period is not None:
         days = await data.responses_per_day(wc.db, [rnd.id], *period)
@@ -663,7 +668,11 @@ def _factory_values(request: Request, form: dict[str, Any], errors: list[str]) -
 
 
 def _valid_code(code: str) -> bool:
-    return 0 < len(code) <= 40 and all(c.isascii() and (c.isalnum() or c in "-_.") for c in code)
+    try:
+        validation.factory_code(code)
+    except AdminError:
+        return False
+    return True
 
 
 async def factory_new_page(request: Request) -> Response:
@@ -906,7 +915,7 @@ async def audit_log_page(request: Request) -> Response:
 
 def _round_action_route() -> Route:
     return Route(
-        "/cso/rounds/{round_id:int}/{action:str}",
+        "/cso/rounds/{round_id:id}/{action:str}",
         round_action,
         methods=["POST"],
         name="cso_round_action",
@@ -917,16 +926,16 @@ routes: list[BaseRoute] = [
     Route("/cso", cso_home, name="cso_home"),
     Route("/cso/rounds", rounds_page, name="cso_rounds"),
     Route("/cso/rounds/new", new_round_page, methods=["GET", "POST"], name="cso_round_new"),
-    Route("/cso/rounds/{round_id:int}", round_page, name="cso_round"),
-    Route("/cso/rounds/{round_id:int}/counts", round_counts_fragment, name="cso_round_counts"),
+    Route("/cso/rounds/{round_id:id}", round_page, name="cso_round"),
+    Route("/cso/rounds/{round_id:id}/counts", round_counts_fragment, name="cso_round_counts"),
     Route(
-        "/cso/rounds/{round_id:int}/posters/{rf_id:int}/{fmt:str}",
+        "/cso/rounds/{round_id:id}/posters/{rf_id:id}/{fmt:str}",
         poster_download,
         name="cso_poster",
     ),
-    Route("/cso/rounds/{round_id:int}/results", results_page, name="cso_results"),
+    Route("/cso/rounds/{round_id:id}/results", results_page, name="cso_results"),
     Route(
-        "/cso/rounds/{round_id:int}/results/{fmt:str}",
+        "/cso/rounds/{round_id:id}/results/{fmt:str}",
         results_download,
         name="cso_results_download",
     ),
@@ -940,13 +949,13 @@ routes: list[BaseRoute] = [
         name="cso_factory_import",
     ),
     Route(
-        "/cso/factories/{factory_id:int}",
+        "/cso/factories/{factory_id:id}",
         factory_page,
         methods=["GET", "POST"],
         name="cso_factory",
     ),
     Route(
-        "/cso/factories/{factory_id:int}/{action:str}",
+        "/cso/factories/{factory_id:id}/{action:str}",
         factory_brands,
         methods=["POST"],
         name="cso_factory_brands",
@@ -954,19 +963,19 @@ routes: list[BaseRoute] = [
     Route("/cso/members", members_page, name="cso_members"),
     Route("/cso/members/invite/{kind:str}", members_invite, methods=["POST"], name="cso_invite"),
     Route(
-        "/cso/members/{member_id:int}/revoke",
+        "/cso/members/{member_id:id}/revoke",
         member_revoke,
         methods=["POST"],
         name="cso_member_revoke",
     ),
     Route(
-        "/cso/accounts/{account_id:int}/disable",
+        "/cso/accounts/{account_id:id}/disable",
         account_disable,
         methods=["POST"],
         name="cso_account_disable",
     ),
     Route(
-        "/cso/invites/{kind:str}/{invite_id:int}/withdraw",
+        "/cso/invites/{kind:str}/{invite_id:id}/withdraw",
         invite_withdraw,
         methods=["POST"],
         name="cso_invite_withdraw",

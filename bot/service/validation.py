@@ -1,0 +1,96 @@
+"""One set of checks for what people type, whichever way it comes in: the command line, the
+portal's forms, its CSV import and the bot's staff commands all reach the services, and the
+services check here. A refusal is an AdminError whose message says, in plain words, what is
+wrong; nothing that passes can break a page, a poster, a report or a database column later.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime
+
+from bot.service.audited import AdminError
+
+CODE_MAX = 40  # factories.code
+NAME_MAX = 200  # factories.name, organisations.name, rounds.name
+CITY_MAX = 100
+OS_ID_MAX = 40
+HEADCOUNT_MAX = 10_000_000
+# Times of a round: plausible ones only (a typo such as year 1 or 9999 is refused, not stored).
+EARLIEST_YEAR, LATEST_YEAR = 2020, 2100
+
+
+# Bidi embeddings, overrides and isolates turn the text around them (and a file name or a
+# report line) back to front. The joiners and the direction marks that Urdu and Sindhi
+# keyboards type (U+200C-U+200F) are letters' business and are kept.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _has_control(text: str) -> bool:
+    """Line breaks, tabs and other control characters, and bidi embeddings or overrides."""
+    return any(unicodedata.category(c) in ("Cc", "Zl", "Zp") or c in BIDI_CONTROLS for c in text)
+
+
+def factory_code(code: str) -> str:
+    """A factory's own code (e.g. KHI-001): 1 to 40 of A-Z, a-z, 0-9, '-', '_', '.'; it goes
+    into links, file names and posters."""
+    code = code.strip()
+    if not 0 < len(code) <= CODE_MAX or not all(
+        c.isascii() and (c.isalnum() or c in "-_.") for c in code
+    ):
+        raise AdminError(
+            f"a factory code is 1 to {CODE_MAX} letters A-Z, digits and - _ . (not {code[:50]!r})"
+        )
+    return code
+
+
+def name(text: str, what: str = "name", limit: int = NAME_MAX) -> str:
+    """A name people read (a factory, an organisation, a round): not empty, one line."""
+    text = " ".join(text.split())
+    if not text:
+        raise AdminError(f"the {what} is empty")
+    if len(text) > limit:
+        raise AdminError(f"the {what} is longer than {limit} characters")
+    if _has_control(text):
+        raise AdminError(f"the {what} holds control characters")
+    return text
+
+
+def city(text: str) -> str:
+    text = " ".join(text.split())
+    if len(text) > CITY_MAX:
+        raise AdminError(f"the city is longer than {CITY_MAX} characters")
+    if _has_control(text):
+        raise AdminError("the city holds control characters")
+    return text
+
+
+def os_id(text: str | None) -> str | None:
+    """An Open Supply Hub id (e.g. PK2019085XKW5A0): letters and digits, or nothing."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    if len(text) > OS_ID_MAX or not all(c.isascii() and c.isalnum() for c in text):
+        raise AdminError(f"an Open Supply Hub id is up to {OS_ID_MAX} letters and digits")
+    return text
+
+
+def headcount(value: int | str | None) -> int | None:
+    """Workers at the factory: a whole number from 1 to 10 million, or nothing."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    if not text.isdecimal() or len(text) > 8 or not 1 <= int(text) <= HEADCOUNT_MAX:
+        raise AdminError(f"the headcount is a whole number from 1 to {HEADCOUNT_MAX:,}")
+    return int(text)
+
+
+def moment(value: datetime | None, what: str) -> datetime | None:
+    """A round's opening or closing time: with a time zone, in a plausible year."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise AdminError(f"the {what} needs a time zone")
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise AdminError(f"the {what} must lie between {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return value
