@@ -144,10 +144,16 @@ async def test_zero_of_ten_gives_an_interval_from_zero(app: App) -> None:
     for _ in range(10):
         await answer(app, codes["KHI-001"], Say(pay="30000"))
     await app.admin.close_round(1)
+    cso = await build_report(app, 1, f"cso:{CSO}")
+    assert rounded(cso.factories[0].figures.paid_at_least_minimum) == (0.0, (0.0, 0.278))
+    # A brand sees 0 of 10 as a range that 1 or 2 of 10 would also give: "at most 20%", with
+    # the interval of 0 to 2 of 10 (an employer who knows its few well-paid workers cannot
+    # tell whether any of them answered).
     report = await build_report(app, 1, f"brand:{BRAND}")
     (f,) = report.factories
     assert report.k == 10 and not f.suppressed
-    assert rounded(f.figures.paid_at_least_minimum) == (0.0, (0.0, 0.278))
+    paid = f.figures.paid_at_least_minimum
+    assert paid.bound == "at_most" and rounded(paid) == (0.2, (0.0, 0.51))
     assert f.verdict == "likely_not_met" and f.response_rate is None  # no headcount known
 
 

@@ -107,7 +107,7 @@ def shown_counts(value: Any) -> list[int]:
     return found
 
 
-def check_json(data: dict[str, Any], facts: dict[str, Truth], k: int) -> None:
+def check_json(data: dict[str, Any], facts: dict[str, Truth], k: int, small: int) -> None:
     assert all(n >= k for n in shown_counts(data)), "a count below k is shown"
     hidden_share = {"suppressed": True, "note": f"fewer than {k} answers"}
     for f in data["factories"]:
@@ -118,8 +118,12 @@ def check_json(data: dict[str, Any], facts: dict[str, Truth], k: int) -> None:
         if t.m < k:
             assert paid["suppressed"] and "share" not in paid and f["distribution"] is None
             assert f["pay"]["suppressed"]
+        elif small and min(t.ok, t.m - t.ok) < small:  # a brand's range (0, 1 or 2 behind it)
+            assert paid["n"] == t.m and paid["bound"] == ("at_most" if t.ok < small else "at_least")
+            check_bars(f["distribution"], t.m, k, crossing=True)
         else:
             assert (paid["n"], paid["share"]) == (t.m, round(t.ok / t.m, 3))
+            assert "bound" not in paid
             check_bars(f["distribution"], t.m, k)
         for key in ("payslip", "pay_rise", "deductions_not_agreed", "deductions_dont_know"):
             assert f[key]["suppressed"] == (t.n < k)
@@ -148,17 +152,21 @@ def check_json(data: dict[str, Any], facts: dict[str, Truth], k: int) -> None:
     overall = data["overall"]
     total_n = sum(t.n for t in shown_factories if t.n >= k)
     assert overall["respondents"] == (total_n if total_n >= k else None)
-    total_m = sum(t.m for t in shown_factories if t.m >= k)
+    total_m = sum(t.m for t in shown_factories if t.m >= k and min(t.ok, t.m - t.ok) >= small)
     assert overall["paid_at_least_minimum"].get("n") == (total_m if total_m >= k else None)
 
 
-def check_bars(bars: list[dict[str, Any]], m: int, k: int) -> None:
-    """Each bar holds >= k answers, unless it is a whole side of the minimum line."""
+def check_bars(bars: list[dict[str, Any]], m: int, k: int, crossing: bool = False) -> None:
+    """Each bar holds >= k answers, unless it is a whole side of the minimum line; next to a
+    share shown as a range exactly one bar crosses the line, else none."""
+    crossed = 0
     for bar in bars:
         count = round(bar["share"] * m)
         whole_side = (bar["from"], bar["to"]) in ((0.0, 1.0), (1.0, None))
-        assert count >= k or whole_side, bar
-        assert bar["to"] is None or bar["to"] <= 1.0 or bar["from"] >= 1.0  # never crosses
+        crosses = bar["from"] < 1.0 and (bar["to"] is None or bar["to"] > 1.0)
+        crossed += crosses
+        assert count >= k or whole_side or crosses, bar
+    assert crossed == (1 if crossing else 0), bars
 
 
 def explained_numbers(data: dict[str, Any], lang: str = "en") -> set[str]:
@@ -284,15 +292,15 @@ async def one_round(app: App, factories: list[list[Answers]], linked: list[bool]
     )
     await app.admin.close_round(round_id)
     facts = {c: truth(workers) for c, workers in zip(codes, factories, strict=True)}
-    for audience, k, visible in (
-        (f"brand:Brand {n}", 10, brand_codes),
-        (f"cso:CSO {n}", 5, codes),
+    for audience, k, small, visible in (
+        (f"brand:Brand {n}", 10, 3, brand_codes),
+        (f"cso:CSO {n}", 5, 0, codes),
     ):
         report = await build_report(app, round_id, audience, today=date(2026, 11, 30))
         data = json.loads(render(report, "json"))
         assert [f["code"] for f in data["factories"]] == visible
         assert data["disclosure"]["k"] == k
-        check_json(data, facts, k)
+        check_json(data, facts, k, small)
         allowed = explained_numbers(data)
         for fmt in ("csv", "xlsx", "html", "pdf"):
             output = render(report, fmt)

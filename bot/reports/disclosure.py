@@ -10,12 +10,23 @@ words, are in docs/report-format.md ("Disclosure rules"); in short:
    brands, 5 for CSOs by default, never below 5). Zero counts are hidden the same way, so a
    reader cannot tell "nobody answered" from "a few answered".
 3. Complementary suppression: in a breakdown whose total is shown, the hidden cells together
-   must hold 0 or at least k answers; otherwise the smallest shown cells are hidden too.
-4. Pooled figures ("all factories") combine only figures that are shown themselves, so no
-   hidden figure can be recovered by subtracting the shown ones from the total.
-5. Pay distributions: bars hold at least k answers; bars never straddle the minimum line, so
-   bars and the share paid at least the minimum cannot be combined to isolate a few workers.
-6. Brands see no free text, no answer-level data and no dates finer than the round.
+   must hold 0 or at least k answers (and, for brands, at least 3 paid and 3 not paid);
+   otherwise the smallest shown cells are hidden too.
+4. Nothing pooled that is not already published: every pooled figure ("all factories") is
+   the sum of the same figure as each factory shows it exactly, and the pooled pay bars are
+   unions of whole bars of every factory. A pooled figure minus the shown ones is therefore
+   always 0: no subtraction, in one report or between reports of a round after its brand
+   links changed, isolates anything a factory's own figures do not show.
+5. Small counts behind a share (brands): when the count behind a share, or the rest of it,
+   is 0, 1 or 2, the share is shown as a range ("at least 94%", "at most 6%") with an
+   interval that covers the whole range, and the verdict follows that interval; the pay bars
+   of such a factory merge the few on one side of the minimum line into the nearest bar
+   across it. Zero is in the range on purpose: otherwise the range itself would say "one or
+   two".
+6. Pay distributions: a factory's bars hold at least k answers, except a whole side of the
+   minimum line with fewer (a number its share already gives); bars cross the minimum line
+   only under rule 5.
+7. Brands see no free text, no answer-level data and no dates finer than the round.
 """
 
 from __future__ import annotations
@@ -36,15 +47,16 @@ from bot.enums import RoundStatus
 from bot.reports.figures import (
     NOT_ANSWERED,
     FactoryFigures,
+    MinimumKey,
     RoundFigures,
     Tally,
     YesTally,
-    add_counts,
 )
 from bot.reports.intervals import wilson_interval
 from bot.reports.model import (
     Audience,
     Bin,
+    Bound,
     Breakdown,
     Cell,
     Count,
@@ -62,6 +74,8 @@ from bot.reports.quality import RawFlag
 from bot.storage.models import BrandFactory, Organisation, Round, RoundFactory
 
 MIN_K = 5  # never configurable below this, for anyone (docs/domain.md, "Disclosure control")
+# Brands: a count behind a share, or its rest, below this (0, 1 or 2) is shown as a range.
+SMALL = 3
 BRAND_ROUND_STATUSES = (RoundStatus.CLOSED, RoundStatus.PUBLISHED)
 # Pay distribution bars, pay as a fraction of the applicable minimum, before merging small
 # ones: below the minimum line, and at or above it.
@@ -93,6 +107,12 @@ class Scope:
     @property
     def answer_level(self) -> bool:
         return self.audience.kind == "cso"
+
+    @property
+    def small(self) -> int:
+        """Counts behind a share below this are shown as a range: brands only (CSOs keep exact
+        figures at their own k)."""
+        return SMALL if self.audience.kind == "brand" else 0
 
 
 async def authorise(
@@ -143,11 +163,44 @@ def count(n: int, k: int) -> Count:
     return Count(n if n >= k else None)
 
 
-def share(yes: int, n: int, k: int) -> Share:
-    """yes/n with its Wilson interval, shown only when n >= k."""
+def share(yes: int, n: int, k: int, small: int = 0) -> Share:
+    """yes/n with its Wilson interval, shown only when n >= k; with `small`, a count or rest
+    below `small` makes it a range (rule 5), and both below it hide it."""
     if n < k:
         return Share()
+    if small and (yes < small or n - yes < small):
+        if yes < small and n - yes < small:
+            return Share()
+        if n - yes < small:  # nearly everyone
+            return ranged(n, n - small + 1, n, "at_least")
+        return ranged(n, 0, small - 1, "at_most")
     return Share(n=n, share=yes / n, ci95=wilson_interval(yes, n))
+
+
+def ranged(n: int, low: int, high: int, bound: Bound) -> Share:
+    """A share known only to lie between low/n and high/n, shown as its bound (in whole
+    percent, rounded so that the words stay true) with an interval covering the range."""
+    if bound == "at_least":
+        value = (100 * low // n) / 100
+    else:
+        value = -(-100 * high // n) / 100
+    return Share(
+        n=n,
+        share=value,
+        ci95=(wilson_interval(low, n)[0], wilson_interval(high, n)[1]),
+        bound=bound,
+    )
+
+
+def yes_and_dont_know(t: YesTally, k: int, small: int) -> tuple[Share, Share]:
+    """A yes/no/don't-know question: "no" is not shown, but n - yes - don't know gives it; when
+    that would be an exact 0, 1 or 2, "don't know" becomes a range."""
+    yes = share(t.yes, t.n, k, small)
+    dont_know = share(t.dont_know, t.n, k, small)
+    no = t.n - t.yes - t.dont_know
+    if small and yes.exact and dont_know.exact and no < small:
+        dont_know = ranged(t.n, max(0, t.n - t.yes - small + 1), t.n - t.yes, "at_least")
+    return yes, dont_know
 
 
 def hidden_cells(counts: Sequence[int], k: int) -> set[int]:
@@ -165,9 +218,41 @@ def hidden_cells(counts: Sequence[int], k: int) -> set[int]:
     return hidden
 
 
-def pay_figures(t: Tally, k: int) -> PayFigures:
-    """Median and quartiles (inclusive method, as Excel's QUARTILE.INC), from k answers up."""
+def hidden_share_cells(
+    assessed: Sequence[int], paid: Sequence[int], k: int, small: int
+) -> set[int]:
+    """Indexes of the breakdown cells whose share paid at least the minimum is hidden: as
+    `hidden_cells` on the assessed answers, and for brands also every cell whose count or rest
+    is below `small` (a cell is never a range: the total minus the exact cells would undo
+    it), with the hidden cells together holding at least `small` paid and not paid."""
+    if sum(assessed) < k:
+        return set(range(len(assessed)))
+    hidden = {
+        i
+        for i, (a, y) in enumerate(zip(assessed, paid, strict=True))
+        if a < k or (small and (y < small or a - y < small))
+    }
+
+    def unsafe() -> bool:
+        a = sum(assessed[i] for i in hidden)
+        y = sum(paid[i] for i in hidden)
+        return 0 < a < k or (a > 0 and small > 0 and (y < small or a - y < small))
+
+    while unsafe():
+        shown = [i for i in range(len(assessed)) if i not in hidden]
+        if not shown:
+            break
+        hidden.add(min(shown, key=lambda i: (assessed[i], i)))
+    return hidden
+
+
+def pay_figures(t: Tally, k: int, paid: Share | None = None) -> PayFigures:
+    """Median and quartiles (inclusive method, as Excel's QUARTILE.INC), from k answers up.
+    Next to a share shown as a range, quartiles that would fall among the 0-2 answers on the
+    rare side of the minimum (fewer than 9 answers) are not shown."""
     if len(t.pays) < k:
+        return PayFigures()
+    if paid is not None and paid.bound is not None and (len(t.pays) - 1) / 4 < SMALL - 1:
         return PayFigures()
     q1, median, q3 = statistics.quantiles(t.pays, n=4, method="inclusive")
     return PayFigures(
@@ -179,19 +264,79 @@ def pay_figures(t: Tally, k: int) -> PayFigures:
     )
 
 
-def distribution(ratios: Sequence[float], k: int) -> tuple[Bin, ...] | None:
-    """Pay as a fraction of the minimum in bars of at least k answers; None below k answers.
+Bar = tuple[float, float | None, int]  # low, high (None: no bound), answers
+
+
+def distribution(
+    ratios: Sequence[float], k: int, bound: Bound | None = None
+) -> tuple[Bin, ...] | None:
+    """Pay as a fraction of the minimum in bars of at least k answers; None below k answers."""
+    bars = pay_bars(ratios, k, bound)
+    return None if bars is None else as_bins(bars)
+
+
+def as_bins(bars: Sequence[Bar]) -> tuple[Bin, ...]:
+    total = sum(n for _, _, n in bars)
+    return tuple(Bin(low, high, n / total) for low, high, n in bars if n)
+
+
+def pay_bars(ratios: Sequence[float], k: int, bound: Bound | None = None) -> list[Bar] | None:
+    """Bars of at least k answers; None below k answers.
 
     Each side of the minimum line is merged on its own, so a bar never straddles the line; a
-    side with fewer than k answers becomes one bar, whose size the share already tells.
+    side with fewer than k answers becomes one bar, whose size the share already tells. Next
+    to a share shown as a range (`bound`), the few on its rare side join the nearest bar
+    across the line, which then starts at 0 (or has no upper end) even when they are none.
     """
-    total = len(ratios)
-    if total < k:
+    if len(ratios) < k:
         return None
-    below = [r for r in ratios if r < 1.0]
-    above = [r for r in ratios if r >= 1.0]
-    bins = _merge_side(below, BELOW_EDGES, k) + _merge_side(above, ABOVE_EDGES, k)
-    return tuple(Bin(low, high, n / total) for low, high, n in bins if n)
+    below = _merge_side([r for r in ratios if r < 1.0], BELOW_EDGES, k)
+    above = _merge_side([r for r in ratios if r >= 1.0], ABOVE_EDGES, k)
+    if bound == "at_least" and above:
+        _, high, n = above[0]
+        above[0] = (0.0, high, n + sum(b[2] for b in below))
+        below = []
+    elif bound == "at_most" and below:
+        low, _, n = below[-1]
+        below[-1] = (low, None, n + sum(b[2] for b in above))
+        above = []
+    return below + above
+
+
+def pooled_bars(parts: Sequence[Sequence[Bar]]) -> list[Bar]:
+    """The bars of several factories added up (rule 4): a pooled bar is a union of whole bars
+    of every factory, so each pooled count is a sum of counts the factories show. An edge is
+    kept only where every factory has one (or has no answers on that stretch)."""
+    parts = [p for p in parts if p]
+    if not parts:
+        return []
+    candidates = sorted(
+        {e for p in parts for low, high, _ in p for e in (low, high) if e is not None}
+    )
+
+    def allowed(edge: float, bars: Sequence[Bar]) -> bool:
+        first, last = bars[0][0], bars[-1][1]
+        if edge <= first or (last is not None and edge >= last):
+            return True  # outside this factory's answers
+        return any(edge == low for low, _, _ in bars)
+
+    edges = [e for e in candidates if all(allowed(e, p) for p in parts)]
+    open_end = any(p[-1][1] is None for p in parts)
+    bounds: list[float | None] = [*edges, None] if open_end else list(edges)
+    if min(p[0][0] for p in parts) < bounds[0]:  # type: ignore[operator]
+        bounds.insert(0, min(p[0][0] for p in parts))
+    out: list[Bar] = []
+    for low, high in itertools.pairwise(bounds):
+        assert low is not None
+        n = sum(
+            c
+            for p in parts
+            for b_low, b_high, c in p
+            if b_low >= low and (high is None or (b_high is not None and b_high <= high))
+        )
+        if n:
+            out.append((low, high, n))
+    return out
 
 
 def _merge_side(
@@ -232,8 +377,12 @@ def disclose(
     generated_on: date,
     flags: Iterable[RawFlag] = (),
 ) -> Report:
-    """The report `scope.audience` may receive, built from the round's raw figures."""
-    k = scope.k
+    """The report `scope.audience` may receive, built from the round's raw figures.
+
+    Each factory's figures depend on that factory's answers alone, so they are the same in
+    every report of the round whatever the brand's links; the pooled figures add up only what
+    the factories show (rule 4)."""
+    k, small = scope.k, scope.small
     factories = [
         f
         for f in figures.factories
@@ -244,13 +393,12 @@ def disclose(
         for b, gs in figures.groups.items()
     }
     methods = [(g.id, g.label) for g in figures.payment_methods]
-    # Figures of the factories, and the tallies each shown figure may contribute to the pool.
     released: list[FactoryReport] = []
-    pool = _Pool(groups)
+    pool = _Pool(groups, [m for m, _ in methods])
     for f in factories:
-        breakdowns = tuple(_factory_breakdown(f, b, gs, k, pool) for b, gs in groups.items())
-        figs = _figures(f.total, k, methods, breakdowns)
-        pool.add(f.total, figs)
+        breakdowns = tuple(_factory_breakdown(f, b, gs, k, small, pool) for b, gs in groups.items())
+        figs, bars = _figures(f.total, k, small, methods, breakdowns)
+        pool.add(f.total, figs, bars)
         released.append(
             FactoryReport(
                 code=f.code,
@@ -265,8 +413,7 @@ def disclose(
                 figures=figs,
             )
         )
-    pooled = pool.tally()
-    overall = _figures(pooled, k, methods, pool.breakdowns(k))
+    overall = pool.figures(k, small, pool.breakdowns(k, small))
     return Report(
         audience=scope.audience,
         round=RoundInfo(
@@ -276,7 +423,7 @@ def disclose(
             status=figures.status,
             opened_on=figures.opened_on,
             closed_on=figures.closed_on,
-            pay_months=tuple(sorted(pooled.months)),
+            pay_months=tuple(sorted(pool.months)),
         ),
         generated_on=generated_on,
         k=k,
@@ -296,10 +443,11 @@ def disclose(
                 source=figures.wage_entries[(region, grade, since)].source,
                 note=figures.wage_entries[(region, grade, since)].note,
             )
-            for region, grade, since in sorted(pooled.minimums)
+            for region, grade, since in sorted(pool.minimums)
         ),
         quality=_flags(flags, k) if scope.quality_flags else None,
         plausible_pay=_plausible(figures),
+        small=small,
     )
 
 
@@ -317,32 +465,39 @@ def _rate(f: FactoryFigures, figs: Figures) -> float | None:
 
 
 def _figures(
-    t: Tally, k: int, methods: list[tuple[str, str]], breakdowns: tuple[Breakdown, ...]
-) -> Figures:
-    paid = share(t.at_least_minimum, t.assessed, k)
-    return Figures(
+    t: Tally, k: int, small: int, methods: list[tuple[str, str]], breakdowns: tuple[Breakdown, ...]
+) -> tuple[Figures, list[Bar] | None]:
+    """One factory's figures, and its pay bars with their counts (for the pool)."""
+    paid = share(t.at_least_minimum, t.assessed, k, small)
+    bars = pay_bars(t.ratios, k, paid.bound) if paid.share is not None else None
+    pay_rise, pay_rise_dont_know = yes_and_dont_know(t.pay_rise, k, small)
+    deductions, deductions_dont_know = yes_and_dont_know(t.deductions, k, small)
+    figs = Figures(
         respondents=count(t.respondents, k),
         paid_at_least_minimum=paid,
-        pay=pay_figures(t, k),
-        distribution=distribution(t.ratios, k),
-        pay_rise=share(t.pay_rise.yes, t.pay_rise.n, k),
-        pay_rise_dont_know=share(t.pay_rise.dont_know, t.pay_rise.n, k),
-        payslip=share(t.payslip.yes, t.payslip.n, k),
-        deductions=share(t.deductions.yes, t.deductions.n, k),
-        deductions_dont_know=share(t.deductions.dont_know, t.deductions.n, k),
-        payment_methods={m: share(t.methods.get(m, 0), t.methods_n, k) for m, _ in methods},
+        pay=pay_figures(t, k, paid),
+        distribution=None if bars is None else as_bins(bars),
+        pay_rise=pay_rise,
+        pay_rise_dont_know=pay_rise_dont_know,
+        payslip=share(t.payslip.yes, t.payslip.n, k, small),
+        deductions=deductions,
+        deductions_dont_know=deductions_dont_know,
+        payment_methods={m: share(t.methods.get(m, 0), t.methods_n, k, small) for m, _ in methods},
         breakdowns=breakdowns,
     )
+    return figs, bars
 
 
 def _factory_breakdown(
-    f: FactoryFigures, by: str, groups: list[tuple[str, str]], k: int, pool: _Pool
+    f: FactoryFigures, by: str, groups: list[tuple[str, str]], k: int, small: int, pool: _Pool
 ) -> Breakdown:
     tallies = [f.by.get(by, {}).get(g, Tally()) for g, _ in groups]
     if f.total.respondents < k:  # the factory itself is hidden: so is every cell
         tallies = [Tally() for _ in groups]
     hide_n = hidden_cells([t.respondents for t in tallies], k)
-    hide_share = hidden_cells([t.assessed for t in tallies], k)
+    hide_share = hidden_share_cells(
+        [t.assessed for t in tallies], [t.at_least_minimum for t in tallies], k, small
+    )
     cells = []
     for i, ((group, label), t) in enumerate(zip(groups, tallies, strict=True)):
         n_shown, share_shown = i not in hide_n, i not in hide_share
@@ -351,9 +506,11 @@ def _factory_breakdown(
             Cell(
                 group=group,
                 label=label,
-                respondents=Count(t.respondents if n_shown else None),
+                respondents=(Count(t.respondents) if n_shown else Count(None, t.respondents >= k)),
                 paid_at_least_minimum=(
-                    share(t.at_least_minimum, t.assessed, k) if share_shown else Share()
+                    share(t.at_least_minimum, t.assessed, k)
+                    if share_shown
+                    else Share(withheld=t.assessed >= k)
                 ),
             )
         )
@@ -366,43 +523,67 @@ def _listed(cells: list[Cell]) -> tuple[Cell, ...]:
     return tuple(c for c in cells if c.group != NOT_ANSWERED or not c.respondents.suppressed)
 
 
-class _Pool:
-    """Collects, figure by figure, only what was shown for single factories (rule 4)."""
+# The yes/no figures a factory shows, by name, and where they are in a tally.
+_SHARES = ("pay_rise", "pay_rise_dont_know", "payslip", "deductions", "deductions_dont_know")
 
-    def __init__(self, groups: dict[str, list[tuple[str, str]]]) -> None:
+
+def _share_counts(t: Tally) -> dict[str, tuple[int, int]]:
+    """(n, count) behind each named share of a tally."""
+    return {
+        "pay_rise": (t.pay_rise.n, t.pay_rise.yes),
+        "pay_rise_dont_know": (t.pay_rise.n, t.pay_rise.dont_know),
+        "payslip": (t.payslip.n, t.payslip.yes),
+        "deductions": (t.deductions.n, t.deductions.yes),
+        "deductions_dont_know": (t.deductions.n, t.deductions.dont_know),
+        **{f"method:{m}": (t.methods_n, c) for m, c in t.methods.items()},
+    }
+
+
+class _Pool:
+    """Adds up, figure by figure, what each factory shows exactly (rule 4)."""
+
+    def __init__(self, groups: dict[str, list[tuple[str, str]]], methods: list[str]) -> None:
         self.respondents = 0
-        self.paid = Tally()  # assessed, at_least_minimum, pays, ratios, minimums, months
-        self.pay_rise = YesTally()
-        self.payslip = YesTally()
-        self.deductions = YesTally()
-        self.methods_n = 0
-        self.methods: dict[str, int] = {}
+        self.paid = Tally()  # assessed, at_least_minimum, pays, ratios: exact shares only
+        self.minimums: set[MinimumKey] = set()  # table lines and months of every shown share
+        self.months: set[str] = set()
+        self.shares: dict[str, list[int]] = {
+            name: [0, 0] for name in (*_SHARES, *(f"method:{m}" for m in methods))
+        }  # name -> [n, count]
+        self.bars: list[list[Bar]] = []
         self.groups = groups
         self.cells: dict[tuple[str, str], list[int]] = {
             (b, g): [0, 0, 0] for b, gs in groups.items() for g, _ in gs
         }  # respondents, assessed, at_least_minimum
 
-    def add(self, t: Tally, shown: Figures) -> None:
+    def add(self, t: Tally, shown: Figures, bars: list[Bar] | None) -> None:
         if not shown.respondents.suppressed:
             self.respondents += t.respondents
-        if not shown.paid_at_least_minimum.suppressed:
+        paid = shown.paid_at_least_minimum
+        if paid.share is not None:
+            self.minimums |= t.minimums
+            self.months |= t.months
+        if paid.exact:
             self.paid.assessed += t.assessed
             self.paid.at_least_minimum += t.at_least_minimum
             self.paid.pays += t.pays
             self.paid.ratios += t.ratios
-            self.paid.minimums |= t.minimums
-            self.paid.months |= t.months
-        for mine, theirs, figure in (
-            (self.pay_rise, t.pay_rise, shown.pay_rise),
-            (self.payslip, t.payslip, shown.payslip),
-            (self.deductions, t.deductions, shown.deductions),
-        ):
-            if not figure.suppressed:
-                mine.merge(theirs)
-        if shown.payment_methods and not next(iter(shown.payment_methods.values())).suppressed:
-            self.methods_n += t.methods_n
-            for m, n in t.methods.items():
-                self.methods[m] = self.methods.get(m, 0) + n
+        if bars is not None and paid.exact:  # the pooled bars cover what the pooled share does
+            self.bars.append(bars)
+        figures = {
+            "pay_rise": shown.pay_rise,
+            "pay_rise_dont_know": shown.pay_rise_dont_know,
+            "payslip": shown.payslip,
+            "deductions": shown.deductions,
+            "deductions_dont_know": shown.deductions_dont_know,
+            **{f"method:{m}": s for m, s in shown.payment_methods.items()},
+        }
+        counts = _share_counts(t)
+        for name, figure in figures.items():
+            if figure.exact:
+                n, c = counts.get(name, (t.methods_n, 0))
+                self.shares[name][0] += n
+                self.shares[name][1] += c
 
     def add_cell(self, by: str, group: str, t: Tally, n_shown: bool, share_shown: bool) -> None:
         cell = self.cells[(by, group)]
@@ -412,24 +593,34 @@ class _Pool:
             cell[1] += t.assessed
             cell[2] += t.at_least_minimum
 
-    def tally(self) -> Tally:
-        t = Tally(
-            respondents=self.respondents,
-            assessed=self.paid.assessed,
-            at_least_minimum=self.paid.at_least_minimum,
-            pays=self.paid.pays,
-            ratios=self.paid.ratios,
-            minimums=self.paid.minimums,
-            months=self.paid.months,
-            pay_rise=self.pay_rise,
-            payslip=self.payslip,
-            deductions=self.deductions,
-            methods_n=self.methods_n,
-        )
-        add_counts(t.methods, self.methods)
-        return t
+    def _share(self, name: str, k: int, small: int) -> Share:
+        n, c = self.shares[name]
+        return share(c, n, k, small)
 
-    def breakdowns(self, k: int) -> tuple[Breakdown, ...]:
+    def figures(self, k: int, small: int, breakdowns: tuple[Breakdown, ...]) -> Figures:
+        """Every pooled figure is a sum of exact factory figures, each with a count and rest of
+        at least `small`: so are the sums, and no pooled share ever needs a range."""
+        paid = share(self.paid.at_least_minimum, self.paid.assessed, k, small)
+        bars = pooled_bars(self.bars)
+        return Figures(
+            respondents=count(self.respondents, k),
+            paid_at_least_minimum=paid,
+            pay=pay_figures(self.paid, k),
+            distribution=as_bins(bars) if bars else None,
+            pay_rise=self._share("pay_rise", k, small),
+            pay_rise_dont_know=self._share("pay_rise_dont_know", k, small),
+            payslip=self._share("payslip", k, small),
+            deductions=self._share("deductions", k, small),
+            deductions_dont_know=self._share("deductions_dont_know", k, small),
+            payment_methods={
+                name.removeprefix("method:"): self._share(name, k, small)
+                for name in self.shares
+                if name.startswith("method:")
+            },
+            breakdowns=breakdowns,
+        )
+
+    def breakdowns(self, k: int, small: int) -> tuple[Breakdown, ...]:
         # Pooled cells hold only shown cells (each >= k), so no complementary step is needed.
         return tuple(
             Breakdown(
@@ -441,7 +632,7 @@ class _Pool:
                             label=label,
                             respondents=count(self.cells[(b, g)][0], k),
                             paid_at_least_minimum=share(
-                                self.cells[(b, g)][2], self.cells[(b, g)][1], k
+                                self.cells[(b, g)][2], self.cells[(b, g)][1], k, small
                             ),
                         )
                         for g, label in gs

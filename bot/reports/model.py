@@ -40,19 +40,35 @@ class Count:
     """A number of respondents; ``n`` is None when fewer than k (not shown)."""
 
     n: int | None
+    withheld: bool = False  # hidden though >= k, so that a smaller hidden cell stays hidden
 
     @property
     def suppressed(self) -> bool:
         return self.n is None
 
 
+Bound = Literal["at_least", "at_most"]
+
+
 @dataclass(frozen=True)
 class Share:
-    """A share of ``n`` answers with its 95% Wilson interval; all None when not shown."""
+    """A share of ``n`` answers with its 95% Wilson interval; all None when not shown.
+
+    A share shown as a range (brands, when the count or the rest is 0, 1 or 2) has a
+    ``bound``: ``share`` is then the bound ("at least 94%", "at most 6%"), and ``ci95`` the
+    interval that covers every count the range allows."""
 
     n: int | None = None
     share: float | None = None
     ci95: tuple[float, float] | None = None
+    bound: Bound | None = None
+    # Hidden though n >= k: it could point to a few workers (rule 3 or 5), "not shown".
+    withheld: bool = False
+
+    @property
+    def exact(self) -> bool:
+        """Shown as a number (not hidden, not a range)."""
+        return self.share is not None and self.bound is None
 
     @property
     def suppressed(self) -> bool:
@@ -77,8 +93,14 @@ class PayFigures:
 @dataclass(frozen=True)
 class Bin:
     """One bar of the pay distribution, pay as a fraction of each worker's applicable minimum:
-    ``low`` <= pay/minimum < ``high`` (``high`` None: no upper bound). Every bar holds at least
-    k answers, except a whole side of the minimum line (what the share already tells)."""
+    ``low`` <= pay/minimum < ``high`` (``high`` None: no upper bound). A factory's bars hold at
+    least k answers, except a whole side of the minimum line (what the share already tells);
+    a bar crosses the minimum line only next to a share shown as a range. Pooled bars are sums
+    of whole factory bars."""
+
+    @property
+    def crosses_minimum(self) -> bool:
+        return self.low < 1.0 and (self.high is None or self.high > 1.0)
 
     low: float
     high: float | None
@@ -203,6 +225,7 @@ class Report:
     quality: tuple[QualityFlag, ...] | None = None  # CSO reports only
     plausible_pay: tuple[int, int] | None = None  # the survey's plausible pay range (PKR)
     notes: tuple[str, ...] = field(default=())
+    small: int = 0  # brands: counts behind a share below this are shown as ranges (rule 5)
 
     @property
     def for_brand(self) -> bool:

@@ -51,8 +51,8 @@ FACTORY_RESULTS = T_("Results per factory")
 ALL_FACTORIES = T_("All factories shown")
 POOLED_OVER = T_("Pooled over the {n} factories with enough answers to show their figures.")
 ALL_FACTORIES_NOTE = T_(
-    "“All factories shown” pools, figure by figure, only the factories whose own figure is "
-    "shown, so that no hidden figure can be worked out by subtraction."
+    "“All factories shown” adds up, figure by figure, only what each factory shows exactly, "
+    "so that nothing hidden can be worked out by subtraction."
 )
 PAY = T_("Reported pay")
 CONDITIONS = T_("Payslips, pay rises, deductions and payment")
@@ -124,11 +124,14 @@ NO_LIMIT = T_("and more")
 HIDDEN = T_("fewer than {k} answers")
 HIDDEN_COUNT = T_("fewer than {k}")  # before a noun: "fewer than 5 pay figures"
 NOT_SHOWN = T_("not shown")
+WITHHELD = T_("not shown: it could point to a few workers")
 NOT_KNOWN = T_("not known")
 VERDICT_MET = T_("Minimum likely met")
 VERDICT_NOT_MET = T_("Minimum likely not met")
 VERDICT_INCONCLUSIVE = T_("Inconclusive")
 SHARE_OF = T_("{share} of {n}")
+AT_LEAST = T_("at least {share}")
+AT_MOST = T_("at most {share}")
 GRADE_UNSKILLED = T_("Unskilled")
 GRADE_SEMI_SKILLED = T_("Semi-skilled")
 GRADE_SKILLED = T_("Skilled")
@@ -152,9 +155,15 @@ CHART_SHARES = T_("Share paid at least the legal minimum, with its interval (95%
 CHART_THRESHOLD = T_("Verdict threshold ({share})")
 CHART_DISTRIBUTION = T_("Reported pay relative to the applicable legal minimum")
 CHART_MINIMUM = T_("Legal minimum")
+CHART_MINIMUM_INSIDE = T_("Legal minimum: inside this bar")
 CHART_X_PCT = T_("Pay relative to the legal minimum")
 CHART_Y_SHARE = T_("Share of answers")
-CHART_BAR_NOTE = T_("Each bar holds at least {k} answers; bars never cross the minimum line.")
+ANY_PAY = T_("any pay")  # a single bar holding every answer
+CHART_BAR_NOTE = T_(
+    "Each bar of a factory holds at least {k} answers, or all the answers on one side of the "
+    "minimum line; a bar crosses that line only where the share is shown as a range. The bars "
+    "for all factories add up the factories' own bars."
+)
 
 # --------------------------------------------------------------------- method, in plain words
 METHOD_TEXT = (
@@ -203,14 +212,28 @@ DISCLOSURE_TEXT = (
         "When one group of a breakdown is hidden, more groups are hidden, so that a hidden "
         "figure cannot be worked out by subtracting the shown ones from the total."
     ),
-    T_("Totals over several factories pool only figures that are shown for the single factories."),
     T_(
-        "Pay distributions are drawn in bars of at least {k} answers, and no bar crosses the "
-        "minimum line."
+        "A figure for all factories together adds up, figure by figure, only what the single "
+        "factories show exactly, and its pay bars are whole bars of the factories added up. "
+        "Subtracting shown figures from it, in this report or in a later report of the same "
+        "round, gives nothing that the factories' own figures do not show."
+    ),
+    T_(
+        "The pay bars of a factory hold at least {k} answers each, or all the answers on one "
+        "side of the minimum line (a number the share already gives); a bar crosses the "
+        "minimum line only next to a share shown as a range."
     ),
     T_(
         "Brands receive results only after a round has closed, only for the factories they "
         "source from, and never free-text comments, single answers or dates finer than the "
         "round."
     ),
+)
+# For brands only (bot.reports.disclosure, rule 5).
+RANGE_TEXT = T_(
+    "When the count behind a share, or the rest of it, is 0, 1 or 2, the share is shown as a "
+    "range (“at least 94%”, “at most 6%”) with an interval that covers the whole range, and "
+    "the verdict follows that interval. Zero is part of the range, so that the range does "
+    "not itself say that one or two workers are behind it. Such shares do not enter the "
+    "figures for all factories, and the shares of a factory's groups are then hidden."
 )

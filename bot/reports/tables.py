@@ -72,12 +72,19 @@ def text(value: str) -> Value:
     return Value(value)
 
 
-def _n(c: Count, k: int) -> Cell:
+def _n(c: Count, k: int, tx: ReportText | None = None) -> Cell:
+    if c.n is None and c.withheld and tx is not None:
+        return Value(tx.hidden_count(c, k))
     return Hidden(k) if c.n is None else Value(c.n, "int")
 
 
-def _share(s: Share, k: int) -> Cell:
-    return Hidden(k) if s.share is None else Value(round(s.share, 3), "pct")
+def _share(s: Share, k: int, tx: ReportText) -> Cell:
+    """A share as a number; a share shown as a range as its words ("at least 94%")."""
+    if s.share is None:
+        return Value(tx.hidden_share(s, k)) if s.withheld else Hidden(k)
+    if s.bound is not None:
+        return Value(tx.share(s))
+    return Value(round(s.share, 3), "pct")
 
 
 def _share_n(s: Share, k: int) -> Cell:
@@ -122,7 +129,7 @@ def factories_table(report: Report, tx: ReportText) -> Table:
                 Value(f.headcount, "int") if f and f.headcount else BLANK,
                 _n(fig.respondents, k),
                 rate,
-                _share(paid, k),
+                _share(paid, k, tx),
                 _share_n(paid, k),
                 _ci(paid, k, 0),
                 _ci(paid, k, 1),
@@ -188,12 +195,12 @@ def conditions_table(report: Report, tx: ReportText) -> Table:
         rows.append(
             (
                 *_ident(f, tx),
-                _share(fig.pay_rise, k),
-                _share(fig.pay_rise_dont_know, k),
-                _share(fig.payslip, k),
-                _share(fig.deductions, k),
-                _share(fig.deductions_dont_know, k),
-                *(_share(fig.payment_methods[m], k) for m, _ in report.payment_methods),
+                _share(fig.pay_rise, k, tx),
+                _share(fig.pay_rise_dont_know, k, tx),
+                _share(fig.payslip, k, tx),
+                _share(fig.deductions, k, tx),
+                _share(fig.deductions_dont_know, k, tx),
+                *(_share(fig.payment_methods[m], k, tx) for m, _ in report.payment_methods),
             )
         )
     columns = (
@@ -222,8 +229,8 @@ def breakdown_table(report: Report, tx: ReportText, by: str) -> Table:
                 (
                     *_ident(f, tx),
                     text(tx.label(cell.label)),
-                    _n(cell.respondents, k),
-                    _share(paid, k),
+                    _n(cell.respondents, k, tx),
+                    _share(paid, k, tx),
                     _share_n(paid, k),
                     _ci(paid, k, 0),
                     _ci(paid, k, 1),
@@ -357,7 +364,7 @@ def method_lines(report: Report, tx: ReportText) -> list[tuple[str, str]]:
         (tx(S.VERDICT_RULE), verdict_text(report, tx)),
     ]
     lines += [(tx(S.METHOD), tx(p)) for p in S.METHOD_TEXT]
-    lines += [(tx(S.DISCLOSURE), tx(p, k=report.k)) for p in S.DISCLOSURE_TEXT]
+    lines += [(tx(S.DISCLOSURE), p) for p in tx.disclosure_rules(report.k, report.small)]
     lines.append((tx(S.ALL_FACTORIES), tx(S.ALL_FACTORIES_NOTE)))
     return lines
 

@@ -12,7 +12,7 @@ from babel.numbers import format_decimal, format_percent
 from bot.config import PROJECT_ROOT
 from bot.i18n import Catalogs, Localizer
 from bot.reports import strings as S
-from bot.reports.model import Verdict
+from bot.reports.model import Count, Share, Verdict
 
 REPORT_LANGUAGES = ("en", "nl")
 REPORTS_DOMAIN = "reports"
@@ -58,6 +58,23 @@ class ReportText:
         pattern = "#,##0%" if digits == 0 else "#,##0." + "0" * digits + "%"
         return format_percent(value, pattern, locale=self.lang)
 
+    def share(self, s: Share) -> str:
+        """A shown share: "35%", or a range "at least 94%" / "at most 6%"."""
+        assert s.share is not None
+        value = self.pct(s.share)
+        if s.bound == "at_least":
+            return self(S.AT_LEAST, share=value)
+        if s.bound == "at_most":
+            return self(S.AT_MOST, share=value)
+        return value
+
+    def disclosure_rules(self, k: int, small: int) -> list[str]:
+        """The disclosure rules in plain words, as every format states them."""
+        rules = [self(p, k=k) for p in S.DISCLOSURE_TEXT]
+        if small:
+            rules.insert(-1, self(S.RANGE_TEXT))
+        return rules
+
     def interval(self, ci: tuple[float, float]) -> str:
         return f"{self.pct(ci[0])}{DASH}{self.pct(ci[1])}"
 
@@ -83,6 +100,13 @@ class ReportText:
         if note is None:
             note = self._hidden[k] = self(S.HIDDEN, k=k)
         return note
+
+    def hidden_count(self, c: Count, k: int) -> str:
+        return self(S.WITHHELD) if c.withheld else self.hidden(k)
+
+    def hidden_share(self, s: Share, k: int) -> str:
+        """Why a share is not shown: too few answers, or it could point to a few workers."""
+        return self(S.WITHHELD) if s.withheld else self.hidden(k)
 
     def verdict(self, verdict: Verdict) -> str:
         return self(VERDICTS[verdict])

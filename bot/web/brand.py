@@ -110,7 +110,10 @@ def verdict_symbol(verdict: str) -> str:
 
 def distribution_rows(bins: tuple[Bin, ...], tx: ReportText) -> list[tuple[str, str, bool]]:
     """The pay distribution chart as text: (bar, share of answers, below the minimum)."""
-    return [(charts.bin_label(b, tx), tx.pct(b.share), b.low < 1.0) for b in bins]
+    return [
+        (charts.bin_label(b, tx), tx.pct(b.share), b.high is not None and b.high <= 1.0)
+        for b in bins
+    ]
 
 
 def distribution_alt(bins: tuple[Bin, ...], tx: ReportText) -> str:
@@ -125,7 +128,7 @@ def shares_alt(factories: list[FactoryReport], report: Report, tx: ReportText) -
         value = (
             tx.hidden(report.k)
             if s.share is None or s.ci95 is None
-            else f"{tx.pct(s.share)} ({tx.interval(s.ci95)}), {tx.verdict(f.verdict)}"
+            else f"{tx.share(s)} ({tx.interval(s.ci95)}), {tx.verdict(f.verdict)}"
         )
         parts.append(f"{f.code}: {value}")
     return f"{tx(S.CHART_SHARES)}. " + "; ".join(parts)
@@ -239,7 +242,7 @@ async def factories(request: Request) -> Response:
             "round": rnd,
             "verdict": part.verdict,
             "verdict_text": translate(request, VERDICT_NAMES[part.verdict]),
-            "share": None if paid.share is None else tx.pct(paid.share),
+            "share": None if paid.share is None else tx.share(paid),
             "hidden": translate(request, HIDDEN, k=report.k),
             "interval": V.interval_text(paid, tx),
         }
@@ -315,7 +318,7 @@ async def round_results(request: Request) -> Response:
             for m in report.minimums
         ],
         "method": [tx(p) for p in S.METHOD_TEXT],
-        "disclosure": [tx(p, k=report.k) for p in S.DISCLOSURE_TEXT],
+        "disclosure": tx.disclosure_rules(report.k, report.small),
         "confidential": tx(S.CONFIDENTIAL),
         "downloads": _downloads(request, round_id, lang),
     }

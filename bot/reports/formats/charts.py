@@ -124,7 +124,7 @@ def _shares_chart(
         ax.text(
             1.02,
             y,
-            f"{tx.pct(s.share)}  ({tx.interval(s.ci95)})  {tx.verdict(f.verdict)}",
+            f"{tx.share(s)}  ({tx.interval(s.ci95)})  {tx.verdict(f.verdict)}",
             fontsize=7,
             color=INK,
             va="center",
@@ -145,7 +145,9 @@ def _short(text: str, limit: int = 34) -> str:
 
 
 def bin_label(b: Bin, tx: ReportText) -> str:
-    """ "< 70%", "90–100%", "170%+"."""
+    """ "< 70%", "90–100%", "170%+", or "any pay" for one bar that holds every answer."""
+    if b.low == 0 and b.high is None:
+        return tx(S.ANY_PAY)
     if b.low == 0 and b.high is not None:
         return f"< {tx.pct(b.high)}"
     if b.high is None:
@@ -172,17 +174,22 @@ def _distribution_chart(
     ax.grid(axis="x", visible=False)
     ax.grid(axis="y", color=GRID, linewidth=0.8)
     xs = range(len(bins))
-    colours = [BELOW if b.low < 1.0 else TEAL for b in bins]
+    # A bar that crosses the minimum (next to a share shown as a range) is neither colour,
+    # and the line is drawn through it.
+    colours = [MUTED if b.crosses_minimum else BELOW if b.low < 1.0 else TEAL for b in bins]
     ax.bar(xs, [b.share for b in bins], width=0.78, color=colours)
     for x, b in zip(xs, bins, strict=True):
         ax.text(x, b.share, tx.pct(b.share), ha="center", va="bottom", fontsize=6.5, color=INK)
+    crossing = next((i for i, b in enumerate(bins) if b.crosses_minimum), None)
     first_above = next((i for i, b in enumerate(bins) if b.low >= 1.0), len(bins))
-    line = first_above - 0.5
-    ax.axvline(line, color=INK, linewidth=1.1)
+    line = float(crossing) if crossing is not None else first_above - 0.5
+    ax.axvline(
+        line, color=INK, linewidth=1.1, linestyle=(0, (2, 2)) if crossing is not None else "-"
+    )
     ax.text(
         line,
         1.02,
-        tx(S.CHART_MINIMUM),
+        tx(S.CHART_MINIMUM_INSIDE if crossing is not None else S.CHART_MINIMUM),
         transform=ax.get_xaxis_transform(),
         fontsize=6.5,
         color=INK,

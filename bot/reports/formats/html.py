@@ -285,7 +285,7 @@ def render_html(report: Report, tx: ReportText) -> bytes:
             (q.factory, names.get(q.factory, ""), *flag_text(q, report, tx)) for q in report.quality
         ],
         method=[tx(p) for p in S.METHOD_TEXT],
-        disclosure=[tx(p, k=report.k) for p in S.DISCLOSURE_TEXT],
+        disclosure=tx.disclosure_rules(report.k, report.small),
         confidential=tx(S.CONFIDENTIAL if report.for_brand else S.CSO_ONLY),
     )
     return html.encode("utf-8")

@@ -30,8 +30,11 @@ def _r(value: float) -> float:
 
 def share_json(s: Share, k: int, tx: ReportText) -> dict[str, Any]:
     if s.share is None or s.ci95 is None or s.n is None:
-        return {"suppressed": True, "note": tx.hidden(k)}  # (tx.hidden is cached per k)
-    return {"suppressed": False, "n": s.n, "share": _r(s.share), "ci95": [_r(c) for c in s.ci95]}
+        return {"suppressed": True, "note": tx.hidden_share(s, k)}  # (cached per k)
+    shown = {"suppressed": False, "n": s.n, "share": _r(s.share), "ci95": [_r(c) for c in s.ci95]}
+    if s.bound is not None:
+        shown["bound"] = s.bound
+    return shown
 
 
 def _count(c: Count) -> int | None:
@@ -128,7 +131,7 @@ def report_json(report: Report, tx: ReportText) -> dict[str, Any]:
         },
         "disclosure": {
             "k": k,
-            "rules": [tx(p, k=k) for p in S.DISCLOSURE_TEXT],
+            "rules": tx.disclosure_rules(k, report.small),
         },
         "verdict_rule": {
             "likely_ok_lower": report.verdict_rule.ok_lower,

@@ -601,7 +601,7 @@ def _method(report: Report, tx: ReportText, st: _Styles) -> list[Flowable]:
     out += [_p(tx(p), st.body) for p in S.METHOD_TEXT]
     out += [_p(tx(S.VERDICT_RULE), st.h3), _p(verdict_text(report, tx), st.body)]
     out.append(_p(tx(S.DISCLOSURE), st.h2))
-    out += [_p("•  " + tx(p, k=report.k), st.body) for p in S.DISCLOSURE_TEXT]
+    out += [_p("•  " + p, st.body) for p in tx.disclosure_rules(report.k, report.small)]
     out += [Spacer(1, 6 * mm), _p(tx(S.GENERATED_BY), st.muted)]
     for p in out:
         if isinstance(p, Paragraph):

@@ -31,7 +31,7 @@ class SummaryRow:
 
 
 def share_text(s: Share, tx: ReportText, k: int) -> str:
-    return tx.hidden(k) if s.share is None else tx.pct(s.share)
+    return tx.hidden_share(s, k) if s.share is None else tx.share(s)
 
 
 def interval_text(s: Share, tx: ReportText) -> str:
@@ -84,7 +84,7 @@ def findings(report: Report, tx: ReportText) -> list[str]:
         lines.append(
             tx(
                 S.FINDING_OVERALL,
-                share=tx.pct(paid.share),
+                share=tx.share(paid),
                 interval=tx.interval(paid.ci95),
                 n=tx.number(paid.n),
             )
@@ -184,7 +184,9 @@ def breakdown_rows(b: Breakdown, tx: ReportText, k: int) -> list[tuple[str, str,
     return [
         (
             tx.label(c.label),
-            n_text(c.respondents.n, tx, k),
+            tx.hidden_count(c.respondents, k)
+            if c.respondents.n is None
+            else tx.number(c.respondents.n),
             share_text(c.paid_at_least_minimum, tx, k),
             interval_text(c.paid_at_least_minimum, tx),
         )
