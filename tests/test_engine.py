@@ -1822,3 +1822,96 @@ def test_phone_and_identity_numbers_and_emails_are_not_stored_from_a_comment(
     conv = begin(engine, now, factory_ref, "en", at="comment")
     conv.type(typed)
     assert conv.events == [AnswerGiven("comment", stored or typed)]
+
+
+# ----------------------------------------------------------------- the minimum of one's grade
+def _finish_with(conv: Conversation, job: str, pay: str | None) -> None:
+    """Answer happily, but name `job` and give `pay` for a full month (None: part month)."""
+    advance_to(conv, "job")
+    conv.press(job)
+    advance_to(conv, "full_month")
+    if pay is None:
+        conv.press("no")
+    else:
+        conv.press("yes")
+        conv.type(pay)
+    finish(conv)
+
+
+@pytest.mark.parametrize(
+    ("job", "pay", "says"),
+    [
+        # A machine operator is semi-skilled: 41,380 in Sindh from July 2025, not 40,000.
+        (
+            "operator",
+            "40000",
+            [
+                "is PKR 41,380 a month for semi-skilled work.",
+                "You told us your pay for that month was PKR 40,000. "
+                "That is PKR 1,380 less than this minimum.",
+            ],
+        ),
+        (
+            "helper",
+            "40000",
+            [
+                "is PKR 40,000 a month for unskilled work.",
+                "You told us your pay for that month was PKR 40,000. "
+                "That is at least this minimum.",
+            ],
+        ),
+        ("checker", "٤٥٠٠٠", ["for semi-skilled work.", "PKR 45,000. That is at least"]),
+        ("operator", None, ["is PKR 41,380 a month for semi-skilled work."]),
+    ],
+)
+def test_the_last_message_quotes_the_minimum_of_the_workers_grade_and_compares_their_pay(
+    engine: Engine,
+    now: datetime,
+    factory_ref: FactoryRef,
+    job: str,
+    pay: str | None,
+    says: list[str],
+) -> None:
+    conv = begin(engine, now, factory_ref, "en", at="job")
+    _finish_with(conv, job, pay)
+    assert conv.state.phase == "done"
+    for text in says:
+        assert text in conv.text, conv.text
+    if pay is None:  # no full month's pay: nothing to compare, and no word about it
+        assert "You told us your pay" not in conv.text
+
+
+def test_a_grade_without_its_own_figure_gets_the_unskilled_minimum_and_is_told_so(
+    engine: Engine, now: datetime
+) -> None:
+    """Punjab's table has only the unskilled line: an operator there is told it is the
+    unskilled figure, which every worker is owed."""
+    lahore = FactoryRef(
+        code="L4H9RE", name="Ravi Garments", region="punjab", round_id=1, factory_id=2
+    )
+    conv = begin(engine, now, lahore, "en", at="job")
+    _finish_with(conv, "operator", "39000")
+    assert "is PKR 40,000 a month for unskilled work." in conv.text
+    assert "There is no separate figure for semi-skilled work for this month yet" in conv.text
+    assert "That is PKR 1,000 less than this minimum." in conv.text
+
+
+@pytest.mark.parametrize(
+    ("lang", "grade", "less"),
+    [("ur", "نیم ہنر مند", "سے {gap} کم ہے"), ("sd", "اڌ هنرمند", "کان {gap} گهٽ آهي")],
+)
+def test_urdu_and_sindhi_workers_read_their_own_minimum_and_the_gap(
+    engine: Engine,
+    catalogs: Catalogs,
+    now: datetime,
+    factory_ref: FactoryRef,
+    lang: str,
+    grade: str,
+    less: str,
+) -> None:
+    conv = begin(engine, now, factory_ref, lang, at="job")
+    _finish_with(conv, "operator", "۴۰۰۰۰")  # typed in Urdu digits
+    loc = catalogs.get(lang)
+    assert grade in conv.text
+    assert loc.money(41_380) in conv.text
+    assert less.format(gap=loc.money(1_380)) in conv.text

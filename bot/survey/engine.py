@@ -43,7 +43,7 @@ from bot.survey.state import (
     ResponseStarted,
     Sprint,
 )
-from bot.wages import WageTable
+from bot.wages import UNSKILLED, WageTable
 
 SETUP_TYPES = frozenset({"language", "consent", "factory"})
 SKIP, DONE, OK, RETRY = "_skip", "_done", "_ok", "_retry"
@@ -380,21 +380,62 @@ class Engine:
         return date(index // 12, index % 12 + 1, 1)
 
     def _minimum_info(self, st: _Step) -> str | None:
+        """The minimum of the worker's own grade for the month they told us about, and, when
+        they gave a full month's pay, whether that pay reached it and by how much it fell
+        short: a fact, in their language, never a verdict on anyone."""
         state, loc = st.state, st.loc
         month_q = self.survey.with_role("pay_month")
         if state.factory is None or month_q is None or month_q.id not in state.answers:
             return None
         month = _month_date(state.answers[month_q.id])
-        minimum = self.wages.minimum_for(state.factory.region, "unskilled", month)
+        grade = self._grade(state)
+        minimum = self.wages.minimum_for(state.factory.region, grade, month)
         if minimum is None:
             return None
         region = self.wages.regions[state.factory.region].name
-        return loc.gettext(
-            P.MINIMUM_INFO,
-            region=loc.gettext(region),
-            month=loc.month(month),
-            minimum=loc.money(minimum.amount),
-        )
+        lines = [
+            loc.gettext(
+                P.MINIMUM_INFO,
+                region=loc.gettext(region),
+                month=loc.month(month),
+                minimum=loc.money(minimum.amount),
+                grade=loc.gettext(P.GRADE_WORDS.get(minimum.grade_used, minimum.grade_used)),
+            )
+        ]
+        if minimum.grade_used != grade:
+            lines.append(
+                loc.gettext(P.MINIMUM_FALLBACK, grade=loc.gettext(P.GRADE_WORDS.get(grade, grade)))
+            )
+        pay = self._full_month_pay(state)
+        if pay is not None and pay < minimum.amount:
+            lines.append(
+                loc.gettext(
+                    P.PAY_BELOW_MINIMUM,
+                    pay=loc.money(pay),
+                    gap=loc.money(minimum.amount - pay),
+                )
+            )
+        elif pay is not None:
+            lines.append(loc.gettext(P.PAY_AT_LEAST_MINIMUM, pay=loc.money(pay)))
+        return "\n\n".join(lines)
+
+    def _grade(self, state: ConversationState) -> str:
+        """The wage grade of the job the worker named; unskilled when none (every worker is
+        owed at least that), as the reports compare."""
+        q = self.survey.with_role("grade")
+        if q is None or q.id not in state.answers:
+            return UNSKILLED
+        choice = next((c for c in q.choices or () if c.id == state.answers[q.id]), None)
+        return choice.grade if choice is not None and choice.grade else UNSKILLED
+
+    def _full_month_pay(self, state: ConversationState) -> int | None:
+        """The pay the worker gave for a full month, if they did."""
+        full_q, pay_q = self.survey.with_role("full_month"), self.survey.with_role("pay")
+        if pay_q is None or not isinstance(state.answers.get(pay_q.id), int):
+            return None
+        if full_q is not None and state.answers.get(full_q.id) != "yes":
+            return None
+        return int(state.answers[pay_q.id])
 
     # ------------------------------------------------------------------ commands
     def _command_of(self, inp: Input) -> Command | None:

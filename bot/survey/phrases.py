@@ -69,7 +69,24 @@ ALREADY_DONE = N_(
 NOT_STARTED = N_("To take part, scan the QR code on the poster at your factory, or type its code.")
 MINIMUM_INFO = N_(
     "For your information: the legal minimum wage in {region} for {month} is {minimum} a month "
-    "for unskilled work."
+    "for {grade} work."
+)
+# The wage grades as a worker reads them, in MINIMUM_INFO's {grade}.
+GRADE_WORDS = {
+    "unskilled": N_("unskilled"),
+    "semi_skilled": N_("semi-skilled"),
+    "skilled": N_("skilled"),
+    "highly_skilled": N_("highly skilled"),
+}
+MINIMUM_FALLBACK = N_(
+    "There is no separate figure for {grade} work for this month yet, so this is the minimum "
+    "for unskilled work. Every worker is owed at least this."
+)
+PAY_BELOW_MINIMUM = N_(
+    "You told us your pay for that month was {pay}. That is {gap} less than this minimum."
+)
+PAY_AT_LEAST_MINIMUM = N_(
+    "You told us your pay for that month was {pay}. That is at least this minimum."
 )
 CHOICE_NUMBERED = N_("{number}. {label}")
 LANGUAGE_SET = N_("Language: English")
