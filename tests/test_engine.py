@@ -31,6 +31,7 @@ from bot.survey.state import (
     ResponseStarted,
     Sprint,
 )
+from bot.wages import WageTable
 
 LANGS = ["en", "ur", "sd"]
 ARABIC_SCRIPT = re.compile(r"[\u0600-\u06ff]")
@@ -359,7 +360,9 @@ def test_wage_typed_in_any_script_or_style_is_stored_as_whole_rupees(
     conv = begin(engine, now, factory_ref, lang, at="pay")
     conv.type(typed)
     assert conv.events == [AnswerGiven("pay", 38000)]
-    assert conv.sprint.echo == catalogs.get(lang).money(38000)
+    # The Sindh survey's pay is echo: false: saved, not repeated (with echo: true it is
+    # repeated as money: the test below).
+    assert conv.sprint.echo == catalogs.get(lang).gettext("saved")
     assert conv.last.question_id == "pay_rise"
 
 
@@ -1847,8 +1850,7 @@ def _finish_with(conv: Conversation, job: str, pay: str | None) -> None:
             "40000",
             [
                 "is PKR 41,380 a month for semi-skilled work.",
-                "You told us your pay for that month was PKR 40,000. "
-                "That is PKR 1,380 less than this minimum.",
+                "The pay you told us for that month is PKR 1,380 less than this minimum.",
             ],
         ),
         (
@@ -1856,11 +1858,10 @@ def _finish_with(conv: Conversation, job: str, pay: str | None) -> None:
             "40000",
             [
                 "is PKR 40,000 a month for unskilled work.",
-                "You told us your pay for that month was PKR 40,000. "
-                "That is at least this minimum.",
+                "The pay you told us for that month is at least this minimum.",
             ],
         ),
-        ("checker", "٤٥٠٠٠", ["for semi-skilled work.", "PKR 45,000. That is at least"]),
+        ("checker", "٤٥٠٠٠", ["for semi-skilled work.", "is at least this minimum."]),
         ("operator", None, ["is PKR 41,380 a month for semi-skilled work."]),
     ],
 )
@@ -1878,7 +1879,9 @@ def test_the_last_message_quotes_the_minimum_of_the_workers_grade_and_compares_t
     for text in says:
         assert text in conv.text, conv.text
     if pay is None:  # no full month's pay: nothing to compare, and no word about it
-        assert "You told us your pay" not in conv.text
+        assert "The pay you told us" not in conv.text
+    else:  # the amount itself is not repeated (the pay question is echo: false)
+        assert "PKR 40,000." not in conv.text.split("semi-skilled work.")[-1]
 
 
 def test_a_grade_without_its_own_figure_gets_the_unskilled_minimum_and_is_told_so(
@@ -1893,7 +1896,7 @@ def test_a_grade_without_its_own_figure_gets_the_unskilled_minimum_and_is_told_s
     _finish_with(conv, "operator", "39000")
     assert "is PKR 40,000 a month for unskilled work." in conv.text
     assert "There is no separate figure for semi-skilled work for this month yet" in conv.text
-    assert "That is PKR 1,000 less than this minimum." in conv.text
+    assert "is PKR 1,000 less than this minimum." in conv.text
 
 
 @pytest.mark.parametrize(
@@ -1915,3 +1918,34 @@ def test_urdu_and_sindhi_workers_read_their_own_minimum_and_the_gap(
     assert grade in conv.text
     assert loc.money(41_380) in conv.text
     assert less.format(gap=loc.money(1_380)) in conv.text
+
+
+def test_answers_marked_echo_false_are_saved_without_being_repeated(
+    engine: Engine, now: datetime, factory_ref: FactoryRef, catalogs: Catalogs
+) -> None:
+    """The Sindh survey marks pay and deductions `echo: false`: a supervisor reading the chat
+    sees "saved", not the amount; other answers are still repeated back."""
+    conv = begin(engine, now, factory_ref, "ur", at="pay")
+    sprint = conv.type("۳۸۰۰۰")
+    assert sprint.echo == tr(catalogs, "ur", "saved")
+    assert conv.state.answers["pay"] == 38000  # kept, only not repeated
+    assert "38" not in (sprint.echo or "") and "۳۸" not in (sprint.echo or "")
+    advance_to(conv, "deductions")
+    assert conv.press("yes").echo == tr(catalogs, "ur", "saved")
+    assert conv.press("woman").echo == tr(catalogs, "ur", "Woman")  # gender: echoed as before
+
+
+def test_a_number_question_that_echoes_repeats_the_amount_as_money(
+    survey: Survey, wages: WageTable, catalogs: Catalogs, now: datetime, factory_ref: FactoryRef
+) -> None:
+    echoing = survey.model_copy(
+        update={
+            "questions": [
+                q.model_copy(update={"echo": True}) if q.id == "pay" else q
+                for q in survey.questions
+            ]
+        }
+    )
+    conv = begin(Engine(echoing, wages, catalogs), now, factory_ref, "ur", at="pay")
+    conv.type("۳۸۰۰۰")
+    assert conv.sprint.echo == catalogs.get("ur").money(38000)

@@ -123,6 +123,8 @@ class Question(_Strict):
     contact_opt_in: bool = False
     # the answer that holds the wage grade (job question) / the month the pay is about
     role: Literal["grade", "pay_month", "pay", "full_month"] | None = None
+    # false: a sensitive answer is not repeated back ("✓ saved"), so the chat does not show it
+    echo: bool = True
 
     @field_validator("when", mode="before")
     @classmethod

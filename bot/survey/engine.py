@@ -408,15 +408,9 @@ class Engine:
             )
         pay = self._full_month_pay(state)
         if pay is not None and pay < minimum.amount:
-            lines.append(
-                loc.gettext(
-                    P.PAY_BELOW_MINIMUM,
-                    pay=loc.money(pay),
-                    gap=loc.money(minimum.amount - pay),
-                )
-            )
+            lines.append(loc.gettext(P.PAY_BELOW_MINIMUM, gap=loc.money(minimum.amount - pay)))
         elif pay is not None:
-            lines.append(loc.gettext(P.PAY_AT_LEAST_MINIMUM, pay=loc.money(pay)))
+            lines.append(loc.gettext(P.PAY_AT_LEAST_MINIMUM))
         return "\n\n".join(lines)
 
     def _grade(self, state: ConversationState) -> str:
@@ -627,6 +621,8 @@ class Engine:
                 if state.started:
                     st.events.append(AnswerGiven(q.id, value))
             state.history.append(q.id)
+        if not q.echo and value is not None and echo is not None:
+            echo = st.loc.gettext(P.SAVED)  # a sensitive answer: the chat does not repeat it
         st.echo = echo
         if q.type == "language" and state.resume_phase is not None:
             _restore(state)

@@ -78,15 +78,13 @@ GRADE_WORDS = {
     "skilled": N_("skilled"),
     "highly_skilled": N_("highly skilled"),
 }
+SAVED = N_("saved")  # the echo of an answer marked echo: false ("✓ saved")
 MINIMUM_FALLBACK = N_(
     "There is no separate figure for {grade} work for this month yet, so this is the minimum "
     "for unskilled work. Every worker is owed at least this."
 )
-PAY_BELOW_MINIMUM = N_(
-    "You told us your pay for that month was {pay}. That is {gap} less than this minimum."
-)
-PAY_AT_LEAST_MINIMUM = N_(
-    "You told us your pay for that month was {pay}. That is at least this minimum."
-)
+# Neither repeats the amount (the pay question is echo: false): the fact, not the figure.
+PAY_BELOW_MINIMUM = N_("The pay you told us for that month is {gap} less than this minimum.")
+PAY_AT_LEAST_MINIMUM = N_("The pay you told us for that month is at least this minimum.")
 CHOICE_NUMBERED = N_("{number}. {label}")
 LANGUAGE_SET = N_("Language: English")
