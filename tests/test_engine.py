@@ -1949,3 +1949,32 @@ def test_a_number_question_that_echoes_repeats_the_amount_as_money(
     conv = begin(Engine(echoing, wages, catalogs), now, factory_ref, "ur", at="pay")
     conv.type("۳۸۰۰۰")
     assert conv.sprint.echo == catalogs.get("ur").money(38000)
+
+
+def test_yes_no_answers_and_skip_by_the_number_shown(
+    engine: Engine, now: datetime, factory_ref: FactoryRef
+) -> None:
+    """Buttons are numbered where a channel cannot show them (WhatsApp lists, SMS, the
+    terminal): "1" yes, "2" no, "3" don't know, and "1" at the comment is its only button,
+    Skip (in one test, 143 of 158 comments were the text "1")."""
+    conv = begin(engine, now, factory_ref, "ur", at="pay_rise")
+    conv.type("۱")
+    assert conv.events == [AnswerGiven("pay_rise", "yes")]
+    conv.type("2")  # payslip: no
+    assert conv.events == [AnswerGiven("payslip", "no")]
+    advance_to(conv, "deductions")
+    conv.type("٣")  # Arabic-Indic three: don't know
+    assert conv.events == [AnswerGiven("deductions", "dont_know")]
+    advance_to(conv, "comment")
+    conv.type("1")
+    assert conv.events == [] and "comment" not in conv.state.answers
+    assert conv.state.step == "contact_opt_in"
+
+
+def test_a_number_beyond_the_buttons_shown_is_refused_politely(
+    engine: Engine, now: datetime, factory_ref: FactoryRef, catalogs: Catalogs
+) -> None:
+    conv = begin(engine, now, factory_ref, "en", at="payslip")  # yes and no only
+    conv.type("3")
+    assert conv.events == [] and conv.state.step == "payslip"
+    assert tr(catalogs, "en", P.INVALID_YES_NO) in conv.text

@@ -632,11 +632,33 @@ class Engine:
             return
         self._ask_next(st, after=q.id)
 
+    def _shown_values(self, q: Question) -> list[str]:
+        """The values of a yes/no or free-text question's buttons, in the order shown (and
+        numbered on WhatsApp and in the terminal)."""
+        values: list[str] = []
+        if q.type == "yes_no":
+            values = ["yes", "no"] + (["dont_know"] if q.dont_know else [])
+        if q.optional:
+            values.append(SKIP)
+        return values
+
+    def _typed_number(self, q: Question, inp: Input) -> str | None:
+        """A button chosen by its number ("2" for the second, digits in any script)."""
+        values = self._shown_values(q)
+        if inp.kind != "text" or not values:
+            return None
+        index = parse_choice_index(inp.text, len(values))
+        return values[index] if index is not None else None
+
     def _skip(self, st: _Step, q: Question, inp: Input) -> bool:
         if not q.optional:
             return False
         value = self._button_value(inp, q)
-        if value == SKIP or self._typed_label(st, inp, {SKIP: P.BUTTON_SKIP}) == SKIP:
+        if (
+            value == SKIP
+            or self._typed_label(st, inp, {SKIP: P.BUTTON_SKIP}) == SKIP
+            or (q.type in ("yes_no", "text") and self._typed_number(q, inp) == SKIP)
+        ):
             self._accept(st, q, None, st.loc.gettext(P.BUTTON_SKIP))
             return True
         return False
@@ -756,7 +778,11 @@ class Engine:
             return None
         labels = {"yes": P.BUTTON_YES, "no": P.BUTTON_NO, "dont_know": P.BUTTON_DONT_KNOW}
         words = {**YES_NO, "dont_know": "dont_know"}
-        value = self._button_value(inp, q) or self._typed_label(st, inp, labels, words)
+        value = (
+            self._button_value(inp, q)
+            or self._typed_label(st, inp, labels, words)
+            or self._typed_number(q, inp)
+        )
         allowed = ("yes", "no", "dont_know") if q.dont_know else ("yes", "no")
         if value is None or value not in allowed:
             return _Invalid(st.loc.gettext(P.INVALID_YES_NO))
