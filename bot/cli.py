@@ -136,9 +136,18 @@ def org_list() -> None:
 
 
 @org_app.command("link")
-def org_link(brand: str, factories: list[str]) -> None:
-    """Link a brand to the factories it sources from."""
-    added = _run(lambda a: a.admin.link(brand, factories))
+def org_link(
+    brand: str,
+    factories: list[str],
+    cso: Annotated[
+        str | None,
+        typer.Option(help="the brand receives only this CSO's results of these factories"),
+    ] = None,
+) -> None:
+    """Link a brand to the factories it sources from: it receives their results of every
+    CSO's rounds (a factory of the shared register), of the CSO that registered them (a CSO's
+    own factory), or, with --cso, of that CSO's rounds only."""
+    added = _run(lambda a: a.admin.link(brand, factories, cso=cso))
     console.print(f"{added} new link(s) for {brand!r}")
 
 
@@ -419,12 +428,13 @@ def round_publish(round_id: int) -> None:
 
 @db_app.command("prune")
 def db_prune() -> None:
-    """Forget old message ids, unsent replies and expired opt-in addresses (also done when a
-    round closes, and every night by the scheduler)."""
+    """Forget old message ids, unsent replies, expired opt-in addresses and old log-in
+    throttling rows (also done when a round closes, and every night by the scheduler)."""
     pruned = _run(lambda a: a.admin.prune())
     console.print(
         f"{pruned['message_ids']} message id(s), {pruned['unsent_replies']} unsent "
-        f"reply(ies) and {pruned['opt_in_addresses']} expired opt-in address(es) removed"
+        f"reply(ies), {pruned['opt_in_addresses']} expired opt-in address(es) and "
+        f"{pruned['login_throttles']} old log-in throttling row(s) removed"
     )
 
 

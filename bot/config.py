@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from datetime import time
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +57,11 @@ class Settings(BaseSettings):
         "http://127.0.0.1:8000",
         description="public root URL of the portal, for invite and log-in links (https:// in "
         "production: cookies are then sent only over HTTPS)",
+    )
+    web_trusted_proxies: str = Field(
+        "",
+        description="addresses or networks (comma-separated) of the reverse proxies in front of "
+        "the portal whose X-Forwarded-For is believed; empty: the client is the socket's peer",
     )
     # Telegram (docs: README "Telegram")
     telegram_token: SecretStr | None = Field(None, description="bot token from @BotFather")
@@ -133,6 +139,27 @@ class Settings(BaseSettings):
         lt=1,
         description="verdict 'minimum likely not met' when the 95% interval's upper bound < this",
     )
+
+    @field_validator("web_trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        for item in (v.strip() for v in value.split(",")):
+            if item:
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"WAGECHECK_WEB_TRUSTED_PROXIES: {item!r} is not an address or a network"
+                    ) from None
+        return value
+
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """WAGECHECK_WEB_TRUSTED_PROXIES as networks (an address is a network of one)."""
+        return tuple(
+            ipaddress.ip_network(item.strip(), strict=False)
+            for item in self.web_trusted_proxies.split(",")
+            if item.strip()
+        )
 
     @model_validator(mode="after")
     def _verdict_thresholds_do_not_overlap(self) -> Settings:

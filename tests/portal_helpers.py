@@ -22,10 +22,11 @@ _numbers = itertools.count(1)
 
 
 @asynccontextmanager
-async def portal_client(app: App) -> AsyncIterator[httpx.AsyncClient]:
-    """An httpx client talking to the portal in-process (no redirects followed)."""
+async def portal_client(app: App, address: str = "127.0.0.1") -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client talking to the portal in-process (no redirects followed), from the
+    client address `address` (the socket's peer the portal sees)."""
     web = create_web_app(app, secure_cookies=False)
-    transport = httpx.ASGITransport(app=web)
+    transport = httpx.ASGITransport(app=web, client=(address, 50123))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
 

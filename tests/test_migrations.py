@@ -9,10 +9,10 @@ from typing import Any
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from bot.storage import Database
-from bot.storage.database import alembic_config
+from bot.storage.database import alembic_config, upgrade_database
 from bot.storage.models import Base
 
 
@@ -46,5 +46,44 @@ async def test_migrations_make_the_models_schema_and_go_down_and_up(
         assert left <= {"alembic_version"}
         await db.upgrade()
         assert await db.is_current()
+    finally:
+        await db.dispose()
+
+
+async def test_data_survives_the_migrations_that_copy_tables(empty_database_url: str) -> None:
+    """On SQLite, batch mode copies a table and drops the old one; with foreign keys on, that
+    DROP deleted the rows referring to it (0009 copies `organisations`: every brand link and
+    factory owner went). Data written at 0008 is all there at the newest schema: owners,
+    Open Supply Hub ids, and brand links, those on a CSO's own factory now that CSO's, those
+    on the shared register for every CSO (0011)."""
+    db = Database(empty_database_url)
+    try:
+        await upgrade_database(db.engine, "0008")
+        async with db.engine.begin() as conn:
+            for statement in (
+                "INSERT INTO organisations (id, name, kind, created_at) VALUES "
+                "(1, 'CSO', 'cso', '2026-01-01 00:00:00+00:00'), "
+                "(2, 'Brand', 'brand', '2026-01-01 00:00:00+00:00')",
+                "INSERT INTO factories (id, code, name, region, city, os_id, created_at, cso_id) "
+                "VALUES (1, 'SHR', 'Shared', 'sindh', '', 'PK1', '2026-01-01 00:00:00+00:00', "
+                "NULL), (2, 'OWN', 'Own', 'sindh', '', 'PK2', '2026-01-01 00:00:00+00:00', 1)",
+                "INSERT INTO brand_factories (brand_id, factory_id) VALUES (2, 1), (2, 2)",
+            ):
+                await conn.execute(text(statement))
+        await db.upgrade()
+        async with db.engine.connect() as conn:
+            factories = (
+                await conn.execute(text("SELECT code, os_id, cso_id FROM factories ORDER BY id"))
+            ).all()
+            links = (
+                await conn.execute(
+                    text(
+                        "SELECT brand_id, factory_id, cso_id FROM brand_factories "
+                        "ORDER BY factory_id"
+                    )
+                )
+            ).all()
+        assert [tuple(f) for f in factories] == [("SHR", "PK1", None), ("OWN", "PK2", 1)]
+        assert [tuple(link) for link in links] == [(2, 1, None), (2, 2, 1)]
     finally:
         await db.dispose()

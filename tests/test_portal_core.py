@@ -23,17 +23,20 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from bot.bootstrap import App
+from bot.clock import SetClock
 from bot.config import Settings
-from bot.service.accounts import (
-    MAX_FAILURES_PER_ADDRESS,
-    MAX_FAILURES_PER_EMAIL,
+from bot.service.login_throttle import (
+    FORGET_AFTER,
+    FREE_PER_ACCOUNT_ADDRESS,
+    FREE_PER_ADDRESS,
 )
-from bot.storage.models import AuditEntry, LoginAttempt, WebAccount, WebSession
+from bot.storage.models import AuditEntry, LoginThrottle, WebAccount, WebSession
 from bot.web.app import create_web_app
 from bot.web.auth import require
 from tests.portal_helpers import (
     PASSWORD,
     csrf_from,
+    csrf_token,
     login,
     make_account,
     portal_client,
@@ -238,41 +241,187 @@ async def test_multipart_forms_carry_the_token_too(app: App) -> None:
         assert '<html lang="nl"' in (await client.get("/account")).text
 
 
-# ------------------------------------------------------------------ rate limiting
-async def test_five_failures_lock_the_address_even_with_the_right_password(app: App) -> None:
-    cso = await make_account(app, "Test CSO", "cso", "admin")
-    async with portal_client(app) as client:
-        for _ in range(MAX_FAILURES_PER_EMAIL):
-            wrong = await post_form(client, "/login", {"email": cso.email, "password": "x" * 12})
-            assert wrong.status_code == 400
-        locked = await post_form(client, "/login", {"email": cso.email, "password": PASSWORD})
-        assert locked.status_code == 429 and "15 minutes" in locked.text
-        # Another account from the same browser still logs in (the per-address limit is higher).
-        other = await make_account(app, "Test CSO", "cso", "viewer")
-        await login(client, other.email or "")
-    entries = await _audit(app, "login.locked")
-    assert [(e.actor, e.target, e.ok, e.details["by"]) for e in entries] == [
-        (f"web:{cso.id}", "Test CSO", False, "email")
-    ]
+# ------------------------------------------------------------------ log-in throttling
+ATTACKER = "203.0.113.9"
+USER = "198.51.100.20"
+WRONG = "not the password at all"
+
+
+async def _throttle_rows(app: App) -> list[LoginThrottle]:
     async with app.db.transaction() as s:
-        keys = set((await s.execute(select(LoginAttempt.key))).scalars())
-    assert all(cso.email not in k and "testclient" not in k for k in keys)  # hashes only
-    # After the window the right password works again.
-    later = app.clock() + timedelta(minutes=16)
-    result = await app.accounts.authenticate(cso.email or "", PASSWORD, "127.0.0.1", now=later)
-    assert result.status == "ok"
+        return list((await s.execute(select(LoginThrottle))).scalars())
 
 
-async def test_one_client_trying_many_addresses_is_locked(app: App) -> None:
+async def test_an_attacker_elsewhere_cannot_lock_the_real_user_out(
+    app: App, clock: SetClock
+) -> None:
+    """50 wrong passwords from one address: that address waits (1 minute after the fifth
+    failure, then 2, 4 … for each further one); the real user, at another address, logs in at
+    once. The right password from the attacker's address is refused while it waits."""
     cso = await make_account(app, "Test CSO", "cso", "admin")
-    service = app.accounts
-    for i in range(MAX_FAILURES_PER_ADDRESS):
-        result = await service.authenticate(f"guess{i}@x.example", "password!!", "198.51.100.7")
-        assert result.status == "wrong"
-    locked = await service.authenticate(cso.email or "", PASSWORD, "198.51.100.7")
-    assert locked.status == "locked"
-    assert (await service.authenticate(cso.email or "", PASSWORD, "198.51.100.8")).status == "ok"
-    assert [e.details["by"] for e in await _audit(app, "login.locked")] == ["client"]
+    async with portal_client(app, ATTACKER) as attacker:
+        answers = [
+            await post_form(attacker, "/login", {"email": cso.email, "password": WRONG})
+            for _ in range(50)
+        ]
+        assert [a.status_code for a in answers] == [400] * 5 + [429] * 45
+        assert all("try again" not in a.text for a in answers[:4])
+        assert "not right" in answers[4].text and "try again in 1 minute." in answers[4].text
+        assert all("try again in 1 minute." in a.text for a in answers[5:])
+        assert "not right" not in answers[5].text  # a refused attempt is not checked
+        assert 0 < int(answers[5].headers["retry-after"]) <= 60
+        # The real user, elsewhere, is not kept out.
+        async with portal_client(app, USER) as user:
+            await login(user, cso.email or "")
+        # The right password from the attacker's address still waits.
+        right = await post_form(attacker, "/login", {"email": cso.email, "password": PASSWORD})
+        assert right.status_code == 429 and "wc_session" not in right.headers.get("set-cookie", "")
+        # Progressively: after the minute, one more failure means 2 minutes, then 4.
+        for wait in (2, 4):
+            clock.advance(timedelta(minutes=wait // 2, seconds=1))
+            wrong = await post_form(attacker, "/login", {"email": cso.email, "password": WRONG})
+            assert wrong.status_code == 400 and f"try again in {wait} minutes." in wrong.text
+            again = await post_form(attacker, "/login", {"email": cso.email, "password": PASSWORD})
+            assert again.status_code == 429 and f"in {wait} minutes." in again.text
+        clock.advance(timedelta(minutes=4, seconds=1))
+        await login(attacker, cso.email or "")  # the wait has passed: the password is taken
+    entries = await _audit(app, "login.throttled")
+    assert [(e.actor, e.target, e.ok, e.details["by"], e.details["minutes"]) for e in entries] == [
+        ("web:-", "Test CSO", False, "account and address", 1),
+        ("web:-", "Test CSO", False, "account and address", 2),
+        ("web:-", "Test CSO", False, "account and address", 4),
+    ]
+    assert {e.details["account"] for e in entries} == {cso.id}
+    assert ATTACKER not in str([e.details for e in entries])
+    # Rows hold keyed hashes only, and the successful log-in forgot the attacker's pair.
+    rows = await _throttle_rows(app)
+    assert rows and all(cso.email not in r.key and ATTACKER not in r.key for r in rows)
+    assert [r.failures for r in rows] == [7]  # the address's count over every account
+
+
+async def test_the_throttled_answer_is_the_same_for_an_unknown_account(app: App) -> None:
+    cso = await make_account(app, "Test CSO", "cso", "admin")
+    texts = []
+    for email in (cso.email, "nobody@nowhere.example"):
+        async with portal_client(app, ATTACKER) as client:
+            answers = [
+                await post_form(client, "/login", {"email": email, "password": WRONG})
+                for _ in range(6)
+            ]
+        assert [a.status_code for a in answers] == [400] * 5 + [429]
+        texts.append(
+            [
+                re.sub(r'name="csrf_token" value="[^"]+"', "", a.text).replace(email or "", "@")
+                for a in answers
+            ]
+        )
+    assert texts[0] == texts[1]
+
+
+async def test_waits_double_up_to_an_hour_and_a_success_starts_afresh(app: App) -> None:
+    cso = await make_account(app, "Test CSO", "cso", "admin")
+    service, email, t = app.accounts, cso.email or "", app.clock()
+    for _ in range(FREE_PER_ACCOUNT_ADDRESS - 1):
+        assert (await service.authenticate(email, WRONG, ATTACKER, now=t)).retry_at is None
+    waits = []
+    for _ in range(10):
+        failed = await service.authenticate(email, WRONG, ATTACKER, now=t)
+        assert failed.status == "wrong" and failed.retry_at is not None
+        waits.append(failed.retry_at - t)
+        # Inside the wait every attempt is refused and counts for nothing.
+        inside = await service.authenticate(
+            email, PASSWORD, ATTACKER, now=failed.retry_at - timedelta(seconds=1)
+        )
+        assert (inside.status, inside.retry_at) == ("throttled", failed.retry_at)
+        t = failed.retry_at
+    assert waits == [timedelta(minutes=m) for m in (1, 2, 4, 8, 16, 32, 60, 60, 60, 60)]
+    assert (await service.authenticate(email, PASSWORD, ATTACKER, now=t)).status == "ok"
+    # The pair starts afresh: four failures go without a wait again.
+    for _ in range(FREE_PER_ACCOUNT_ADDRESS - 1):
+        assert (await service.authenticate(email, WRONG, ATTACKER, now=t)).retry_at is None
+
+
+async def test_one_address_trying_many_accounts_waits_too(app: App) -> None:
+    """Credential stuffing: one guess for each of many accounts. After FREE_PER_ADDRESS
+    failures the address waits, for every account; others do not; a log-in that works from
+    that address does not wipe its count."""
+    cso = await make_account(app, "Test CSO", "cso", "admin")
+    stuffer = await make_account(app, "Test CSO", "cso", "viewer")
+    service, t = app.accounts, app.clock()
+    for i in range(FREE_PER_ADDRESS - 1):
+        result = await service.authenticate(f"guess{i}@x.example", WRONG, ATTACKER, now=t)
+        assert (result.status, result.retry_at) == ("wrong", None)
+    last = await service.authenticate("guess-last@x.example", WRONG, ATTACKER, now=t)
+    assert last.retry_at == t + timedelta(minutes=1)
+    refused = await service.authenticate(cso.email or "", PASSWORD, ATTACKER, now=t)
+    assert refused.status == "throttled"
+    assert (await service.authenticate(cso.email or "", PASSWORD, USER, now=t)).status == "ok"
+    t += timedelta(minutes=1)
+    assert (
+        await service.authenticate(stuffer.email or "", PASSWORD, ATTACKER, now=t)
+    ).status == "ok"
+    again = await service.authenticate("guess-more@x.example", WRONG, ATTACKER, now=t)
+    assert again.retry_at == t + timedelta(minutes=2)
+    by = [e.details["by"] for e in await _audit(app, "login.throttled")]
+    assert by == ["address", "address"]
+
+
+async def test_attempts_sent_at_once_are_all_counted(app: App) -> None:
+    """Each attempt is counted before its password is checked: twenty at once from one
+    address get five "wrong" answers and fifteen refusals, not twenty guesses."""
+    cso = await make_account(app, "Test CSO", "cso", "admin")
+    t = app.clock()
+    results = await asyncio.gather(
+        *(app.accounts.authenticate(cso.email or "", WRONG, ATTACKER, now=t) for _ in range(20))
+    )
+    statuses = sorted(r.status for r in results)
+    assert statuses == ["throttled"] * 15 + ["wrong"] * 5
+
+
+async def test_throttling_rows_are_pruned(app: App) -> None:
+    cso = await make_account(app, "Test CSO", "cso", "admin")
+    service, t = app.accounts, app.clock()
+    for address in ("192.0.2.1", "192.0.2.2"):
+        await service.authenticate(cso.email or "", WRONG, address, now=t)
+    assert len(await _throttle_rows(app)) == 4  # two (account, address) pairs, two addresses
+    # A failure a day later deletes what counts for nothing any more.
+    later = t + FORGET_AFTER + timedelta(minutes=1)
+    await service.authenticate(cso.email or "", WRONG, "192.0.2.3", now=later)
+    rows = await _throttle_rows(app)
+    assert len(rows) == 2 and {r.last_failure_at for r in rows} == {later}
+    # And so does the nightly prune.
+    pruned = await app.admin.prune(later.date() + timedelta(days=2))
+    assert pruned["login_throttles"] == 2 and await _throttle_rows(app) == []
+
+
+async def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy(
+    app: App, settings: Settings
+) -> None:
+    """Behind a trusted proxy the client is the rightmost address the proxies wrote; what
+    the client wrote itself (left of it) does not let it pass for the real user. Without the
+    setting X-Forwarded-For is ignored."""
+    cso = await make_account(app, "Test CSO", "cso", "admin")
+
+    async def attempt(client: httpx.AsyncClient, forwarded: str, password: str) -> int:
+        token = await csrf_token(client)
+        response = await client.post(
+            "/login",
+            data={"email": cso.email, "password": password, "csrf_token": token},
+            headers={"X-Forwarded-For": forwarded},
+        )
+        return response.status_code
+
+    async with portal_client(app, "10.0.0.1") as direct:  # no proxy is trusted
+        for i in range(FREE_PER_ACCOUNT_ADDRESS):
+            assert await attempt(direct, f"192.0.2.{i}", WRONG) == 400
+        assert await attempt(direct, USER, PASSWORD) == 429  # counted as 10.0.0.1 itself
+    app.settings = settings.model_copy(update={"web_trusted_proxies": "10.0.0.0/24"})
+    async with portal_client(app, "10.0.0.1") as proxied:
+        for _ in range(FREE_PER_ACCOUNT_ADDRESS):
+            assert await attempt(proxied, f"{USER}, {ATTACKER}", WRONG) == 400
+        assert await attempt(proxied, ATTACKER, PASSWORD) == 429
+        assert await attempt(proxied, f"{ATTACKER}, 10.0.0.7", PASSWORD) == 429  # two proxies
+        assert await attempt(proxied, USER, PASSWORD) == 303
 
 
 # ------------------------------------------------------------------ invites

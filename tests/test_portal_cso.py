@@ -23,7 +23,8 @@ from sqlalchemy import select
 
 from bot.bootstrap import App
 from bot.config import Settings
-from bot.service import cso_portal
+from bot.service import brand_portal, cso_portal
+from bot.service.admin import AdminError
 from bot.service.cso_portal import DayCount
 from bot.storage.models import (
     AuditEntry,
@@ -540,13 +541,16 @@ async def test_factories_are_added_edited_and_linked_to_brands(app: App) -> None
         duplicate = await post_form(
             client, "/cso/factories/new", {"code": "KHI-009", "name": "Again", "region": "sindh"}
         )
-        assert duplicate.status_code == 400 and "exists already" in duplicate.text
+        assert duplicate.status_code == 400 and "is taken" in duplicate.text
         same_os = await post_form(
             client,
             "/cso/factories/new",
             {"code": "KHI-010", "name": "Ten", "region": "sindh", "os_id": "PK2024000NINE"},
         )
-        assert same_os.status_code == 400 and "already registered" in same_os.text
+        assert (
+            same_os.status_code == 400
+            and "already that of factory &#39;KHI-009&#39;" in same_os.text
+        )
         bad = await post_form(
             client, factory_url, {"name": "Site 9", "region": "mars", "headcount": "many"}
         )
@@ -652,6 +656,162 @@ async def test_csv_import_with_a_bad_row_imports_nothing_and_names_the_line(app:
         "KHI-101": (world.admin.org_id, "sindh", 130),
         "LHR-102": (world.admin.org_id, "punjab", None),
     }
+
+
+# ------------------------------------------------------------------------------ another CSO's work
+SECRET_OS_ID = "PK2025SECRET01"
+
+
+async def test_what_a_csos_factory_refusals_tell_of_another_csos_factories(app: App) -> None:
+    """A code of another CSO's factory is "taken", in the same words as a code of the shared
+    register, and nothing more: not whose, not its name, not its OS ID. An OS ID another CSO
+    registered is no reason to refuse; one of the shared register (which every CSO sees) is."""
+    world = await make_world(app)
+    await app.admin.add_factory(
+        "LHE-777", "Secret Stitching", "punjab", "Lahore", SECRET_OS_ID, 90, cso=OTHER
+    )
+    await app.admin.update_factory(
+        "SHR-001", name="Shared Stitching", region="sindh", os_id="PK2025SHARED1"
+    )
+    hidden = ("Secret Stitching", SECRET_OS_ID, OTHER, "Ravi Garments", "Lahore Labour Desk")
+
+    def tell_nothing(response: httpx.Response) -> None:
+        assert not any(word in response.text for word in hidden), response.text[-3000:]
+
+    async with portal_client(app) as client:
+        await login(client, world.admin.email or "")
+        answers = {}
+        for code in ("LHE-777", "SHR-001"):
+            imported = await post_form(
+                client, "/cso/factories/import", {"text": f"code,name,region\n{code},Mine,sindh\n"}
+            )
+            added = await post_form(
+                client, "/cso/factories/new", {"code": code, "name": "Mine", "region": "sindh"}
+            )
+            for response in (imported, added):
+                assert response.status_code == 400 and "is taken" in response.text
+                tell_nothing(response)
+            answers[code] = _error_text(imported.text).replace(code, "CODE")
+        assert answers["LHE-777"] == answers["SHR-001"]
+        tell_nothing(await client.get("/cso/factories"))
+        # Another CSO's OS ID: the factory is registered, as this CSO's own.
+        same_os = await post_form(
+            client,
+            "/cso/factories/import",
+            {"text": f"code,name,region,os_id\nKHI-300,Our name for it,punjab,{SECRET_OS_ID}\n"},
+        )
+        assert same_os.status_code == 200 and "1 added" in same_os.text
+        tell_nothing(same_os)
+        by_form = await post_form(
+            client,
+            "/cso/factories/new",
+            {"code": "KHI-301", "name": "Again", "region": "punjab", "os_id": SECRET_OS_ID},
+        )
+        assert (
+            by_form.status_code == 400
+            and "already that of factory &#39;KHI-300&#39;" in by_form.text
+        )
+        # The shared register's OS ID: refused, naming the shared factory it sees anyway.
+        shared_os = await post_form(
+            client,
+            "/cso/factories/new",
+            {"code": "KHI-302", "name": "Dup", "region": "sindh", "os_id": "PK2025SHARED1"},
+        )
+        assert shared_os.status_code == 400 and "SHR-001" in shared_os.text
+    async with app.db.transaction() as s:
+        owners = {
+            f.code: f.cso_id
+            for f in (
+                await s.execute(select(Factory).where(Factory.os_id == SECRET_OS_ID))
+            ).scalars()
+        }
+    assert owners == {"LHE-777": world.other.org_id, "KHI-300": world.admin.org_id}
+
+
+def _error_text(html: str) -> str:
+    """The refusal a CSO page shows."""
+    found = re.search(r'<div class="notice notice-error" role="alert">(.*?)</div>', html, re.S)
+    assert found, html[-2000:]
+    return found.group(1)
+
+
+async def test_a_cso_sees_only_the_brand_links_that_carry_its_results(app: App) -> None:
+    """On a factory of the shared register: the other CSO links a brand; this CSO does not
+    see it (not the name, not a count) and cannot unlink it, and the brand gets none of this
+    CSO's results through it. A link made on the command line for every CSO carries this
+    CSO's results too, so it is shown (without unlink). When this CSO links the brand itself,
+    the brand gets its results, and each CSO's unlinking touches its own link only."""
+    world = await make_world(app)
+    a = app.admin
+    await a.add_org("Everyone's Brand", "brand")
+    await a.link("Everyone's Brand", ["SHR-001"])  # the command line, every CSO
+    ours = await a.open_round("Round S", CSO, app.survey, ["SHR-001"])
+    await a.close_round(ours.id)
+    theirs = await a.open_round("Round T", OTHER, app.survey, ["SHR-001"])
+    await a.close_round(theirs.id)
+    shared = f"/cso/factories/{world.shared_id}"
+    async with portal_client(app) as other:
+        await login(other, world.other.email or "")
+        linked = await post_form(other, f"{shared}/link", {"brand": BRAND}, page=shared)
+        assert linked.status_code == 303
+        page = (await other.get(shared)).text
+        assert BRAND in page and "/unlink" in page
+    brand_rounds = {r.name for r in await brand_portal.visible_rounds(app, world.brand.org_id)}
+    assert brand_rounds == {"Round T"}  # the other CSO's results only
+
+    async with portal_client(app) as client:
+        await login(client, world.admin.email or "")
+        page = (await client.get(shared)).text
+        section = page[page.index('id="brands-heading"') :]
+        assert f"<li>{BRAND}" not in section and "/unlink" not in section
+        assert "<li>Everyone&#39;s Brand</li>" in section
+        assert f'<option value="{BRAND}">' in section  # offered: it has no link of ours
+        listing = (await client.get("/cso/factories")).text
+        row = listing[listing.index("SHR-001") :].split("</tr>")[0]
+        assert "Everyone&#39;s Brand" in row and BRAND not in row
+        audit = (await client.get("/cso/audit")).text
+        assert "brand.link" not in audit  # the other CSO's link is not in our log
+        # Unlinking the other CSO's link is refused, and it stays.
+        refused = await post_form(client, f"{shared}/unlink", {"brand": BRAND}, page=shared)
+        assert refused.status_code == 400 and "Choose a brand." in refused.text
+        assert BRAND not in refused.text.split('id="brands-heading"')[1].split("<form")[0]
+        # Linking it ourselves: our results reach the brand too.
+        mine = await post_form(client, f"{shared}/link", {"brand": BRAND}, page=shared)
+        assert mine.status_code == 303
+        page = (await client.get(shared)).text
+        assert BRAND in page and "/unlink" in page
+    brand_rounds = {r.name for r in await brand_portal.visible_rounds(app, world.brand.org_id)}
+    assert brand_rounds == {"Round S", "Round T"}
+    factories = await brand_portal.linked_factories(app, world.brand.org_id)
+    assert [(f.code, f.rounds) for f in factories] == [("SHR-001", 2)]
+    async with portal_client(app) as other:
+        await login(other, world.other.email or "")
+        gone = await post_form(other, f"{shared}/unlink", {"brand": BRAND}, page=shared)
+        assert gone.status_code == 303
+    brand_rounds = {r.name for r in await brand_portal.visible_rounds(app, world.brand.org_id)}
+    assert brand_rounds == {"Round S"}
+    async with app.db.transaction() as s:
+        links = {
+            (bf.brand_id, bf.cso_id) for bf in (await s.execute(select(BrandFactory))).scalars()
+        }
+    assert (world.brand.org_id, world.admin.org_id) in links
+    assert (world.brand.org_id, world.other.org_id) not in links
+
+
+async def test_another_csos_factory_cannot_be_linked_even_by_code(app: App) -> None:
+    world = await make_world(app)
+    with pytest.raises(AdminError, match="no factory with code 'LHE-001'"):
+        await app.admin.link(BRAND, ["LHE-001"], cso=CSO)
+    with pytest.raises(AdminError, match="no factory with code 'LHE-001'"):
+        await app.admin.unlink(BRAND, ["LHE-001"], cso=CSO)
+    async with portal_client(app) as client:
+        await login(client, world.admin.email or "")
+        url = f"/cso/factories/{world.other_factory_id}/link"
+        assert (
+            await post_form(client, url, {"brand": BRAND}, page="/cso/factories")
+        ).status_code == 404
+    async with app.db.transaction() as s:
+        assert (await s.execute(select(BrandFactory))).first() is None
 
 
 # ------------------------------------------------------------------------------ people

@@ -333,7 +333,12 @@ async def test_prune_removes_old_message_ids_and_expired_opt_ins_only(
         assert len(await _audit(app, "contact.expire")) == 1
     # The edge moves with the date: eight days on, the id kept today goes too.
     pruned = await app.admin.prune(today=today + timedelta(days=1))
-    assert pruned == {"message_ids": 1, "opt_in_addresses": 1, "unsent_replies": 0}
+    assert pruned == {
+        "message_ids": 1,
+        "opt_in_addresses": 1,
+        "unsent_replies": 0,
+        "login_throttles": 0,
+    }
     async with app.db.transaction() as s:
         assert set((await s.execute(select(ProcessedMessage.key))).scalars()) == {"id-new"}
 

@@ -143,7 +143,11 @@ async def authorise(
         await session.execute(
             select(BrandFactory.factory_id)
             .join(RoundFactory, RoundFactory.factory_id == BrandFactory.factory_id)
-            .where(BrandFactory.brand_id == org.id, RoundFactory.round_id == round_id)
+            .where(
+                BrandFactory.brand_id == org.id,
+                RoundFactory.round_id == round_id,
+                BrandFactory.carries(rnd.cso_id),  # a link another CSO made carries none
+            )
         )
     ).scalars()
     factory_ids = frozenset(linked)

@@ -1,7 +1,7 @@
-"""Portal accounts without HTTP: invites, passwords (argon2), log-in with rate limiting,
-sessions and the one-time log-in links the bot sends. Every change is audited with the actor
-"web:<account id>" (or "cli"); e-mail addresses and client addresses never reach the audit log
-or the logs, and the rate-limit rows hold only keyed hashes of them.
+"""Portal accounts without HTTP: invites, passwords (argon2), log-in with throttling
+(login_throttle.py), sessions and the one-time log-in links the bot sends. Every change is
+audited with the actor "web:<account id>" (or "cli"); e-mail addresses and client addresses
+never reach the audit log or the logs, and the throttling rows hold only keyed hashes of them.
 
 Secrets (session tokens, invite codes, log-in link tokens) are shown once and stored only as
 SHA-256 hashes: they are long random values, so a plain hash is enough to make a stolen
@@ -19,17 +19,17 @@ from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.enums import Role
 from bot.privacy import Keyring
+from bot.service import login_throttle as throttle
 from bot.service.admin import AdminError
 from bot.storage import Database
 from bot.storage.models import (
     AuditEntry,
-    LoginAttempt,
     LoginLink,
     Member,
     Organisation,
@@ -48,10 +48,6 @@ SESSION_MAX = timedelta(days=7)  # even an always-active session logs in again w
 SESSION_REFRESH = timedelta(minutes=5)  # extend the idle expiry at most this often (writes)
 LOGIN_LINK_TTL = timedelta(minutes=10)
 INVITE_DAYS = 7
-# Rate limits on failed log-ins, counted in the database so they hold across processes.
-FAILURE_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_EMAIL = 5
-MAX_FAILURES_PER_ADDRESS = 20
 
 _hasher = PasswordHasher()
 # Verified against when the e-mail is unknown, so that case takes as long as a wrong password.
@@ -99,9 +95,12 @@ class AccountError(AdminError):
 class LoginResult:
     """The outcome of a log-in with e-mail and password."""
 
-    status: Literal["ok", "wrong", "locked"]
+    status: Literal["ok", "wrong", "throttled"]
     account_id: int | None = None
     session_token: str | None = None
+    # When attempts from this client for this account are taken again: set when throttled,
+    # and when a wrong password starts a wait.
+    retry_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -129,9 +128,6 @@ class AccountService:
         return AccountService(self.db, self.keyring, actor, clock=self.clock)
 
     # ---------------------------------------------------------------- helpers
-    def _attempt_key(self, kind: str, value: str) -> str:
-        return self.keyring.conversation_key("portal-login", f"{kind}:{value}")
-
     def _audit(
         self,
         s: AsyncSession,
@@ -353,49 +349,37 @@ class AccountService:
     async def authenticate(
         self, email: str, password: str, client: str, now: datetime | None = None
     ) -> LoginResult:
-        """Check e-mail and password and open a session. After MAX_FAILURES_PER_EMAIL failures
-        for one address, or MAX_FAILURES_PER_ADDRESS from one client, within FAILURE_WINDOW,
-        every attempt is refused ("locked", even with the right password) until the window
-        has moved on."""
+        """Check e-mail and password and open a session, throttled per (account, client
+        address) and per client address (bot/service/login_throttle.py): a throttled attempt
+        is refused ("throttled", even with the right password, `retry_at` saying when to come
+        back) before anything is looked up, so the answer is the same whether or not the
+        account exists."""
         now = now or self.clock()
         email = normalise_email(email)
-        email_key = self._attempt_key("email", email)
-        client_key = self._attempt_key("client", client)
-        since = now - FAILURE_WINDOW
+        keys = throttle.keys_for(self.keyring, email, client)
         async with self.db.transaction() as s:
-            failures = dict(
-                (
-                    await s.execute(
-                        select(LoginAttempt.key, func.count())
-                        .where(
-                            LoginAttempt.key.in_((email_key, client_key)), LoginAttempt.at > since
-                        )
-                        .group_by(LoginAttempt.key)
-                    )
-                ).all()
-            )
-            account = (
-                await s.execute(select(WebAccount).where(WebAccount.email == email))
-            ).scalar()
-        if (
-            failures.get(email_key, 0) >= MAX_FAILURES_PER_EMAIL
-            or failures.get(client_key, 0) >= MAX_FAILURES_PER_ADDRESS
-        ):
-            log.info("portal log-in refused: too many failures")
-            return LoginResult("locked")
+            counted = await throttle.count_attempt(s, keys, now)
+            account = None
+            if isinstance(counted, throttle.Counted):
+                account = (
+                    await s.execute(select(WebAccount).where(WebAccount.email == email))
+                ).scalar()
+        if not isinstance(counted, throttle.Counted):
+            log.info("portal log-in refused: throttled")
+            return LoginResult("throttled", retry_at=counted)
         usable = account is not None and account.disabled_at is None
         stored = account.password_hash if usable and account and account.password_hash else None
         if not _verify(stored or _DUMMY_HASH, password) or stored is None:
-            await self._failed(email_key, client_key, failures, account, now)
-            return LoginResult("wrong")
+            await self._failed(counted, account, now)
+            return LoginResult("wrong", retry_at=counted.retry_at)
         assert account is not None
         async with self.db.transaction() as s:
+            await throttle.take_back(s, counted)
             account = await s.get(WebAccount, account.id)
             assert account is not None
             if _hasher.check_needs_rehash(stored):
                 account.password_hash = _hasher.hash(password)
             token = await self._new_session(s, account, now)
-            await s.execute(delete(LoginAttempt).where(LoginAttempt.key == email_key))
             self._audit(
                 s, f"web:{account.id}", "login", account.organisation.name, method="password"
             )
@@ -403,38 +387,33 @@ class AccountService:
         return LoginResult("ok", account.id, token)
 
     async def _failed(
-        self,
-        email_key: str,
-        client_key: str,
-        before: dict[str, int],
-        account: WebAccount | None,
-        now: datetime,
+        self, counted: throttle.Counted, account: WebAccount | None, now: datetime
     ) -> None:
-        """Count a failure; the one that reaches a limit is written to the audit log."""
+        """A wrong password (the failure is counted already): each wait it starts is written
+        to the audit log, and keys that count for nothing any more are deleted."""
+        org = account.organisation.name if account is not None else None
         async with self.db.transaction() as s:
-            s.add_all([LoginAttempt(key=email_key, at=now), LoginAttempt(key=client_key, at=now)])
-            # Rows older than a day count for nothing: keep the table small.
-            await s.execute(delete(LoginAttempt).where(LoginAttempt.at < now - timedelta(days=1)))
-            reached = [
-                by
-                for by, key, limit in (
-                    ("email", email_key, MAX_FAILURES_PER_EMAIL),
-                    ("client", client_key, MAX_FAILURES_PER_ADDRESS),
-                )
-                if before.get(key, 0) + 1 == limit
-            ]
-            for by in reached:
+            for by, until in counted.waits.items():
+                # The actor is whoever tried, unknown. Attempts on an account show in its
+                # organisation's audit log (the target); the client address never does.
+                on_account = account is not None and by == throttle.ACCOUNT_AND_ADDRESS
                 self._audit(
                     s,
-                    f"web:{account.id}" if account is not None and by == "email" else "web:-",
-                    "login.locked",
-                    account.organisation.name if account is not None and by == "email" else "-",
+                    "web:-",
+                    "login.throttled",
+                    org if on_account and org else "-",
                     ok=False,
                     by=by,
-                    minutes=int(FAILURE_WINDOW.total_seconds() // 60),
+                    failures=counted.failures[by],
+                    minutes=max(1, round((until - now).total_seconds() / 60)),
+                    **({"account": account.id} if on_account and account else {}),
                 )
-        if reached:
-            log.warning("portal log-in locked for %s min (%s)", FAILURE_WINDOW, ", ".join(reached))
+            await throttle.prune(s, now)
+        if counted.waits:
+            log.warning(
+                "portal log-in throttled (%s)",
+                ", ".join(f"{by} after {counted.failures[by]} failures" for by in counted.waits),
+            )
 
     # ---------------------------------------------------------------- sessions
     async def session_account(

@@ -1,11 +1,12 @@
 """What a brand may see in the portal and the API, as plain data (no HTTP here).
 
 Three rules, the same as for the report files a brand receives (docs/report-format.md):
-only factories linked to the brand (brand_factories); only closed or published rounds that
-cover one of them; and every figure comes from `bot.reports.build_report` for the brand, so
-the portal and the API pass exactly the disclosure control of the PDF, XLSX, CSV and JSON
-files. Nothing here computes a figure; it only finds rounds and factories and picks from the
-disclosed `Report`.
+only factories linked to the brand (brand_factories), and of those only the rounds of a CSO a
+link is for (`BrandFactory.carries`: the CSO that made it, or every CSO for a link made on the
+command line); only closed or published rounds that cover one of them; and every figure comes
+from `bot.reports.build_report` for the brand, so the portal and the API pass exactly the
+disclosure control of the PDF, XLSX, CSV and JSON files. Nothing here computes a figure; it
+only finds rounds and factories and picks from the disclosed `Report`.
 
 Every lookup takes the brand's organisation id from the logged-in account (or the API token)
 and returns None for what the brand may not see, whether it exists or not, so callers answer
@@ -86,20 +87,30 @@ async def brand_name(app: App, org_id: int) -> str | None:
 
 async def linked_factories(app: App, org_id: int) -> list[BrandFactoryRow]:
     """The brand's factories (linked in brand_factories), by code."""
+    # Rounds whose results of the factory reach the brand: released, and run by a CSO that
+    # one of the brand's links to it is for (or every CSO).
     released = (
-        select(RoundFactory.factory_id, func.count(RoundFactory.round_id).label("n"))
+        select(
+            RoundFactory.factory_id,
+            func.count(func.distinct(RoundFactory.round_id)).label("n"),
+        )
         .join(Round, Round.id == RoundFactory.round_id)
-        .where(Round.status.in_(BRAND_ROUND_STATUSES))
+        .join(BrandFactory, BrandFactory.factory_id == RoundFactory.factory_id)
+        .where(
+            Round.status.in_(BRAND_ROUND_STATUSES),
+            BrandFactory.brand_id == org_id,
+            BrandFactory.carries(Round.cso_id),
+        )
         .group_by(RoundFactory.factory_id)
         .subquery()
     )
+    linked = select(BrandFactory.factory_id).where(BrandFactory.brand_id == org_id)
     async with app.db.transaction() as s:
         rows = (
             await s.execute(
                 select(Factory, func.coalesce(released.c.n, 0))
-                .join(BrandFactory, BrandFactory.factory_id == Factory.id)
                 .outerjoin(released, released.c.factory_id == Factory.id)
-                .where(BrandFactory.brand_id == org_id)
+                .where(Factory.id.in_(linked))
                 .order_by(Factory.code)
             )
         ).all()
@@ -135,7 +146,8 @@ async def visible_rounds(
         .join(RoundFactory, RoundFactory.round_id == Round.id)
         .join(Factory, Factory.id == RoundFactory.factory_id)
         .join(BrandFactory, BrandFactory.factory_id == RoundFactory.factory_id)
-        .where(BrandFactory.brand_id == org_id, Round.status.in_(BRAND_ROUND_STATUSES))
+        .where(BrandFactory.brand_id == org_id, Round.status.in_(BRAND_ROUND_STATUSES),
+               BrandFactory.carries(Round.cso_id))
     )  # fmt: skip
     if factory_id is not None:
         inside = select(RoundFactory.round_id).where(RoundFactory.factory_id == factory_id)
@@ -158,7 +170,11 @@ async def latest_round_ids(app: App, org_id: int, limit: int) -> list[int]:
             .distinct()
             .join(RoundFactory, RoundFactory.round_id == Round.id)
             .join(BrandFactory, BrandFactory.factory_id == RoundFactory.factory_id)
-            .where(BrandFactory.brand_id == org_id, Round.status.in_(BRAND_ROUND_STATUSES))
+            .where(
+                BrandFactory.brand_id == org_id,
+                Round.status.in_(BRAND_ROUND_STATUSES),
+                BrandFactory.carries(Round.cso_id),
+            )
             .order_by(Round.id.desc())
             .limit(limit)
         )

@@ -293,7 +293,7 @@ async def enqueue_reports(s: AsyncSession, rnd: Round, now: datetime) -> int:
     brands = (
         select(BrandFactory.brand_id)
         .join(RoundFactory, RoundFactory.factory_id == BrandFactory.factory_id)
-        .where(RoundFactory.round_id == rnd.id)
+        .where(RoundFactory.round_id == rnd.id, BrandFactory.carries(rnd.cso_id))
     )
     members = (
         await s.execute(

@@ -6,7 +6,10 @@ another CSO is None here, and the page turns that into 404. Response figures are
 control alone.
 
 Factories: a CSO sees its own (`Factory.cso_id`, registered in the portal) and the shared
-register (`cso_id` None, registered on the command line); it may change only its own.
+register (`cso_id` None, registered on the command line); it may change only its own. Of a
+factory's brand links it sees those that carry its results (its own, and those made on the
+command line for every CSO), never another CSO's (docs/portal.md, "What one CSO may learn of
+another's work").
 
 Audit entries carry no organisation column; an entry belongs to an organisation when
 - its target is one of the organisation's rounds ("round <id>"), or one of its own
@@ -221,7 +224,16 @@ class FactoryRow:
     os_id: str | None
     headcount: int | None
     own: bool  # registered by this CSO in the portal: it may change it
-    brands: tuple[str, ...]  # names of the brands linked to it
+    # The brands that receive this CSO's results of it: linked by the CSO itself (it may
+    # unlink them), and linked on the command line for every CSO's rounds. Links another CSO
+    # made are not here, not even counted (docs/portal.md).
+    brands: tuple[str, ...]
+    every_cso_brands: tuple[str, ...] = ()
+
+    @property
+    def receiving(self) -> tuple[str, ...]:
+        """Every brand that receives this CSO's results of the factory, by name."""
+        return tuple(sorted({*self.brands, *self.every_cso_brands}))
 
 
 def visible_factories(org_id: int) -> Any:
@@ -238,8 +250,8 @@ async def cso_factories(db: Database, org_id: int) -> list[FactoryRow]:
                 )
             ).scalars()
         )
-        links = await _brand_names(s, [f.id for f in factories])
-    return [_row(f, org_id, links.get(f.id, ())) for f in factories]
+        links = await _brand_links(s, [f.id for f in factories], org_id)
+    return [_row(f, org_id, links) for f in factories]
 
 
 async def cso_factory(db: Database, org_id: int, factory_id: int) -> FactoryRow | None:
@@ -252,11 +264,11 @@ async def cso_factory(db: Database, org_id: int, factory_id: int) -> FactoryRow 
         ).scalar()
         if f is None:
             return None
-        links = await _brand_names(s, [f.id])
-    return _row(f, org_id, links.get(f.id, ()))
+        links = await _brand_links(s, [f.id], org_id)
+    return _row(f, org_id, links)
 
 
-def _row(f: Factory, org_id: int, brands: Iterable[str]) -> FactoryRow:
+def _row(f: Factory, org_id: int, links: dict[tuple[int, bool], list[str]]) -> FactoryRow:
     return FactoryRow(
         id=f.id,
         code=f.code,
@@ -266,23 +278,28 @@ def _row(f: Factory, org_id: int, brands: Iterable[str]) -> FactoryRow:
         os_id=f.os_id,
         headcount=f.headcount,
         own=f.cso_id == org_id,
-        brands=tuple(brands),
+        brands=tuple(links.get((f.id, False), ())),
+        every_cso_brands=tuple(links.get((f.id, True), ())),
     )
 
 
-async def _brand_names(s: AsyncSession, factory_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+async def _brand_links(
+    s: AsyncSession, factory_ids: Sequence[int], org_id: int
+) -> dict[tuple[int, bool], list[str]]:
+    """Brand names by (factory id, linked for every CSO), of the links that carry this CSO's
+    results: its own, and those for every CSO. The query asks for nothing else."""
     if not factory_ids:
         return {}
     rows = await s.execute(
-        select(BrandFactory.factory_id, Organisation.name)
+        select(BrandFactory.factory_id, BrandFactory.cso_id.is_(None), Organisation.name)
         .join(Organisation, Organisation.id == BrandFactory.brand_id)
-        .where(BrandFactory.factory_id.in_(factory_ids))
+        .where(BrandFactory.factory_id.in_(factory_ids), BrandFactory.carries(org_id))
         .order_by(Organisation.name)
     )
-    out: dict[int, list[str]] = defaultdict(list)
-    for fid, name in rows.all():
-        out[fid].append(name)
-    return {k: tuple(v) for k, v in out.items()}
+    out: dict[tuple[int, bool], list[str]] = defaultdict(list)
+    for fid, every_cso, name in rows.all():
+        out[(fid, bool(every_cso))].append(name)
+    return dict(out)
 
 
 async def brand_names(db: Database) -> list[str]:

@@ -1,5 +1,10 @@
 """Factories: registered one by one or from a CSV file, in the shared register (the command
-line) or as a CSO's own (the portal; only it may change them). Every change is audited."""
+line) or as a CSO's own (the portal; only it may change them). Every change is audited.
+
+What a CSO is told when its factory cannot be registered keeps to docs/portal.md ("What one
+CSO may learn of another's work"): that a code is taken, never whose it is or what the factory
+is; and an Open Supply Hub id is unique only among the CSO's own factories and the shared
+register, so another CSO's registration of the same factory is no reason to refuse it."""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import csv
 import io
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.service import validation
@@ -45,6 +50,11 @@ def _row(row: dict[str | None, Any]) -> tuple[str, dict[str, Any]]:
     }
 
 
+def _taken(code: str) -> str:
+    """The one thing a CSO learns of a factory it cannot see: its code is in use."""
+    return f"the factory code {code!r} is taken; choose another"
+
+
 class FactoryService(Audited):
     async def add_factory(
         self,
@@ -64,9 +74,9 @@ class FactoryService(Audited):
         os_id, headcount = validation.os_id(os_id), validation.headcount(headcount)
         async with self.db.transaction() as s:
             if (await s.execute(select(Factory).where(Factory.code == code))).scalar():
-                raise AdminError(f"factory {code!r} exists already")
+                raise AdminError(_taken(code))
             owner = await self._cso(s, cso)
-            await self._check_os_id(s, os_id or None, None)
+            await self._check_os_id(s, os_id or None, None, owner.id if owner else None)
             factory = Factory(
                 code=code,
                 name=name,
@@ -103,7 +113,7 @@ class FactoryService(Audited):
             raise AdminError("the headcount must be a positive number")
         async with self.db.transaction() as s:
             factory = await self._factory(s, code)
-            await self._check_os_id(s, os_id or None, factory.id)
+            await self._check_os_id(s, os_id or None, factory.id, factory.cso_id)
             values = {
                 "name": name.strip(),
                 "region": region,
@@ -119,18 +129,28 @@ class FactoryService(Audited):
         return factory
 
     async def _check_os_id(
-        self, s: AsyncSession, os_id: str | None, factory_id: int | None
+        self, s: AsyncSession, os_id: str | None, factory_id: int | None, owner_id: int | None
     ) -> None:
-        """An Open Supply Hub id names one factory; say so instead of failing on the index."""
+        """An Open Supply Hub id names one factory in a register: among the shared register
+        (`owner_id` None), or among one CSO's own factories and the shared register, which
+        that CSO sees too. Say so, naming the factory it sees, instead of failing on the
+        index; other CSOs' factories are not looked at."""
         if os_id is None:
             return
+        register = (
+            Factory.cso_id.is_(None)
+            if owner_id is None
+            else or_(Factory.cso_id.is_(None), Factory.cso_id == owner_id)
+        )
         other = (
             await s.execute(
-                select(Factory.code).where(Factory.os_id == os_id, Factory.id != (factory_id or 0))
+                select(Factory.code).where(
+                    Factory.os_id == os_id, Factory.id != (factory_id or 0), register
+                )
             )
         ).scalar()
         if other is not None:
-            raise AdminError(f"OS ID {os_id!r} is already registered for another factory")
+            raise AdminError(f"OS ID {os_id!r} is already that of factory {other!r}")
 
     async def import_factories(self, text: str, *, cso: str | None = None) -> tuple[int, int]:
         """Import a CSV (code,name,region,city,os_id,headcount); returns (added, updated).
@@ -152,11 +172,15 @@ class FactoryService(Audited):
                 os_id = values["os_id"]
                 factory = (await s.execute(select(Factory).where(Factory.code == code))).scalar()
                 if owner is not None and factory is not None and factory.cso_id != owner.id:
-                    raise AdminError(
-                        f"line {line}: factory code {code!r} is taken (registered elsewhere)"
-                    )
+                    # Another CSO's or the shared register's: the same words either way.
+                    raise AdminError(f"line {line}: {_taken(code)}")
                 try:
-                    await self._check_os_id(s, os_id, factory.id if factory else None)
+                    await self._check_os_id(
+                        s,
+                        os_id,
+                        factory.id if factory else None,
+                        factory.cso_id if factory else owner.id if owner else None,
+                    )
                 except AdminError as exc:
                     raise AdminError(f"line {line}: {exc}") from None
                 if factory is None:

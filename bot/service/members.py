@@ -295,7 +295,7 @@ class MemberService:
             brands = (
                 select(BrandFactory.brand_id)
                 .join(RoundFactory, RoundFactory.factory_id == BrandFactory.factory_id)
-                .where(RoundFactory.round_id == round_id)
+                .where(RoundFactory.round_id == round_id, BrandFactory.carries(rnd.cso_id))
             )
             rows = (
                 await s.execute(

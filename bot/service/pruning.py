@@ -1,5 +1,6 @@
 """Pruning: what is no longer needed goes — handled message ids and unsent replies past the
-redelivery window, opt-in addresses past their keeping period (docs/privacy.md)."""
+redelivery window, opt-in addresses past their keeping period (docs/privacy.md), and the
+portal's log-in throttling rows that count for nothing any more."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy import delete
 
 from bot.clock import Clock
 from bot.enums import ContactPurpose
+from bot.service import login_throttle
 from bot.service.audited import Audited
 from bot.storage import Database, rowcount
 from bot.storage.models import (
@@ -34,7 +36,8 @@ class PruningService(Audited):
 
     async def prune(self, today: date | None = None) -> dict[str, int]:
         """Delete what is no longer needed: handled message ids and unsent replies past the
-        redelivery window, and opt-in addresses past their keeping period."""
+        redelivery window, opt-in addresses past their keeping period, and log-in throttling
+        rows with no failure for a day (and no wait running) at the start of `today`."""
         today = today or self.clock().date()
         async with self.db.transaction() as s:
             ids = rowcount(
@@ -64,8 +67,10 @@ class PruningService(Audited):
             replies = rowcount(
                 await s.execute(delete(OutboxMessage).where(OutboxMessage.created_at < cutoff))
             )
+            throttles = await login_throttle.prune(s, login_throttle.start_of(today))
         return {
             "message_ids": ids or 0,
             "opt_in_addresses": addresses or 0,
             "unsent_replies": replies or 0,
+            "login_throttles": throttles,
         }

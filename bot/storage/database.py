@@ -87,9 +87,29 @@ def _current_revision(connection: Connection) -> str | None:
 
 
 async def upgrade_database(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the schema to `revision` (creates every table on an empty database)."""
-    async with engine.begin() as conn:
-        await conn.run_sync(_upgrade, revision)
+    """Bring the schema to `revision` (creates every table on an empty database).
+
+    SQLite: with foreign keys off. Batch mode changes a table by copying it and dropping the
+    old one, and with foreign keys on, that DROP first deletes every row that refers to the
+    table (ON DELETE CASCADE) or empties the reference (SET NULL): recreating `organisations`
+    would take every brand link and factory owner with it. The pragma has no effect inside a
+    transaction, so it is set before; the references are checked before the commit."""
+    async with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await conn.commit()
+        try:
+            async with conn.begin():
+                await conn.run_sync(_upgrade, revision)
+                if sqlite:
+                    broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                    if broken:
+                        raise RuntimeError(f"the migration broke references: {broken[:5]}")
+        finally:
+            if sqlite:
+                await conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                await conn.commit()
 
 
 def rowcount(result: Result[Any]) -> int:

@@ -9,15 +9,19 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    ColumnElement,
     Date,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
     String,
     Text,
     UniqueConstraint,
+    or_,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -57,12 +61,25 @@ class Organisation(Base):
 
 class Factory(Base):
     __tablename__ = "factories"
+    __table_args__ = (
+        # An Open Supply Hub id names one factory within a register: among one CSO's own
+        # factories, and among the shared register's. Two CSOs may each register the same
+        # factory: neither learns that the other did (docs/portal.md).
+        UniqueConstraint("cso_id", "os_id"),
+        Index(
+            "uq_factories_shared_os_id",
+            "os_id",
+            unique=True,
+            sqlite_where=text("cso_id IS NULL"),
+            postgresql_where=text("cso_id IS NULL"),
+        ),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     region: Mapped[str] = mapped_column(String(40))
     city: Mapped[str] = mapped_column(String(100), default="")
-    os_id: Mapped[str | None] = mapped_column(String(40), unique=True)  # Open Supply Hub id
+    os_id: Mapped[str | None] = mapped_column(String(40))  # Open Supply Hub id
     headcount: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # The CSO that registered it in the web portal, and alone may change it there; None: the
@@ -73,15 +90,41 @@ class Factory(Base):
 
 
 class BrandFactory(Base):
-    """A brand sources from a factory: the only factories whose results the brand may see."""
+    """A brand receives results of a factory: the only factories whose results it may see.
+
+    A link carries the results of one CSO's rounds (`cso_id`: made by that CSO in the portal,
+    or for it on the command line), or, with `cso_id` None, of every CSO's rounds (made on the
+    command line for a factory of the shared register). A CSO sees the links that carry its
+    results and no other (docs/portal.md, "What one CSO may learn of another's work")."""
 
     __tablename__ = "brand_factories"
+    __table_args__ = (
+        UniqueConstraint("brand_id", "factory_id", "cso_id"),
+        Index(
+            "uq_brand_factories_every_cso",
+            "brand_id",
+            "factory_id",
+            unique=True,
+            sqlite_where=text("cso_id IS NULL"),
+            postgresql_where=text("cso_id IS NULL"),
+        ),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
     brand_id: Mapped[int] = mapped_column(
-        ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
     )
     factory_id: Mapped[int] = mapped_column(
-        ForeignKey("factories.id", ondelete="CASCADE"), primary_key=True
+        ForeignKey("factories.id", ondelete="CASCADE"), index=True
     )
+    cso_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+
+    @classmethod
+    def carries(cls, round_cso_id: Any) -> ColumnElement[bool]:
+        """The condition for a link to carry the results of a round run by `round_cso_id` (a
+        value or a column such as Round.cso_id)."""
+        return or_(cls.cso_id.is_(None), cls.cso_id == round_cso_id)
 
 
 class SurveyVersion(Base):
@@ -388,14 +431,18 @@ class LoginLink(Base):
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
-class LoginAttempt(Base):
-    """Failed log-ins, for rate limiting across processes: keyed by a hash of the e-mail
-    address and by a hash of the client address, never the plain values."""
+class LoginThrottle(Base):
+    """Failed password log-ins, counted for one account from one client address and for one
+    client address over every account (bot/service/login_throttle.py). The key is a keyed hash
+    of them, never the e-mail or the IP address; the counts live here so that every portal
+    process sees them."""
 
-    __tablename__ = "login_attempts"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(64), index=True)
-    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    __tablename__ = "login_throttles"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    # Attempts are refused until then (even with the right password); None: not waiting.
+    blocked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class ApiToken(Base):

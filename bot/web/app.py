@@ -196,5 +196,6 @@ def create_web_app(
         catalogs=load_catalogs(app.settings.locales_dir),
         secure_cookies=secure_cookies,
         bot_username=once(bot_username or username_from_settings(app)),
+        trusted_proxies=app.settings.trusted_proxy_networks(),
     )
     return web

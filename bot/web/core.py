@@ -4,13 +4,15 @@ API: bot/web/brand.py, bot/web/api.py.)"""
 
 from __future__ import annotations
 
+import ipaddress
+import math
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.service.accounts import PASSWORD_MIN, AccountError
+from bot.service.accounts import PASSWORD_MIN, AccountError, LoginResult
 from bot.web.auth import (
     accounts,
     clear_session_cookie,
@@ -19,7 +21,7 @@ from bot.web.auth import (
     set_session_cookie,
 )
 from bot.web.deps import portal
-from bot.web.i18n import LANG_COOKIE, LANGUAGES, N_, translate
+from bot.web.i18n import LANG_COOKIE, LANGUAGES, N_, ntranslate, translate
 from bot.web.render import render
 
 # What the pages say when the account service refuses something (by AccountError.code).
@@ -37,7 +39,6 @@ ERRORS = {
     "password_wrong": N_("The current password is not right."),
 }
 LOGIN_WRONG = N_("The e-mail address or the password is not right.")
-LOGIN_LOCKED = N_("Too many failed attempts. Please wait 15 minutes and try again.")
 LINK_INVALID = N_(
     "This log-in link cannot be used (used, expired or unknown). Send /login to the bot for a "
     "new one."
@@ -66,7 +67,38 @@ def home_for(request: Request) -> str:
 
 
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address, as the log-in throttling counts it: the socket's peer, or, when
+    that peer is a reverse proxy named in WAGECHECK_WEB_TRUSTED_PROXIES, the address that the
+    proxies wrote into X-Forwarded-For: the rightmost one that is not itself a trusted proxy
+    (what stands left of it the client wrote, and can be anything)."""
+    peer = request.client.host if request.client else "unknown"
+    trusted = portal(request).trusted_proxies
+    if not trusted or not _among(peer, trusted):
+        return peer
+    hops = [
+        hop.strip()
+        for header in request.headers.getlist("x-forwarded-for")
+        for hop in header.split(",")
+        if hop.strip()
+    ]
+    for hop in reversed(hops):
+        try:
+            address = ipaddress.ip_address(hop)
+        except ValueError:
+            return peer  # not written by a proxy we trust: count it as the proxy's own
+        if not _among(str(address), trusted):
+            return str(address)
+    return peer
+
+
+def _among(
+    address: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
 
 
 def _go(url: str) -> RedirectResponse:
@@ -94,15 +126,36 @@ async def login(request: Request) -> Response:
     next_path = safe_next(form.get("next"), "")
     result = await accounts(request).authenticate(email, password, client_address(request))
     if result.status != "ok" or result.session_token is None:
-        message = LOGIN_LOCKED if result.status == "locked" else LOGIN_WRONG
-        return render(
-            request,
-            "login.html",
-            {"error": translate(request, message), "email": email, "next": next_path},
-            status_code=429 if result.status == "locked" else 400,
-        )
+        return _login_refused(request, result, email, next_path)
     response = _go(next_path or "/")
     set_session_cookie(request, response, result.session_token)
+    return response
+
+
+def _login_refused(request: Request, result: LoginResult, email: str, next_path: str) -> Response:
+    """A wrong password (400) or a throttled attempt (429, not checked), with when to try
+    again if there is a wait: the same answers whether the account exists or not."""
+    messages = [] if result.status == "throttled" else [translate(request, LOGIN_WRONG)]
+    seconds = None
+    if result.retry_at is not None:
+        left = (result.retry_at - portal(request).app.clock()).total_seconds()
+        seconds = max(1, math.ceil(left))
+        messages.append(
+            ntranslate(
+                request,
+                "Too many failed attempts. Please try again in %(num)s minute.",
+                "Too many failed attempts. Please try again in %(num)s minutes.",
+                math.ceil(seconds / 60),
+            )
+        )
+    response = render(
+        request,
+        "login.html",
+        {"error": " ".join(messages), "email": email, "next": next_path},
+        status_code=429 if result.status == "throttled" else 400,
+    )
+    if seconds is not None:
+        response.headers["Retry-After"] = str(seconds)
     return response
 
 

@@ -5,8 +5,9 @@ links), members and invites, the audit log, and the results of closed rounds.
 Rules every route follows:
 - reading needs a CSO account (`require(kind=OrgKind.CSO)`), changing needs a CSO admin
   (`admin=True`): a viewer gets 403 on every change, a brand account 403 everywhere;
-- every object is looked up within the user's organisation (bot/web/cso_portal.py); another
-  CSO's round or factory answers 404, as if it did not exist;
+- every object is looked up within the user's organisation (bot/service/cso_portal.py); another
+  CSO's round or factory answers 404, as if it did not exist, and of another CSO's work a
+  page shows nothing (docs/portal.md, "What one CSO may learn of another's work");
 - changes go through the services (AdminService, MemberService, AccountService) with the
   actor "web:<account id>", so the audit log says who did it;
 - results come from bot/reports only (build_report / export_answers for "cso:<name>"), so the
@@ -703,7 +704,7 @@ async def _factory_context(request: Request, factory: data.FactoryRow) -> dict[s
         "factory": factory,
         "regions": REGIONS,
         "k_brand": _wc(request).settings.k_brand,
-        "brands": [b for b in brands if b not in factory.brands],
+        "brands": [b for b in brands if b not in factory.receiving],
         "form": {
             "name": factory.name,
             "region": factory.region,
@@ -741,27 +742,28 @@ async def factory_page(request: Request) -> Response:
 
 
 async def factory_brands(request: Request) -> Response:
-    """Link a brand to the factory, or unlink it (the brand then sees, or no longer sees,
-    the factory's results of closed rounds)."""
+    """Link a brand to the factory, or unlink it: the brand then receives, or no longer
+    receives, this CSO's results of the factory in closed rounds. On a factory of the shared
+    register too: the link carries this CSO's results only, and it unlinks only its own."""
     user = await require(request, kind=OrgKind.CSO, admin=True)
     factory = await _own_factory(request, user)
-    if not factory.own:
-        raise HTTPException(403)
     action = request.path_params["action"]
     if action not in ("link", "unlink"):
         raise HTTPException(404)
     form = await _form(request)
     brand = form.get("brand", "")
     errors: list[str] = []
-    if brand not in await data.brand_names(_wc(request).db):
+    if brand not in await data.brand_names(_wc(request).db) or (
+        action == "unlink" and brand not in factory.brands
+    ):
         errors.append(_err(request, "brand"))
     else:
         admin = _admin(request, user)
         try:
             if action == "link":
-                await admin.link(brand, [factory.code])
+                await admin.link(brand, [factory.code], cso=user.org_name)
             else:
-                await admin.unlink(brand, [factory.code])
+                await admin.unlink(brand, [factory.code], cso=user.org_name)
         except AdminError as exc:
             errors.append(_refused(request, exc))
         else:

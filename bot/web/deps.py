@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network
 
 from starlette.requests import HTTPConnection
 
@@ -52,6 +53,8 @@ class Portal:
     catalogs: Catalogs  # the portal's own translations (domain "portal")
     secure_cookies: bool
     bot_username: UsernameLookup  # asked once per process (`once`)
+    # Reverse proxies whose X-Forwarded-For is believed (WAGECHECK_WEB_TRUSTED_PROXIES).
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
 
 
 def portal(conn: HTTPConnection) -> Portal:

@@ -66,9 +66,9 @@ class _Contained:
 async def serve_asgi(asgi: ASGIApp, listen: str, stop: asyncio.Event, name: str) -> None:
     """Run one uvicorn server until `stop` is set (or it fails: then the error is raised).
 
-    Behind a reverse proxy on the same machine, uvicorn takes the client address from
-    X-Forwarded-For (FORWARDED_ALLOW_IPS, default 127.0.0.1): the per-address log-in limit
-    then counts the real clients."""
+    uvicorn reads no proxy headers: the client is the socket's peer, and the portal itself
+    believes X-Forwarded-For only from the proxies WAGECHECK_WEB_TRUSTED_PROXIES names
+    (bot/web/core.py, `client_address`)."""
     host, port = parse_listen(listen)
     server = _Server(
         uvicorn.Config(
@@ -78,7 +78,7 @@ async def serve_asgi(asgi: ASGIApp, listen: str, stop: asyncio.Event, name: str)
             log_level="warning",
             access_log=False,  # request lines carry one-time tokens in their paths
             lifespan="auto",
-            proxy_headers=True,
+            proxy_headers=False,
             server_header=False,
         )
     )
