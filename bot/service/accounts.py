@@ -23,8 +23,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
-from bot.enums import Role
 from bot.privacy import Keyring
+from bot.service import validation
 from bot.service.admin import AdminError
 from bot.storage import Database
 from bot.storage.models import (
@@ -40,7 +40,6 @@ from bot.storage.models import (
 
 log = logging.getLogger(__name__)
 
-ROLES = tuple(Role)
 PASSWORD_MIN = 10  # length over composition rules (NIST SP 800-63B)
 PASSWORD_MAX = 1024  # argon2 takes anything, but a megabyte "password" is only a DoS
 SESSION_IDLE = timedelta(hours=12)
@@ -48,6 +47,7 @@ SESSION_MAX = timedelta(days=7)  # even an always-active session logs in again w
 SESSION_REFRESH = timedelta(minutes=5)  # extend the idle expiry at most this often (writes)
 LOGIN_LINK_TTL = timedelta(minutes=10)
 INVITE_DAYS = 7
+PORTAL_INVITE_DAYS_MAX = 30
 # Rate limits on failed log-ins, counted in the database so they hold across processes.
 FAILURE_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_EMAIL = 5
@@ -79,12 +79,11 @@ def check_password(password: str, email: str | None = None) -> None:
 
 
 def check_email(email: str) -> str:
-    """A plausible address, lower-cased; deliberately no stricter than "x@y.z"."""
-    email = normalise_email(email)
-    local, _, domain = email.rpartition("@")
-    if not local or "." not in domain or " " in email or len(email) > 254:
-        raise AccountError("email_invalid", "this does not look like an e-mail address")
-    return email
+    """A plausible address, lower-cased (validation.email says what that is)."""
+    try:
+        return validation.email(email)
+    except AdminError as exc:
+        raise AccountError("email_invalid", str(exc)) from None
 
 
 class AccountError(AdminError):
@@ -177,8 +176,8 @@ class AccountService:
         language: str | None = None,
     ) -> WebAccount:
         """An account made directly (tests, first set-up); people normally use an invite."""
-        if role not in ROLES:
-            raise AdminError(f"role must be one of {', '.join(ROLES)}")
+        role = validation.role(role)
+        language = validation.language(language)
         email = check_email(email)
         check_password(password, email)
         async with self.db.transaction() as s:
@@ -217,6 +216,7 @@ class AccountService:
 
     async def disable(self, org_name: str, account_id: int, actor: str | None = None) -> None:
         """Take access away at once: the account's sessions end too."""
+        account_id = validation.row_id(account_id, "portal account")
         async with self.db.transaction() as s:
             org = await self._org(s, org_name)
             account = await s.get(WebAccount, account_id)
@@ -227,6 +227,7 @@ class AccountService:
             self._audit(s, actor or self.actor, "web_account.disable", org.name, account=account_id)
 
     async def set_language(self, account_id: int, language: str | None) -> None:
+        language = validation.language(language)
         async with self.db.transaction() as s:
             account = await s.get(WebAccount, account_id)
             if account is not None:
@@ -268,10 +269,8 @@ class AccountService:
         self, org_name: str, role: str, days: int = INVITE_DAYS, actor: str | None = None
     ) -> tuple[str, WebInvite]:
         """A single-use invite code for the portal (shown once; only its hash is stored)."""
-        if role not in ROLES:
-            raise AdminError(f"role must be one of {', '.join(ROLES)}")
-        if not 1 <= days <= 30:
-            raise AdminError("an invite is valid for 1 to 30 days")
+        role = validation.role(role)
+        days = validation.days(days, PORTAL_INVITE_DAYS_MAX)
         code = secrets.token_urlsafe(24)
         now = self.clock()
         async with self.db.transaction() as s:
@@ -320,6 +319,7 @@ class AccountService:
         AdminError when the invite is not valid or the e-mail/password not acceptable."""
         now = now or self.clock()
         email = check_email(email)
+        language = validation.language(language)
         check_password(password, email)
         password_hash = _hasher.hash(password)  # slow: before the transaction takes locks
         async with self.db.transaction() as s:
@@ -359,6 +359,10 @@ class AccountService:
         has moved on."""
         now = now or self.clock()
         email = normalise_email(email)
+        try:  # what cannot be an account's address is looked up nowhere (a NUL breaks a query)
+            known = validation.email(email)
+        except AdminError:
+            known = None
         email_key = self._attempt_key("email", email)
         client_key = self._attempt_key("client", client)
         since = now - FAILURE_WINDOW
@@ -375,8 +379,10 @@ class AccountService:
                 ).all()
             )
             account = (
-                await s.execute(select(WebAccount).where(WebAccount.email == email))
-            ).scalar()
+                (await s.execute(select(WebAccount).where(WebAccount.email == known))).scalar()
+                if known
+                else None
+            )
         if (
             failures.get(email_key, 0) >= MAX_FAILURES_PER_EMAIL
             or failures.get(client_key, 0) >= MAX_FAILURES_PER_ADDRESS
