@@ -162,12 +162,15 @@ async def test_another_brands_factories_rounds_and_downloads_are_404(
             "/brand/results/999/download/csv",
             f"/brand/results/{w.closed}/download/html",  # not offered
             f"/brand/results/{w.closed}/download/answers",
-            f"/brand/results/{w.closed}/download/pdf?lang=ur",
         ):
             response = await client.get(url)
             assert response.status_code == 404, url
             # (The page repeats the asked path in its language switch; nothing more.)
             assert "Factory KHI-001" not in response.text and "Korangi" not in response.text
+        # A report language there is none of: 400, saying which there are (and nothing else).
+        response = await client.get(f"/brand/results/{w.closed}/download/pdf?lang=ur")
+        assert response.status_code == 400 and "must be one of: en, nl" in response.text
+        assert "Factory KHI-001" not in response.text and "Korangi" not in response.text
         # The round both brands have factories in: Other Brand sees its own factory only.
         page = text_of((await client.get(f"/brand/results/{w.closed}")).text)
         assert "KHI-002" in page

@@ -23,9 +23,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
-from bot.enums import Role
 from bot.privacy import Keyring
 from bot.service import login_throttle as throttle
+from bot.service import validation
 from bot.service.admin import AdminError
 from bot.storage import Database
 from bot.storage.models import (
@@ -40,7 +40,6 @@ from bot.storage.models import (
 
 log = logging.getLogger(__name__)
 
-ROLES = tuple(Role)
 PASSWORD_MIN = 10  # length over composition rules (NIST SP 800-63B)
 PASSWORD_MAX = 1024  # argon2 takes anything, but a megabyte "password" is only a DoS
 SESSION_IDLE = timedelta(hours=12)
@@ -48,6 +47,7 @@ SESSION_MAX = timedelta(days=7)  # even an always-active session logs in again w
 SESSION_REFRESH = timedelta(minutes=5)  # extend the idle expiry at most this often (writes)
 LOGIN_LINK_TTL = timedelta(minutes=10)
 INVITE_DAYS = 7
+PORTAL_INVITE_DAYS_MAX = 30
 
 _hasher = PasswordHasher()
 # Verified against when the e-mail is unknown, so that case takes as long as a wrong password.
@@ -75,12 +75,11 @@ def check_password(password: str, email: str | None = None) -> None:
 
 
 def check_email(email: str) -> str:
-    """A plausible address, lower-cased; deliberately no stricter than "x@y.z"."""
-    email = normalise_email(email)
-    local, _, domain = email.rpartition("@")
-    if not local or "." not in domain or " " in email or len(email) > 254:
-        raise AccountError("email_invalid", "this does not look like an e-mail address")
-    return email
+    """A plausible address, lower-cased (validation.email says what that is)."""
+    try:
+        return validation.email(email)
+    except AdminError as exc:
+        raise AccountError("email_invalid", str(exc)) from None
 
 
 class AccountError(AdminError):
@@ -173,8 +172,8 @@ class AccountService:
         language: str | None = None,
     ) -> WebAccount:
         """An account made directly (tests, first set-up); people normally use an invite."""
-        if role not in ROLES:
-            raise AdminError(f"role must be one of {', '.join(ROLES)}")
+        role = validation.role(role)
+        language = validation.language(language)
         email = check_email(email)
         check_password(password, email)
         async with self.db.transaction() as s:
@@ -213,6 +212,7 @@ class AccountService:
 
     async def disable(self, org_name: str, account_id: int, actor: str | None = None) -> None:
         """Take access away at once: the account's sessions end too."""
+        account_id = validation.row_id(account_id, "portal account")
         async with self.db.transaction() as s:
             org = await self._org(s, org_name)
             account = await s.get(WebAccount, account_id)
@@ -223,6 +223,7 @@ class AccountService:
             self._audit(s, actor or self.actor, "web_account.disable", org.name, account=account_id)
 
     async def set_language(self, account_id: int, language: str | None) -> None:
+        language = validation.language(language)
         async with self.db.transaction() as s:
             account = await s.get(WebAccount, account_id)
             if account is not None:
@@ -264,10 +265,8 @@ class AccountService:
         self, org_name: str, role: str, days: int = INVITE_DAYS, actor: str | None = None
     ) -> tuple[str, WebInvite]:
         """A single-use invite code for the portal (shown once; only its hash is stored)."""
-        if role not in ROLES:
-            raise AdminError(f"role must be one of {', '.join(ROLES)}")
-        if not 1 <= days <= 30:
-            raise AdminError("an invite is valid for 1 to 30 days")
+        role = validation.role(role)
+        days = validation.days(days, PORTAL_INVITE_DAYS_MAX)
         code = secrets.token_urlsafe(24)
         now = self.clock()
         async with self.db.transaction() as s:
@@ -316,6 +315,7 @@ class AccountService:
         AdminError when the invite is not valid or the e-mail/password not acceptable."""
         now = now or self.clock()
         email = check_email(email)
+        language = validation.language(language)
         check_password(password, email)
         password_hash = _hasher.hash(password)  # slow: before the transaction takes locks
         async with self.db.transaction() as s:
@@ -356,13 +356,17 @@ class AccountService:
         account exists."""
         now = now or self.clock()
         email = normalise_email(email)
+        try:  # what cannot be an account's address is looked up nowhere (a NUL breaks a query)
+            known = validation.email(email)
+        except AdminError:
+            known = None
         keys = throttle.keys_for(self.keyring, email, client)
         async with self.db.transaction() as s:
             counted = await throttle.count_attempt(s, keys, now)
             account = None
-            if isinstance(counted, throttle.Counted):
+            if isinstance(counted, throttle.Counted) and known:
                 account = (
-                    await s.execute(select(WebAccount).where(WebAccount.email == email))
+                    await s.execute(select(WebAccount).where(WebAccount.email == known))
                 ).scalar()
         if not isinstance(counted, throttle.Counted):
             log.info("portal log-in refused: throttled")

@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.enums import OrgKind
+from bot.service import validation
+from bot.service.audited import AdminError
 from bot.storage import Database
 from bot.storage.models import ApiToken, AuditEntry, Organisation
 
@@ -160,6 +162,10 @@ class ApiTokenService:
             raise ApiTokenError("give the token a name, e.g. the system that will use it", "name")
         if len(name) > NAME_MAX:
             raise ApiTokenError(f"a token name has at most {NAME_MAX} characters", "name_long")
+        try:
+            name = validation.name(name, "token's name", NAME_MAX)
+        except AdminError as exc:
+            raise ApiTokenError(str(exc), "name_control") from None
         now = self.clock()
         secret = new_token_secret()
         async with self.db.transaction() as s:
@@ -209,6 +215,10 @@ class ApiTokenService:
     async def revoke(self, org_id: int, token_id: int, *, account_id: int | None) -> TokenInfo:
         """Revoke one of the organisation's tokens at once (revoking twice changes nothing).
         Raises TokenNotFound for a token of another organisation, as for none at all."""
+        try:
+            token_id = validation.row_id(token_id, "token")
+        except AdminError:
+            raise TokenNotFound(f"no token {str(token_id)[:20]}") from None
         now = self.clock()
         async with self.db.transaction() as s:
             token = await s.get(ApiToken, token_id)

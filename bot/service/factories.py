@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -29,6 +30,21 @@ def _region(text: str) -> str:
     if region not in REGIONS:
         raise AdminError(f"region must be one of {', '.join(REGIONS)}, not {text[:40]!r}")
     return region
+
+
+def _rows(reader: csv.DictReader[str]) -> Iterator[dict[str | None, Any]]:
+    """The lines after the header; one the csv module cannot read (a cell over its limit of
+    131,072 characters) is an AdminError naming the line."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise AdminError(
+                f"line {reader.line_num + 1}: this is not CSV that can be read ({exc})"
+            ) from None
+        yield row
 
 
 def _row(row: dict[str | None, Any]) -> tuple[str, dict[str, Any]]:
@@ -157,14 +173,20 @@ class FactoryService(Audited):
 
         With `cso` (the web portal) new factories become that CSO's own, and a row may update
         only a factory of that CSO; all or nothing, the first bad line says what is wrong."""
-        reader = csv.DictReader(io.StringIO(text))
-        missing = {"code", "name", "region"} - set(reader.fieldnames or [])
+        # newline="": a line may end in CR, LF or both, as spreadsheets save it (a lone CR in
+        # the default mode stops the csv module with an error).
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        try:
+            fieldnames = reader.fieldnames
+        except csv.Error as exc:
+            raise AdminError(f"line 1: this is not CSV that can be read ({exc})") from None
+        missing = {"code", "name", "region"} - set(fieldnames or [])
         if missing:
             raise AdminError(f"the CSV lacks the column(s): {', '.join(sorted(missing))}")
         added = updated = 0
         async with self.db.transaction() as s:
             owner = await self._cso(s, cso)
-            for line, row in enumerate(reader, start=2):
+            for line, row in enumerate(_rows(reader), start=2):
                 try:
                     code, values = _row(row)
                 except AdminError as exc:

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from bot.clock import Clock
 from bot.enums import OrgKind, Role
 from bot.privacy import Keyring
+from bot.service import validation
 from bot.service.admin import CODE_ALPHABET, AdminError
 from bot.storage import Database
 from bot.storage.models import (
@@ -26,7 +27,7 @@ from bot.storage.models import (
 
 INVITE_PREFIX = "join_"
 INVITE_LENGTH = 12  # 31^12 ≈ 8e17: not guessable, still typable once
-ROLES = tuple(Role)
+BOT_INVITE_DAYS_MAX = 90
 # An account that tried this many codes that did not work within the window is refused even a
 # valid one until the window has passed without new attempts (each refusal counts too, so
 # guessing on keeps it locked). Codes cannot be guessed anyway; this keeps anyone from trying.
@@ -91,10 +92,8 @@ class MemberService:
 
     async def create_invite(self, org_name: str, role: str, days: int = 7) -> tuple[str, Invite]:
         """A new invite code (shown once; only its hash is stored)."""
-        if role not in ROLES:
-            raise AdminError(f"role must be one of {', '.join(ROLES)}")
-        if not 1 <= days <= 90:
-            raise AdminError("an invite is valid for 1 to 90 days")
+        role = validation.role(role)
+        days = validation.days(days, BOT_INVITE_DAYS_MAX)
         code = INVITE_PREFIX + "".join(secrets.choice(CODE_ALPHABET) for _ in range(INVITE_LENGTH))
         async with self.db.transaction() as s:
             org = (
@@ -134,6 +133,7 @@ class MemberService:
         (unknown, used or expired — deliberately not saying which), and None for any code once
         the account had MAX_FAILED_JOINS refusals within JOIN_WINDOW."""
         now = now or self.clock()
+        language = validation.language(language, "en") or "en"  # as the phone says: "pt-BR"
         account = self.account(channel, user_id)
         # Refusals are counted per account (its keyed hash, never the raw id) in the audit log.
         actor = f"{channel} account {account}"
@@ -231,6 +231,7 @@ class MemberService:
             )
 
     async def revoke(self, org_name: str, member_id: int) -> None:
+        member_id = validation.row_id(member_id, "member")
         async with self.db.transaction() as s:
             member = (
                 await s.execute(

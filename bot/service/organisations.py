@@ -21,8 +21,7 @@ from bot.storage.models import (
 
 class OrganisationService(Audited):
     async def add_org(self, name: str, kind: str) -> Organisation:
-        if kind not in tuple(OrgKind):
-            raise AdminError("an organisation is a 'cso' or a 'brand'")
+        kind = validation.org_kind(kind)
         name = validation.name(name, "organisation's name")
         async with self.db.transaction() as s:
             if await self._org(s, name, required=False):

@@ -237,6 +237,7 @@ class RoundService(Audited):
 
     async def schedule_round(self, round_id: int) -> Round:
         """draft → scheduled: the scheduler opens it at opens_at and closes it at closes_at."""
+        round_id = validation.row_id(round_id, "round")
         async with self.db.transaction() as s:
             rnd = await s.get(Round, round_id)
             if rnd is not None and (rnd.opens_at is None or rnd.closes_at is None):
@@ -247,6 +248,7 @@ class RoundService(Audited):
 
     async def unschedule_round(self, round_id: int) -> Round:
         """scheduled → draft (to change it before it opens)."""
+        round_id = validation.row_id(round_id, "round")
         async with self.db.transaction() as s:
             await self._transition(s, round_id, RoundStatus.DRAFT)
         return await self.get_round(round_id)
@@ -256,6 +258,7 @@ class RoundService(Audited):
     ) -> Round:
         """Open a draft or scheduled round now; workers who opted in at one of its factories
         are invited (recorded in the broadcast outbox in the same transaction)."""
+        round_id = validation.row_id(round_id, "round")
         now = now or self.clock()
         try:
             async with self.db.transaction() as s:
@@ -278,6 +281,7 @@ class RoundService(Audited):
 
     async def extend_round(self, round_id: int, closes_at: datetime) -> Round:
         """Move the closing time of a round that has not closed yet."""
+        round_id = validation.row_id(round_id, "round")
         async with self.db.transaction() as s:
             rnd = await s.get(Round, round_id, with_for_update=True)
             if rnd is None:
@@ -302,6 +306,7 @@ class RoundService(Audited):
 
     async def cancel_round(self, round_id: int) -> dict[str, int]:
         """Stop a round that will not be reported on; an open one's addresses are purged."""
+        round_id = validation.row_id(round_id, "round")
         async with self.db.transaction() as s:
             await self._transition(s, round_id, RoundStatus.CANCELLED)
             purged = await self._purge_round_contacts(s, round_id)
@@ -349,6 +354,7 @@ class RoundService(Audited):
                 return code
 
     async def get_round(self, round_id: int) -> Round:
+        round_id = validation.row_id(round_id, "round")
         async with self.db.transaction() as s:
             rnd = await s.get(Round, round_id)
             if rnd is None:
@@ -398,6 +404,7 @@ class RoundService(Audited):
 
         Addresses of workers who opted in to the next round are kept (that is what they asked for).
         """
+        round_id = validation.row_id(round_id, "round")
         now = now or self.clock()
         try:
             async with self.db.transaction() as s:
@@ -426,6 +433,7 @@ class RoundService(Audited):
 
     async def publish_round(self, round_id: int) -> None:
         """Mark results as delivered; completion hours are no longer needed and are dropped."""
+        round_id = validation.row_id(round_id, "round")
         async with self.db.transaction() as s:
             rnd = await s.get(Round, round_id)
             if rnd is None or rnd.status != "closed":
@@ -439,6 +447,7 @@ class RoundService(Audited):
 
     async def counts(self, round_id: int) -> list[FactoryCount]:
         """Responses per factory (counts only, never answers)."""
+        round_id = validation.row_id(round_id, "round")
         async with self.db.transaction() as s:
             rnd = await s.get(Round, round_id)
             if rnd is None:

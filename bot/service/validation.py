@@ -1,14 +1,22 @@
 """One set of checks for what people type, whichever way it comes in: the command line, the
-portal's forms, its CSV import and the bot's staff commands all reach the services, and the
-services check here. A refusal is an AdminError whose message says, in plain words, what is
-wrong; nothing that passes can break a page, a poster, a report or a database column later.
+portal's forms, its CSV import, its JSON API and the bot's staff commands all reach the
+services, and the services check here. A refusal is an AdminError whose message says, in plain
+words, what is wrong; nothing that passes can break a page, a poster, a report or a database
+column later (PostgreSQL refuses a NUL character in text outright, SQLite an integer past 64
+bits: neither may reach a query).
+
+What is checked: factories (code, name, city, Open Supply Hub id, headcount), organisations
+(name, kind), rounds (name, times), people (e-mail addresses of portal accounts, roles,
+invitations' days, languages) and row ids typed on the command line or in a URL.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import datetime
 
+from bot.enums import OrgKind, Role
 from bot.service.audited import AdminError
 
 CODE_MAX = 40  # factories.code
@@ -18,6 +26,10 @@ OS_ID_MAX = 40
 HEADCOUNT_MAX = 10_000_000
 # Times of a round: plausible ones only (a typo such as year 1 or 9999 is refused, not stored).
 EARLIEST_YEAR, LATEST_YEAR = 2020, 2100
+EMAIL_MAX = 254  # web_accounts.email; RFC 5321's limit on a forward path
+EMAIL_LOCAL_MAX = 64
+ID_MAX = 2_147_483_647  # the database's integer columns (PostgreSQL INTEGER)
+LANGUAGE_MAX = 8  # members.language, web_accounts.language
 
 
 # Bidi embeddings, overrides and isolates turn the text around them (and a file name or a
@@ -94,3 +106,68 @@ def moment(value: datetime | None, what: str) -> datetime | None:
     if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
         raise AdminError(f"the {what} must lie between {EARLIEST_YEAR} and {LATEST_YEAR}")
     return value
+
+
+def email(text: str) -> str:
+    """An e-mail address of a portal account, lower-cased: at most 254 characters, exactly one
+    @ with something before it and a domain with a dot after it, no spaces, control or bidi
+    characters. Deliberately no stricter: addresses in any script are people's addresses."""
+    text = text.strip().lower()
+    local, at, domain = text.partition("@")
+    if (
+        not at
+        or not local
+        or len(local) > EMAIL_LOCAL_MAX
+        or "@" in domain
+        or "." not in domain.strip(".")
+        or ".." in domain
+        or len(text) > EMAIL_MAX
+        or any(c.isspace() for c in text)
+        or _has_control(text)
+        or any(unicodedata.category(c) in ("Cf", "Cs", "Co", "Cn") for c in text)
+    ):
+        raise AdminError("this does not look like an e-mail address")
+    return text
+
+
+def role(value: str) -> Role:
+    """A person's role in their organisation: admin or viewer."""
+    text = str(value).strip().lower()
+    if text not in tuple(Role):
+        raise AdminError(f"role must be one of {', '.join(Role)}")
+    return Role(text)
+
+
+def org_kind(value: str) -> OrgKind:
+    """What an organisation is: a cso or a brand."""
+    text = str(value).strip().lower()
+    if text not in tuple(OrgKind):
+        raise AdminError("an organisation is a 'cso' or a 'brand'")
+    return OrgKind(text)
+
+
+def days(value: int | str, maximum: int, what: str = "an invite") -> int:
+    """How long something is valid: a whole number of days from 1 to `maximum`."""
+    text = str(value).strip()
+    if not text.isdecimal() or len(text) > 6 or not 1 <= int(text) <= maximum:
+        raise AdminError(f"{what} is valid for 1 to {maximum} days")
+    return int(text)
+
+
+def row_id(value: int | str, what: str = "id") -> int:
+    """A row's number as people type it (the command line, a URL): 1 to 2,147,483,647. A
+    larger number is no row of ours, and would overflow the query."""
+    text = str(value).strip()
+    if not text.isdecimal() or len(text) > 10 or not 1 <= int(text) <= ID_MAX:
+        raise AdminError(f"{text[:20]!r} is not a {what} (a whole number from 1 to {ID_MAX:,})")
+    return int(text)
+
+
+_LANGUAGE_TAG = re.compile(r"[a-z]{2,3}")
+
+
+def language(value: str | None, default: str | None = None) -> str | None:
+    """The base of a language tag as a client sends it ("pt-BR" -> "pt"), or `default` when
+    there is none that makes sense (Telegram passes whatever the phone says)."""
+    base = re.split(r"[-_]", (value or "").strip().lower(), maxsplit=1)[0]
+    return base if _LANGUAGE_TAG.fullmatch(base) else default

@@ -28,6 +28,7 @@ from bot.service.api_tokens import ApiClient, ApiTokenService
 from bot.web import convertors  # noqa: F401  (the {…:id} route parameter)
 from bot.web.deps import portal
 from bot.web.openapi import RATE_PER_MINUTE, docs_context, openapi_document
+from bot.web.params import query_choice
 from bot.web.render import render
 
 REALM = "wagecheck"
@@ -109,13 +110,10 @@ def authenticated(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
-def _lang(request: Request) -> str | None:
-    lang = request.query_params.get("lang", "en")
-    return lang if lang in LANGS else None
-
-
-def _bad_lang() -> JSONResponse:
-    return error(400, "bad_request", f"lang is one of: {', '.join(LANGS)}.")
+def _lang(request: Request) -> str:
+    """?lang=en|nl; another value (or two of them) is a 400 saying which there are
+    (bot/web/params.py; the portal's error handler answers it as the API's JSON error)."""
+    return query_choice(request, "lang", LANGS, "en")
 
 
 def factory_json(f: D.BrandFactoryRow) -> dict[str, Any]:
@@ -157,8 +155,6 @@ async def factory_results(request: Request, client: ApiClient) -> Response:
     """GET /api/v1/factories/{code}/results"""
     app = portal(request).app
     lang = _lang(request)
-    if lang is None:
-        return _bad_lang()
     factory = await D.linked_factory(app, client.org_id, request.path_params["code"])
     if factory is None:
         return not_found("factory")
@@ -183,8 +179,6 @@ async def round_report(request: Request, client: ApiClient) -> Response:
     """GET /api/v1/rounds/{round_id}/report: the JSON download's bytes."""
     app = portal(request).app
     lang = _lang(request)
-    if lang is None:
-        return _bad_lang()
     report = await D.round_report(app, client.org_id, request.path_params["round_id"])
     if report is None:
         return not_found("round")

@@ -3,7 +3,10 @@
 Layers, outside in: security headers on every response; the session (user and language in
 `request.state`); CSRF on every form; then the routes of bot/web/core.py, bot/web/cso.py,
 bot/web/brand.py and bot/web/api.py, /static and /healthz. A 401 on a page becomes a redirect
-to /login?next=<path>; 403 and 404 get a page in the user's language.
+to /login?next=<path>; other errors get a page in the user's language that says what is wrong
+(a query parameter out of its bounds names it: bot/web/params.py), or under /api/ the API's
+JSON error, {"error": code, "message": text}. tests/test_portal_fuzz.py holds every route to
+that.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import hmac
 import importlib
 import importlib.util
 import logging
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote
 
@@ -33,6 +38,7 @@ from bot.web.auth import SessionMiddleware
 from bot.web.csrf import CSRFMiddleware
 from bot.web.deps import Portal, UsernameLookup, once, username_from_settings
 from bot.web.i18n import N_, load_catalogs, translate
+from bot.web.params import QueryError
 from bot.web.render import STATIC_DIR, render
 
 log = logging.getLogger(__name__)
@@ -55,6 +61,17 @@ MESSAGES = {
     500: N_("Something went wrong on our side. Please try again later."),
 }
 CSRF_REFUSED = N_("This form had expired. Go back, reload the page and send it again.")
+# The JSON API's errors: (code, message) by status; the API speaks English.
+API_ERRORS = {
+    400: ("bad_request", "A parameter has a value it cannot have."),
+    401: ("unauthorized", "Send an API token: Authorization: Bearer <token>."),
+    403: ("forbidden", "This token may not see this."),
+    404: ("not_found", "No such endpoint; see /api/docs."),
+    405: ("method_not_allowed", "The API is read-only: only GET is answered here."),
+    413: ("too_large", "The request is too large."),
+    429: ("rate_limited", "Too many requests; wait a moment and try again."),
+    500: ("server_error", "Something went wrong on our side. Please try again later."),
+}
 
 
 class SecurityHeaders:
@@ -96,31 +113,48 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def api_error(
+    status: int, message: str | None = None, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """The API's JSON error (bot/web/api.py answers its own errors the same way)."""
+    code, default = API_ERRORS.get(status, ("error", "The request could not be answered."))
+    return JSONResponse(
+        {"error": code, "message": message or default},
+        status_code=status,
+        headers={"Cache-Control": "no-store", **(headers or {})},
+    )
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
-    """401 → the log-in page (pages) or a JSON 401 (API); other codes → a page or JSON."""
+    """401 → the log-in page (pages) or a JSON 401 (API); other codes → a page or JSON, both
+    with a message that says what is wrong."""
     assert isinstance(exc, HTTPException)
-    api = request.url.path.startswith("/api/")
-    if exc.status_code == 401 and not api:
+    status = exc.status_code
+    if status == 401 and not _is_api(request):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)
-    if api:
-        return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-    message = MESSAGES.get(exc.status_code)
-    return render(
-        request,
-        "error.html",
-        {
-            "status": exc.status_code,
-            "message": translate(request, message) if message else exc.detail,
-        },
-        status_code=exc.status_code,
-    )
+    if _is_api(request):
+        specific = exc.detail if isinstance(exc, QueryError) else None
+        return api_error(status, specific, exc.headers)
+    if isinstance(exc, QueryError):
+        message = translate(request, exc.msgid, **exc.params)
+    elif status in MESSAGES:
+        message = translate(request, MESSAGES[status])
+    else:  # e.g. 400 with what Starlette found wrong in a form ("Part exceeded maximum size")
+        message = exc.detail
+    return render(request, "error.html", {"status": status, "message": message}, status_code=status)
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
     # The exception's text may quote database parameters: its type is enough here.
     log.error("portal request failed (%s)", type(exc).__name__)
     log.debug("portal failure", exc_info=True)
+    if _is_api(request):
+        return api_error(500)
     try:
         return render(
             request,
@@ -140,6 +174,16 @@ async def csrf_refused(request: Request, status: int) -> Response:
         {"status": status, "message": translate(request, message)},
         status_code=status,
     )
+
+
+class StaticFolder(StaticFiles):
+    """The portal's static files. A path no file can have (a NUL character: the operating
+    system refuses it with ValueError) is 404 like any other missing file."""
+
+    def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
+        if "\x00" in path:
+            return "", None
+        return super().lookup_path(path)
 
 
 def page_routes() -> list[BaseRoute]:
@@ -180,7 +224,7 @@ def create_web_app(
             *core.routes,
             *page_routes(),
             *arabic_font_route(),
-            Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
+            Mount("/static", app=StaticFolder(directory=STATIC_DIR), name="static"),
             health_route(app.db),
         ],
         middleware=[

@@ -41,6 +41,7 @@ from bot.web.api import api_base_url, token_service
 from bot.web.auth import WebUser, require
 from bot.web.deps import portal
 from bot.web.i18n import N_, request_language, translate
+from bot.web.params import query_choice, query_int
 from bot.web.render import render
 
 CHART_ROWS = 36  # factories per interval chart, as in the PDF and HTML reports
@@ -58,6 +59,7 @@ TOKEN_ERRORS = {
         "Your organisation has the most active tokens it may have. Revoke one you no longer use."
     ),
     "not_brand": N_("Only brands have API tokens."),
+    "name_control": N_("A token name is one line of text, without control characters."),
 }
 # The verdicts in the portal's own languages (the report's text is English or Dutch only), for
 # the overview pages; the same words as the reports.
@@ -327,12 +329,12 @@ async def round_results(request: Request) -> Response:
 
 async def download(request: Request) -> Response:
     """/brand/results/{round_id}/download/{fmt}?lang=en|nl: the brand's report file, the same
-    bytes as `wagecheck report` and Telegram's /report make."""
+    bytes as `wagecheck report` and Telegram's /report make (another lang: 400, saying so)."""
     user = await _brand(request)
     app = _app(request)
     fmt = request.path_params["fmt"]
-    lang = request.query_params.get("lang") or _report_lang(request)
-    if fmt not in D.DOWNLOAD_FORMATS or lang not in D.REPORT_LANGUAGES:
+    lang = query_choice(request, "lang", D.REPORT_LANGUAGES, _report_lang(request))
+    if fmt not in D.DOWNLOAD_FORMATS:
         raise HTTPException(404)
     report = await D.round_report(app, user.org_id, request.path_params["round_id"])
     if report is None:
@@ -380,10 +382,10 @@ async def tokens(request: Request) -> Response:
     """/brand/tokens: the brand's API tokens (name, prefix, created, last used)."""
     user = await _brand(request)
     notice = None
-    revoked = request.query_params.get("revoked")
-    if revoked and revoked.isdecimal():
+    revoked = query_int(request, "revoked", 1, 999_999_999, default=0)
+    if revoked:
         found = next(
-            (t for t in await token_service(request).list(user.org_id) if t.id == int(revoked)),
+            (t for t in await token_service(request).list(user.org_id) if t.id == revoked),
             None,
         )
         if found is not None and not found.active:

@@ -43,6 +43,7 @@ LINK_INVALID = N_(
     "This log-in link cannot be used (used, expired or unknown). Send /login to the bot for a "
     "new one."
 )
+NEXT_MAX = 2000  # a path to go on to after logging in; longer ones are nobody's page
 SAVED_PASSWORD = N_("Your new password is saved. Other browsers were logged out.")
 
 
@@ -54,7 +55,9 @@ def safe_next(value: str | None, default: str = "/") -> str:
     """A local path to go on to after logging in: never another site (no open redirect)."""
     if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
         return default
-    if any(c in value for c in "\r\n\\") or value.startswith("/login"):
+    if len(value) > NEXT_MAX or value.startswith("/login"):
+        return default
+    if any(c == "\\" or ord(c) < 32 or ord(c) == 127 for c in value):  # CR, LF, NUL, ...
         return default
     return value
 

@@ -49,6 +49,7 @@ from bot.web.auth import WebUser, accounts, require
 from bot.web.cso_chart import day_chart
 from bot.web.deps import portal
 from bot.web.i18n import N_, request_language, translate
+from bot.web.params import query_choice, query_int
 from bot.web.render import render as render_page
 from bot.web.render import render_text
 
@@ -59,6 +60,7 @@ ROLES = tuple(Role)
 MAX_REMINDERS = 5
 MAX_DELAY_HOURS = 7 * 24
 LIVE_REFRESH_SECONDS = 30
+AUDIT_PAGES_MAX = 1_000_000
 POSTER_FORMATS = {"pdf": "application/pdf", "png": "image/png"}
 REPORT_TYPES = {
     "pdf": "application/pdf",
@@ -125,6 +127,7 @@ ERRORS = {
     "brand": N_("Choose a brand."),
 }
 SERVICE_REFUSED = N_("This could not be done: %(reason)s")
+OWN_ACCOUNT = N_("You cannot disable your own account.")
 POSTER_NO_LINK = N_(
     "A poster needs a way in: the portal's server needs WAGECHECK_TELEGRAM_BOT_USERNAME (or "
     "WAGECHECK_TELEGRAM_TOKEN) and/or WAGECHECK_WHATSAPP_NUMBER."
@@ -425,7 +428,7 @@ async def new_round_page(request: Request) -> Response:
     tz = _tz(request)
     errors: list[str] = []
     name = form.get("name", "")
-    if not name or len(name) > 200:
+    if not name:  # too long, control characters: the service says so (validation.name)
         errors.append(_err(request, "name"))
     if form.get("survey") != wc.survey.key:
         errors.append(_err(request, "survey"))
@@ -551,9 +554,11 @@ async def _results_round(request: Request, user: WebUser) -> Round:
 
 
 def _report_lang(request: Request) -> str:
-    """Report text exists in English and Dutch; an Urdu page shows the English report text."""
-    asked = request.query_params.get("lang") or request_language(request)
-    return asked if asked in REPORT_LANGUAGES else "en"
+    """Report text exists in English and Dutch; an Urdu page shows the English report text.
+    ?lang= asks for one of them (another value: 400, saying which there are)."""
+    page = request_language(request)
+    default = page if page in REPORT_LANGUAGES else "en"
+    return query_choice(request, "lang", REPORT_LANGUAGES, default)
 
 
 async def results_page(request: Request) -> Response:
@@ -650,7 +655,7 @@ async def factories_page(request: Request) -> Response:
 def _factory_values(request: Request, form: dict[str, Any], errors: list[str]) -> dict[str, Any]:
     """The factory fields of a form, checked; problems are added to `errors`."""
     name = form.get("name", "")
-    if not name or len(name) > 200:
+    if not name:  # the rest of what a name may be, the service says (validation.name)
         errors.append(_err(request, "factory_name"))
     region = form.get("region", "")
     if region not in REGIONS:
@@ -662,8 +667,8 @@ def _factory_values(request: Request, form: dict[str, Any], errors: list[str]) -
     return {
         "name": name,
         "region": region,
-        "city": form.get("city", "")[:100],
-        "os_id": form.get("os_id", "")[:40] or None,
+        "city": form.get("city", ""),
+        "os_id": form.get("os_id", "") or None,
         "headcount": headcount,
     }
 
@@ -882,8 +887,8 @@ async def account_disable(request: Request) -> Response:
     people = await data.org_people(_wc(request).db, user.org_id, _wc(request).clock())
     if not any(a.id == account_id and a.disabled_at is None for a in people.accounts):
         raise HTTPException(404)
-    if account_id == user.account_id:
-        raise HTTPException(400)  # the form is not offered: one cannot lock oneself out
+    if account_id == user.account_id:  # the form is not offered: one cannot lock oneself out
+        raise HTTPException(400, translate(request, OWN_ACCOUNT))
     await accounts(request).disable(user.org_name, account_id, actor=user.actor)
     return _go("/cso/members?done=disabled")
 
@@ -910,7 +915,7 @@ async def invite_withdraw(request: Request) -> Response:
 # ------------------------------------------------------------------------------ audit log
 async def audit_log_page(request: Request) -> Response:
     user = await require(request, kind=OrgKind.CSO)
-    page = _int(request.query_params.get("page") or "1", 1, 1_000_000) or 1
+    page = query_int(request, "page", 1, AUDIT_PAGES_MAX, default=1)  # past the last: the last
     result = await data.audit_page(_wc(request).db, user.org_id, user.org_name, page)
     return _page(request, "cso/audit.html", {"audit": result})
 

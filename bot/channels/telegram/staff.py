@@ -11,7 +11,7 @@ from telegram import LinkPreviewOptions, Update
 
 from bot.enums import Role, RoundStatus
 from bot.posters import deep_link
-from bot.service import cso_portal
+from bot.service import cso_portal, validation
 from bot.service.admin import AdminError
 from bot.service.members import Membership
 
@@ -210,13 +210,17 @@ class StaffCommands:
         """`/extend <number> <days>`: close a round that many days later than planned."""
         number, _, days = argument.partition(" ")
         rnd = await self._own_round(m, number, "extend")
-        if rnd is None or not days.strip().isdecimal() or not 1 <= int(days) <= 90:
+        try:
+            extra = validation.days(days, 90, "an extension")
+        except AdminError:
+            extra = None
+        if rnd is None or extra is None:
             await self._send(update, "Usage: /extend <number> <days> (1 to 90 days).")
             return
         base = rnd.closes_at or self.app.clock()
         admin = self.app.admin.acting_as(f"telegram member {m.member_id}")
         try:
-            rnd = await admin.extend_round(rnd.id, base + timedelta(days=int(days)))
+            rnd = await admin.extend_round(rnd.id, base + timedelta(days=extra))
         except AdminError as exc:
             await self._send(update, str(exc))
             return
