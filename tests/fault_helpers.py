@@ -191,7 +191,7 @@ class TelegramWorker:
         if self.after_inject is not None:
             await self.after_inject(self, update)
         if step.action == "tick":  # the question is edited with the tick, no new message
-            await self.api.wait_until(lambda: self.log.edits(self.chat) > edits, STEP_TIMEOUT)
+            await self._ticked(step, before, edits)
             entry.reply = self.current
             return
 
@@ -213,6 +213,47 @@ class TelegramWorker:
                     raise
                 self.nudge(step)
         self.current = entry.reply
+
+    async def _ticked(self, step: Step, before: int, edits: int) -> None:
+        """Wait for the edit that shows the tick. An edit lost in a crash (taken from the outbox,
+        never sent) is the same price as a lost question: the worker writes /start, the
+        question comes again with the ticks kept, and it is pressed again only if the tick is
+        not among them."""
+        deadline = time.monotonic() + STEP_TIMEOUT
+
+        def asked_again() -> Sent | None:
+            return next(
+                (m for m in self.log.messages(self.chat)[before:] if _marks(m, step.expect)),
+                None,
+            )
+
+        while True:
+            wait = max(min(NUDGE_AFTER, deadline - time.monotonic()), 0.1)
+            try:
+                await self.api.wait_until(
+                    lambda: self.log.edits(self.chat) > edits or asked_again() is not None, wait
+                )
+            except AssertionError:
+                if time.monotonic() >= deadline:
+                    raise
+                self.nudge(step)
+                continue
+            again = asked_again()
+            if self.log.edits(self.chat) > edits or again is None:
+                return
+            self.current = again
+            ticked = any(
+                label.startswith("✓") and (d or "").endswith(":" + step.value)
+                for label, d in TelegramStandin.buttons(again)
+            )
+            if not ticked:  # the tick itself was lost: press it again, and wait for its edit
+                now_messages = len(self.log.messages(self.chat))
+                now_edits = self.log.edits(self.chat)
+                update = self._act(step)
+                if self.after_inject is not None:
+                    await self.after_inject(self, update)
+                await self._ticked(step, now_messages, now_edits)
+            return
 
     def nudge(self, step: Step) -> None:
         """Nothing came: /start again (the poster's link for the first step), which asks the
