@@ -555,7 +555,12 @@ class Engine:
             self._ask_next(st, after=None)
             return
         if inp.kind == "button" and not self._payload_is_for(inp.payload, q):
-            self._reask(st)  # an old button: harmless, show the current question again
+            # An old button: harmless. One of a question already answered says so, then the
+            # current question comes again (junk payloads get only the question).
+            parts = inp.payload.split(":")
+            if len(parts) == 3 and parts[0] == "a" and parts[1] in state.history:
+                st.say(st.loc.gettext(P.ALREADY_ANSWERED))
+            self._reask(st)
             return
         if state.phase == "confirm_number":
             self._on_number_confirmation(st, q, inp)

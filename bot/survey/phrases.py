@@ -62,6 +62,7 @@ DELETED = N_("Your answers have been erased. Thank you. You can start again at a
 NOTHING_TO_DELETE = N_("There are no saved answers to erase.")
 DELETE_CANCELLED = N_("Nothing was erased.")
 RESTARTED = N_("Starting again from the beginning.")
+ALREADY_ANSWERED = N_("You answered that question already. Here is the question you are on now:")
 ALREADY_DONE = N_(
     "You have already answered this survey. Thank you! "
     "Type “restart” to answer again or “delete” to erase your answers."
