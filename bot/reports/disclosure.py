@@ -271,14 +271,6 @@ def pay_figures(t: Tally, k: int, paid: Share | None = None) -> PayFigures:
 Bar = tuple[float, float | None, int]  # low, high (None: no bound), answers
 
 
-def distribution(
-    ratios: Sequence[float], k: int, bound: Bound | None = None
-) -> tuple[Bin, ...] | None:
-    """Pay as a fraction of the minimum in bars of at least k answers; None below k answers."""
-    bars = pay_bars(ratios, k, bound)
-    return None if bars is None else as_bins(bars)
-
-
 def as_bins(bars: Sequence[Bar]) -> tuple[Bin, ...]:
     total = sum(n for _, _, n in bars)
     return tuple(Bin(low, high, n / total) for low, high, n in bars if n)
@@ -325,10 +317,9 @@ def pooled_bars(parts: Sequence[Sequence[Bar]]) -> list[Bar]:
         return any(edge == low for low, _, _ in bars)
 
     edges = [e for e in candidates if all(allowed(e, p) for p in parts)]
+    # The lowest start is always an edge (every factory's answers lie at or above it).
     open_end = any(p[-1][1] is None for p in parts)
     bounds: list[float | None] = [*edges, None] if open_end else list(edges)
-    if min(p[0][0] for p in parts) < bounds[0]:  # type: ignore[operator]
-        bounds.insert(0, min(p[0][0] for p in parts))
     out: list[Bar] = []
     for low, high in itertools.pairwise(bounds):
         assert low is not None
@@ -531,15 +522,22 @@ def _listed(cells: list[Cell]) -> tuple[Cell, ...]:
 _SHARES = ("pay_rise", "pay_rise_dont_know", "payslip", "deductions", "deductions_dont_know")
 
 
-def _share_counts(t: Tally) -> dict[str, tuple[int, int]]:
-    """(n, count) behind each named share of a tally."""
+def _named_shares(t: Tally, shown: Figures) -> dict[str, tuple[int, int, Share]]:
+    """Each yes/no figure of a factory by name: (n, count) behind it, and how it is shown."""
     return {
-        "pay_rise": (t.pay_rise.n, t.pay_rise.yes),
-        "pay_rise_dont_know": (t.pay_rise.n, t.pay_rise.dont_know),
-        "payslip": (t.payslip.n, t.payslip.yes),
-        "deductions": (t.deductions.n, t.deductions.yes),
-        "deductions_dont_know": (t.deductions.n, t.deductions.dont_know),
-        **{f"method:{m}": (t.methods_n, c) for m, c in t.methods.items()},
+        "pay_rise": (t.pay_rise.n, t.pay_rise.yes, shown.pay_rise),
+        "pay_rise_dont_know": (t.pay_rise.n, t.pay_rise.dont_know, shown.pay_rise_dont_know),
+        "payslip": (t.payslip.n, t.payslip.yes, shown.payslip),
+        "deductions": (t.deductions.n, t.deductions.yes, shown.deductions),
+        "deductions_dont_know": (
+            t.deductions.n,
+            t.deductions.dont_know,
+            shown.deductions_dont_know,
+        ),
+        **{
+            f"method:{m}": (t.methods_n, t.methods.get(m, 0), s)
+            for m, s in shown.payment_methods.items()
+        },
     }
 
 
@@ -574,18 +572,8 @@ class _Pool:
             self.paid.ratios += t.ratios
         if bars is not None and paid.exact:  # the pooled bars cover what the pooled share does
             self.bars.append(bars)
-        figures = {
-            "pay_rise": shown.pay_rise,
-            "pay_rise_dont_know": shown.pay_rise_dont_know,
-            "payslip": shown.payslip,
-            "deductions": shown.deductions,
-            "deductions_dont_know": shown.deductions_dont_know,
-            **{f"method:{m}": s for m, s in shown.payment_methods.items()},
-        }
-        counts = _share_counts(t)
-        for name, figure in figures.items():
+        for name, (n, c, figure) in _named_shares(t, shown).items():
             if figure.exact:
-                n, c = counts.get(name, (t.methods_n, 0))
                 self.shares[name][0] += n
                 self.shares[name][1] += c
 

@@ -637,19 +637,11 @@ class Engine:
             return
         self._ask_next(st, after=q.id)
 
-    def _shown_values(self, q: Question) -> list[str]:
-        """The values of a yes/no or free-text question's buttons, in the order shown (and
-        numbered on WhatsApp and in the terminal)."""
-        values: list[str] = []
-        if q.type == "yes_no":
-            values = ["yes", "no"] + (["dont_know"] if q.dont_know else [])
-        if q.optional:
-            values.append(SKIP)
-        return values
-
-    def _typed_number(self, q: Question, inp: Input) -> str | None:
-        """A button chosen by its number ("2" for the second, digits in any script)."""
-        values = self._shown_values(q)
+    def _typed_number(self, st: _Step, q: Question, inp: Input) -> str | None:
+        """A yes/no or free-text question's button chosen by its number, as shown (numbered on
+        WhatsApp and in the terminal): "2" for the second, digits in any script."""
+        buttons = self._yes_no_buttons(q, st.loc) if q.type == "yes_no" else []
+        values = [b.payload.split(":")[2] for b in buttons] + ([SKIP] if q.optional else [])
         if inp.kind != "text" or not values:
             return None
         index = parse_choice_index(inp.text, len(values))
@@ -662,7 +654,7 @@ class Engine:
         if (
             value == SKIP
             or self._typed_label(st, inp, {SKIP: P.BUTTON_SKIP}) == SKIP
-            or (q.type in ("yes_no", "text") and self._typed_number(q, inp) == SKIP)
+            or (q.type in ("yes_no", "text") and self._typed_number(st, q, inp) == SKIP)
         ):
             self._accept(st, q, None, st.loc.gettext(P.BUTTON_SKIP))
             return True
@@ -786,7 +778,7 @@ class Engine:
         value = (
             self._button_value(inp, q)
             or self._typed_label(st, inp, labels, words)
-            or self._typed_number(q, inp)
+            or self._typed_number(st, q, inp)
         )
         allowed = ("yes", "no", "dont_know") if q.dont_know else ("yes", "no")
         if value is None or value not in allowed:
