@@ -423,3 +423,20 @@ def test_the_issues_reproduction_no_longer_gives_q_away() -> None:
     assert both["overall"]["paid_at_least_minimum"] == p_only["overall"]["paid_at_least_minimum"]
     # Q's own chart is one bar over the line, holding all ten.
     assert q["distribution"] == [{"from": 0.0, "to": None, "share": 1.0}]
+
+
+def test_the_summary_says_which_factories_the_pooled_share_leaves_out() -> None:
+    """Q's share is a range, so the pooled share is P's alone: the findings say so."""
+    factories, _ = _reproduction()
+    report = disclose(
+        round_figures(factories),
+        Scope(BRAND, 1, K, frozenset({1, 2})),
+        VerdictRule(),
+        date(2026, 11, 30),
+    )
+    html = render(report, "html").decode()
+    assert "from 40 answers" in html
+    assert (
+        "whose share is shown as a range (a few workers are behind it; their own results "
+        "are in the table): 1." in html
+    )

@@ -213,7 +213,8 @@ def explained_numbers(data: dict[str, Any], lang: str = "en") -> set[str]:
     walk(data)
     verdicts = Counter(f["paid_at_least_minimum"]["verdict"] for f in data["factories"])
     hidden = sum(f["paid_at_least_minimum"]["suppressed"] for f in data["factories"])
-    for n in (len(data["factories"]), hidden, *verdicts.values(), 0):
+    ranged = sum("bound" in f["paid_at_least_minimum"] for f in data["factories"])
+    for n in (len(data["factories"]), hidden, ranged, *verdicts.values(), 0):
         out.add(str(n))
     return out
 

@@ -47,6 +47,10 @@ FINDING_OVERALL = T_(
     "Over the factories shown, {share} of the workers who answered for a full month were "
     "paid at least the legal minimum; interval {interval} (95%), from {n} answers."
 )
+FINDING_RANGED = T_(
+    "Not in that figure, number of factories whose share is shown as a range (a few workers "
+    "are behind it; their own results are in the table): {n}."
+)
 FACTORY_RESULTS = T_("Results per factory")
 ALL_FACTORIES = T_("All factories shown")
 POOLED_OVER = T_("Pooled over the {n} factories with enough answers to show their figures.")

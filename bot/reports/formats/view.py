@@ -89,6 +89,9 @@ def findings(report: Report, tx: ReportText) -> list[str]:
                 n=tx.number(paid.n),
             )
         )
+        ranged = sum(f.figures.paid_at_least_minimum.bound is not None for f in report.factories)
+        if ranged:
+            lines.append(tx(S.FINDING_RANGED, n=tx.number(ranged)))
     return lines
 
 
