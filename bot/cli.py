@@ -125,13 +125,27 @@ def org_add(name: str, kind: Annotated[str, typer.Option(help="cso or brand")] =
     console.print(f"added {kind} {name!r}")
 
 
+@org_app.command("short-name")
+def org_short_name(
+    name: str,
+    short_name: Annotated[
+        str | None, typer.Argument(help="at most 40 characters; leave out to use the full name")
+    ] = None,
+) -> None:
+    """How reminders and invitations name a CSO to workers. A supervisor may read a worker's
+    notifications: choose a short, neutral name (e.g. "LRF", not "Wage Rights Campaign")."""
+    _run(lambda a: a.admin.set_short_name(name, short_name))
+    shown = repr(short_name) if short_name else "its full name"
+    console.print(f"reminders and invitations from {name!r} now name it {shown}")
+
+
 @org_app.command("list")
 def org_list() -> None:
     """List organisations."""
     orgs = _run(lambda a: a.admin.list_orgs())
-    table = Table("id", "name", "kind")
+    table = Table("id", "name", "short name", "kind")
     for o in orgs:
-        table.add_row(str(o.id), o.name, o.kind)
+        table.add_row(str(o.id), o.name, o.short_name or "", o.kind)
     console.print(table)
 
 

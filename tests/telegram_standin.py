@@ -447,6 +447,10 @@ def parse_multipart(
     return fields, files
 
 
+# Telegram lets a bot delete a private chat's messages for 48 hours.
+DELETABLE_SECONDS = 48 * 3600
+
+
 def _decode_form_value(name: str, value: str) -> Any:
     if name in _STRING_PARAMS:
         return value
@@ -2255,6 +2259,34 @@ class TelegramStandin:
         del self._messages[key]
         self.sent.append(Sent("deleteMessage", p, chat_id, time.monotonic()))
         return True
+
+    @_api("deleteMessages")
+    async def _delete_messages(self, p: dict[str, Any], _: Any) -> bool:
+        """Telegram's deleteMessages: 1 to 100 ids; ids not found, or too old to delete (48
+        hours, by the stand-in's clock), are skipped; True."""
+        chat_id = self._chat_id(p)
+        ids = p.get("message_ids")
+        if isinstance(ids, str):
+            with contextlib.suppress(ValueError):
+                ids = json.loads(ids)
+        if not isinstance(ids, list) or not 1 <= len(ids) <= 100:
+            raise _bad_request("message identifiers are not specified")
+        deleted = []
+        for raw in ids:
+            key = (chat_id, int(raw))
+            message = self._messages.get(key)
+            if message is None or message["date"] < self.clock() - DELETABLE_SECONDS:
+                continue
+            del self._messages[key]
+            deleted.append(int(raw))
+        self.sent.append(
+            Sent("deleteMessages", {**p, "deleted": deleted}, chat_id, time.monotonic())
+        )
+        return True
+
+    def chat_holds(self, chat_id: int) -> list[dict[str, Any]]:
+        """The messages still in a private chat (both sides, not deleted), oldest first."""
+        return [copy.deepcopy(m) for (c, _), m in sorted(self._messages.items()) if c == chat_id]
 
     @_api("answerCallbackQuery")
     async def _answer_callback_query(self, p: dict[str, Any], _: Any) -> bool:

@@ -93,18 +93,21 @@ async def test_old_message_ids_and_expired_opt_ins_are_pruned(app: App) -> None:
         "opt_in_addresses": 0,
         "unsent_replies": 0,
         "login_throttles": 0,
+        "chat_message_ids": 0,
     }
     assert await app.admin.prune(day + timedelta(days=8)) == {
         "message_ids": handled,
         "opt_in_addresses": 0,
         "unsent_replies": 1,
         "login_throttles": 0,
+        "chat_message_ids": 0,
     }
     assert await app.admin.prune(day + timedelta(days=401)) == {
         "message_ids": 0,
         "opt_in_addresses": 1,
         "unsent_replies": 0,
         "login_throttles": 0,
+        "chat_message_ids": 0,
     }
 
 

@@ -4,6 +4,7 @@ channel drives them — one input at a time, the state kept (and stored as JSON)
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,9 @@ from bot.survey.state import (
     AnswerGiven,
     AnswerRetracted,
     AnswersCleared,
+    Button,
+    ChatCleared,
+    ChatClearing,
     ConversationState,
     Event,
     FactoryRef,
@@ -49,6 +53,7 @@ COMMANDS = {
         "language": "language",
         "stop": "stop",
         "delete": "delete",
+        "clear": "clear",
     },
     "ur": {
         "help": "مدد",
@@ -57,6 +62,7 @@ COMMANDS = {
         "language": "زبان",
         "stop": "رکیں",
         "delete": "مٹائیں",
+        "clear": "صاف کریں",
     },
     "sd": {
         "help": "مدد",
@@ -65,6 +71,7 @@ COMMANDS = {
         "language": "ٻولي",
         "stop": "روڪيو",
         "delete": "ميٽايو",
+        "clear": "صاف ڪريو",
     },
 }
 OTHER_LANG = {"en": "sd", "ur": "sd", "sd": "en"}
@@ -517,6 +524,7 @@ def test_words_named_in_the_help_text_work_as_commands(catalogs: Catalogs) -> No
         Command.LANGUAGE,
         Command.STOP,
         Command.DELETE,
+        Command.CLEAR,
     ]
     for lang in LANGS:
         bullets = tr(catalogs, lang, P.HELP).splitlines()[1:]
@@ -1274,14 +1282,75 @@ def test_changing_language_after_completion_does_not_reopen_the_survey(
     assert not any(isinstance(e, AnswerGiven | ResponseCompleted) for e in conv.events)
 
 
-def test_restart_after_completion_begins_a_new_response(
+def test_restart_after_completion_asks_first_and_keeps_the_answers_until_new_ones_finish(
+    engine: Engine, now: datetime, factory_ref: FactoryRef
+) -> None:
+    conv = begin(engine, now, factory_ref, "en", at="gender")
+    finish(conv)
+    first = dict(conv.state.answers)
+    conv.type("restart")
+    assert conv.events == [] and conv.state.phase == "confirm_restart"
+    assert conv.last.text == P.CONFIRM_RESTART
+    conv.press("x:restart:no")
+    assert conv.events == [] and conv.state.phase == "done"
+    assert conv.text == P.RESTART_CANCELLED and conv.state.answers == first
+
+    conv.type("restart")
+    conv.type("yes")  # typed, like the button
+    assert conv.last.question_id == "consent" and conv.state.redo
+    assert conv.events == []  # nothing stored is touched yet
+    conv.press("yes")
+    assert conv.last.question_id == "factory" or conv.last.question_id == "job"
+    # Answering again stores nothing until the end: "stop" now leaves the first answers.
+    seen: list[Event] = []
+    while conv.state.phase != "done":
+        step = conv.state.step
+        q = engine.survey.question(str(step))
+        if q.type == "number":
+            conv.type("41000")
+            if conv.state.phase == "confirm_number":
+                conv.press("_ok")
+        elif q.type == "text":
+            conv.press("_skip")
+        elif q.type == "multiple":
+            conv.tick(q.choices[0].id)
+            conv.press("_done")
+        else:
+            conv.press(conv.last.buttons[0].payload)
+        if conv.state.phase != "done":
+            seen.extend(conv.events)
+    assert not any(isinstance(e, AnswerGiven | AnswerRetracted | AnswersCleared) for e in seen)
+    final = conv.events
+    assert isinstance(final[0], AnswersCleared) and isinstance(final[-1], ResponseCompleted)
+    given = {e.question_id: e.value for e in final if isinstance(e, AnswerGiven)}
+    assert given and given == {
+        q: v for q, v in conv.state.answers.items() if q in conv.state.history
+    }
+    assert not conv.state.redo
+
+
+def test_restart_while_answering_again_keeps_the_finished_answers(
     engine: Engine, now: datetime, factory_ref: FactoryRef
 ) -> None:
     conv = begin(engine, now, factory_ref, "en", at="gender")
     finish(conv)
     conv.type("restart")
-    assert conv.events == [AnswersCleared()]
-    assert conv.last.question_id == "consent"
+    conv.press("x:restart:yes")
+    conv.press("yes")
+    conv.type("restart")  # a second time, halfway through: still nothing stored changes
+    assert conv.events == [] and conv.state.redo and conv.last.question_id == "consent"
+    conv.type("stop")
+    assert conv.events == [] and conv.state.phase == "paused"
+
+
+def test_a_poster_of_the_same_round_after_finishing_does_not_wipe_the_answers(
+    engine: Engine, now: datetime, factory_ref: FactoryRef
+) -> None:
+    conv = begin(engine, now, factory_ref, "en", at="gender")
+    finish(conv)
+    conv.send(Input(kind="start", factory=factory_ref))
+    assert conv.events == [] and conv.state.phase == "done"
+    assert conv.text == P.ALREADY_DONE
 
 
 # ------------------------------------------------------------------- links, codes, consent
@@ -1985,3 +2054,87 @@ def test_a_number_beyond_the_buttons_shown_is_refused_politely(
     conv.type("3")
     assert conv.events == [] and conv.state.step == "payslip"
     assert tr(catalogs, "en", P.INVALID_YES_NO) in conv.text
+
+
+# ------------------------------------------------------------------ a phone that keeps no trace
+def _with(clearing: ChatClearing) -> Callable[[Conversation, str], Sprint]:
+    def typed(conv: Conversation, text: str) -> Sprint:
+        return conv.send(Input(kind="text", text=text, chat_clearing=clearing))
+
+    return typed
+
+
+@pytest.mark.parametrize(
+    ("clearing", "said", "event"),
+    [
+        ("bot", P.CHAT_CLEARED, True),
+        ("worker", P.CLEAR_CHAT_WHATSAPP, False),
+        ("none", P.NOTHING_TO_CLEAR, False),
+    ],
+)
+def test_clear_deletes_where_the_bot_can_and_explains_elsewhere(
+    engine: Engine,
+    now: datetime,
+    factory_ref: FactoryRef,
+    clearing: ChatClearing,
+    said: str,
+    event: bool,
+) -> None:
+    conv = begin(engine, now, factory_ref, "en", at="employment")
+    stored = dict(conv.state.answers)
+    _with(clearing)(conv, "clear")
+    assert conv.replies[0].text.startswith(said)
+    assert (conv.events == [ChatCleared()]) is event
+    assert conv.state.answers == stored
+    if clearing == "bot":  # nothing new appears until the worker writes again
+        assert conv.state.phase == "paused" and conv.last.question_id is None
+        conv.type("ok")
+        assert conv.last.question_id == "employment"
+    else:
+        assert conv.last.question_id == "employment"
+
+
+def test_the_end_offers_a_clear_button_on_telegram_and_advice_once_on_whatsapp(
+    engine: Engine, now: datetime, factory_ref: FactoryRef
+) -> None:
+    for clearing in ("bot", "worker", "none"):
+        conv = begin(engine, now, factory_ref, "en", at="gender")
+        conv.press("woman")
+        conv.press("_skip")
+        conv.send(Input(kind="button", payload="a:contact_opt_in:no", chat_clearing=clearing))
+        assert conv.state.phase == "done"
+        last = conv.replies[-1]
+        if clearing == "bot":
+            assert last.buttons == (Button("c:clear", "Clear this chat"),)
+            assert P.CLEAR_CHAT_OFFER in last.text
+        elif clearing == "worker":
+            assert P.CLEAR_CHAT_WHATSAPP in last.text and conv.state.clear_advised
+        else:
+            assert P.CLEAR_CHAT_OFFER not in last.text and P.CLEAR_CHAT_WHATSAPP not in last.text
+
+
+def test_stop_offers_a_reminder_and_asking_for_one_keeps_the_pause(
+    engine: Engine, now: datetime, factory_ref: FactoryRef
+) -> None:
+    conv = begin(engine, now, factory_ref, "ur", at="employment")
+    conv.type("رکیں")
+    assert conv.state.phase == "paused" and not conv.state.remind
+    assert [b.payload for b in conv.last.buttons] == ["x:remind:yes"]
+    conv.press("x:remind:yes")
+    assert conv.state.phase == "paused" and conv.state.remind
+    assert conv.events == []
+    conv.type("ok")
+    assert conv.state.phase == "asking" and conv.last.question_id == "employment"
+
+
+def test_a_poster_code_at_the_language_question_opens_the_factory(
+    engine: Engine, now: datetime, factory_ref: FactoryRef
+) -> None:
+    conv = Conversation(engine, now)
+    assert conv.last.question_id == "language"
+    assert engine.expects_factory_code(conv.state)
+    conv.type("k7m4qp", factory=factory_ref)
+    assert conv.state.factory == factory_ref and conv.last.question_id == "language"
+    conv.press("en")
+    conv.press("yes")
+    assert conv.last.text == "Do you work at this factory: Korangi Knitwear?"

@@ -338,6 +338,7 @@ async def test_prune_removes_old_message_ids_and_expired_opt_ins_only(
         "opt_in_addresses": 1,
         "unsent_replies": 0,
         "login_throttles": 0,
+        "chat_message_ids": 0,
     }
     async with app.db.transaction() as s:
         assert set((await s.execute(select(ProcessedMessage.key))).scalars()) == {"id-new"}
@@ -491,8 +492,8 @@ async def test_round_remind_on_the_command_line_sends_due_reminders_once(
         assert "sent 2, blocked 0, skipped 0, failed 0" in out
         urdu, english = api.messages_to(9401), api.messages_to(9402)
         assert len(urdu) == 1 and len(english) == 1
-        assert "سروے" in (urdu[0].text or "")
-        assert "did not finish" in (english[0].text or "")
+        assert "ادھورا" in (urdu[0].text or "")  # "unfinished", naming neither wages nor survey
+        assert "unfinished message" in (english[0].text or "")
         assert api.buttons(urdu[0]) == [("آگے چلیں", RESUME)]
         assert api.messages_to(9403) == [] and api.messages_to(9404) == []
 

@@ -93,6 +93,11 @@ async def complete_survey(
     await w.press(last_month(w.clock))
     await w.press("yes")  # full month
     await w.type(pay)
+    await complete_rest(w, opt_in)
+
+
+async def complete_rest(w: Worker, opt_in: str = "no") -> None:
+    """From the pay-rise question (after the pay) to the end."""
     await w.press("yes")  # pay rise
     await w.press("no")  # payslip
     await w.type("1")  # payment method: cash
@@ -216,20 +221,31 @@ async def test_answering_twice_in_a_round_replaces_the_first_response(app: App) 
     codes = await open_round(app)
     w = Worker(app, "1006")
     await complete_survey(w, codes["KHI-001"], pay="38000")
+
+    async def stored() -> tuple[list[float | None], list[str]]:
+        async with app.db.transaction() as s:
+            pays = (
+                await s.execute(select(Answer.value_number).where(Answer.question_id == "pay"))
+            ).scalars()
+            statuses = (await s.execute(select(Response.status))).scalars()
+            return list(pays), list(statuses)
+
     await w.type("restart")
-    assert w.question == "consent"  # the language choice is kept
-    for v in ("yes", "yes", "helper", "permanent", "2026-10", "yes"):
+    assert w.question is None  # asked first: a finished survey is not wiped by one word
+    await w.press("yes")
+    assert w.question == "consent"  # the language and the factory are kept
+    for v in ("yes", "helper", "permanent", last_month(w.clock), "yes"):
         await w.press(v)
     await w.type("41000")
+    # Halfway through the second time the first answers still count, complete.
+    assert await stored() == ([38000], ["complete"])
+    await w.type("stop")
+    assert await stored() == ([38000], ["complete"])
+    await w.type("go on")
+    await complete_rest(w)
     assert await count(app, Answer, Answer.question_id == "pay") == 1
     assert await count(app, Response) == 1
-    async with app.db.transaction() as s:
-        pays = (
-            (await s.execute(select(Answer.value_number).where(Answer.question_id == "pay")))
-            .scalars()
-            .all()
-        )
-    assert pays == [41000]
+    assert await stored() == ([41000], ["complete"])
 
 
 async def test_contact_address_is_kept_only_for_those_who_opt_in(app: App, clock: SetClock) -> None:

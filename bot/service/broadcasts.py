@@ -27,6 +27,7 @@ from bot.clock import Clock
 from bot.enums import ContactPurpose, RoundStatus
 from bot.i18n import N_, Catalogs, isolate
 from bot.privacy import Keyring
+from bot.service.contacts import SENDER_UNKNOWN, sender_name
 from bot.service.delivery import delivery_uncertain
 from bot.storage import Database, rowcount
 from bot.storage.models import (
@@ -46,15 +47,19 @@ log = logging.getLogger(__name__)
 
 # TRANSLATORS: a reminder to a worker who started the wage survey and stopped halfway. It is
 # sent at most once or twice, in daytime, with a button to go on.
+# A supervisor may read the phone's notifications: neither wages nor the survey are named.
+# {sender} is the CSO's short name (or "us").
 REMINDER = N_(
-    "You started a short survey about your wage but did not finish it. Your answers so far "
-    "are kept. Press the button below to go on where you stopped. It stays anonymous."
+    "You have an unfinished message from {sender}. Press the button below to go on where you "
+    "stopped."
 )
 # TRANSLATORS: an invitation to a worker who asked to hear about the next survey at their
 # factory. {code} is the code on the factory's poster.
+# factory. {code} is the code on the factory's poster, {sender} the CSO's short name (or
+# "us"). Like the reminder, it names neither wages nor the survey.
 INVITATION = N_(
-    "A new short survey about your wage has started at your factory. It takes about 3 "
-    "minutes and your answers are anonymous. Press the button below, or send the code {code}."
+    "A new message from {sender} is waiting for you. It takes about 3 minutes. Press the "
+    "button below, or send the code {code}."
 )
 # TRANSLATORS: the button under an invitation to a new survey.
 # button label, at most 20 characters
@@ -215,6 +220,7 @@ async def enqueue_invitations(s: AsyncSession, rnd: Round, now: datetime) -> int
         .all()
     )
     rows = []
+    sender = await sender_name(s, rnd.id)
     for c in contacts:
         rows.append(
             _values(
@@ -224,7 +230,7 @@ async def enqueue_invitations(s: AsyncSession, rnd: Round, now: datetime) -> int
                 c.channel,
                 c.language,
                 now,
-                payload={"code": codes[c.factory_id]},  # type: ignore[index]  # factory_id is set for opt-ins
+                payload={"code": codes[c.factory_id], "sender": sender},  # type: ignore[index]  # factory_id is set for opt-ins
             )
         )
         c.purpose, c.round_id = ContactPurpose.ACTIVE, rnd.id
@@ -255,6 +261,7 @@ async def enqueue_due_reminders(s: AsyncSession, now: datetime, round_id: int | 
                     ContactAddress.purpose == "active",
                     Response.status == "in_progress",
                     Conversation.updated_at <= quiet_since,
+                    Conversation.remind.is_(True),  # not after "stop" without asking
                 )
             )
         ).all()
@@ -278,11 +285,14 @@ async def enqueue_due_reminders(s: AsyncSession, now: datetime, round_id: int | 
                 blocked or status == "blocked",
             )
         rows = []
+        sender = {"sender": await sender_name(s, rnd.id)}
         for key, channel, language in candidates:
             n, last, blocked = history.get(key, (0, now, False))
             if blocked or n >= rnd.max_reminders or (n and last > now - delay):
                 continue
-            rows.append(_values("reminder", rnd.id, key, channel, language, now, seq=n + 1))
+            rows.append(
+                _values("reminder", rnd.id, key, channel, language, now, seq=n + 1, payload=sender)
+            )
         queued += await _insert_new(s, rows)
     return queued
 
@@ -669,12 +679,14 @@ class Broadcaster:
             return None
         if row.kind == "reminder":
             # Checked again at sending time: the worker may have finished since it was queued.
-            status = await s.scalar(
-                select(Response.status)
-                .join(Conversation, Conversation.response_id == Response.id)
-                .where(Conversation.key == row.recipient)
-            )
-            if status != "in_progress":
+            found = (
+                await s.execute(
+                    select(Response.status, Conversation.remind)
+                    .join(Conversation, Conversation.response_id == Response.id)
+                    .where(Conversation.key == row.recipient)
+                )
+            ).first()
+            if found is None or found[0] != "in_progress" or not found[1]:
                 return None
         return self.keyring.decrypt_address(contact.channel, contact.ciphertext)
 
@@ -689,12 +701,13 @@ class Broadcaster:
             "rtl": loc.rtl,
             "payload": dict(row.payload or {}),
         }
+        sender = str((row.payload or {}).get("sender") or loc.gettext(SENDER_UNKNOWN))
         if row.kind == "reminder":
             button = BroadcastButton(loc.gettext(P.BUTTON_CONTINUE), "resume")
-            return Outgoing(text=loc.gettext(REMINDER), button=button, **common)
+            return Outgoing(text=loc.gettext(REMINDER, sender=sender), button=button, **common)
         if row.kind == "invitation":
             code = str(row.payload["code"])
-            text = loc.gettext(INVITATION, code=isolate(code) if loc.rtl else code)
+            text = loc.gettext(INVITATION, code=isolate(code) if loc.rtl else code, sender=sender)
             button = BroadcastButton(loc.gettext(BUTTON_START_SURVEY), "start", code)
             return Outgoing(text=text, button=button, **common)
         return Outgoing(text=str((row.payload or {}).get("text", "")), **common)

@@ -8,11 +8,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.i18n import N_
 from bot.privacy import Keyring
 from bot.storage import Database
-from bot.storage.models import ContactAddress, Conversation
+from bot.storage.models import ContactAddress, Conversation, Organisation, Round
+
+# TRANSLATORS: who a reminder is from when the organisation is not known ("… from us").
+SENDER_UNKNOWN = N_("us")
+
+
+async def sender_name(session: AsyncSession, round_id: int | None) -> str:
+    """How messages a worker gets first name the round's CSO: its short name, else its name;
+    "" when there is no round (the text then says "us")."""
+    if round_id is None:
+        return ""
+    name = await session.scalar(
+        select(func.coalesce(Organisation.short_name, Organisation.name))
+        .join(Round, Round.cso_id == Organisation.id)
+        .where(Round.id == round_id)
+    )
+    return name or ""
 
 
 @dataclass(frozen=True)
@@ -21,6 +39,7 @@ class Contact:
     channel: str
     address: str  # decrypted: a chat id or a phone number
     language: str
+    sender: str = ""  # the round's CSO as reminders name it (sender_name)
 
 
 class Contacts:
@@ -33,10 +52,11 @@ class Contacts:
         channel's)."""
         async with self.db.transaction() as session:
             row = await session.get(ContactAddress, key)
-        if row is None or row.channel != channel:
-            return None
+            if row is None or row.channel != channel:
+                return None
+            sender = await sender_name(session, row.round_id)
         address = self.keyring.decrypt_address(channel, row.ciphertext)
-        return Contact(key, channel, address, row.language)
+        return Contact(key, channel, address, row.language, sender)
 
     async def last_message_hour(self, key: str) -> datetime | None:
         """The hour of the worker's last message (their conversation's `updated_at`, kept to

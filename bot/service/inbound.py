@@ -19,7 +19,8 @@ from bot.clock import Clock
 from bot.enums import RoundStatus
 from bot.i18n import N_
 from bot.privacy import Keyring
-from bot.service import conversations
+from bot.service import chat_trace, conversations
+from bot.service.chat_trace import ChatTrace
 from bot.service.conversations import StoredConversation, hour
 from bot.service.engines import EngineRegistry
 from bot.service.events import EventApplier
@@ -28,13 +29,20 @@ from bot.service.replies import INSERT_REPLIES, ReplyOutbox, outbox_rows
 from bot.service.retry import MAX_ATTEMPTS, InFlight, retryable
 from bot.storage import Database
 from bot.storage.models import SurveyVersion
+from bot.survey import phrases as P
 from bot.survey.engine import Engine
-from bot.survey.parsing import normalise_code
-from bot.survey.state import ConversationState, FactoryRef, Input, Reply, Sprint
+from bot.survey.parsing import Command, match_command, normalise_code
+from bot.survey.state import ChatCleared, ConversationState, Event, FactoryRef, Input, Reply, Sprint
 
 log = logging.getLogger(__name__)
 
 ROUND_CLOSED = N_("This survey has closed. Thank you for your interest.")
+# TRANSLATORS: "delete" after the round closed: the conversation linking this chat to the
+# answers is gone, so they cannot be found to erase them; they are kept without name or number.
+ROUND_CLOSED_DELETE = N_(
+    "This survey has closed. Your answers are no longer linked to this chat, so they cannot "
+    "be erased one by one. They are kept without your name or number."
+)
 
 __all__ = ["MAX_ATTEMPTS", "InboundMessage", "Outcome", "SurveyService"]
 
@@ -51,6 +59,7 @@ class SurveyService:
         self.keyring = keyring
         self.events = EventApplier(keyring, ZoneInfo(engines.options.time_zone))
         self.outbox = ReplyOutbox(db, clock, self._write_turn)
+        self.chat = ChatTrace(db, keyring, clock=clock)
         self._by_version_id: dict[int, Engine] = {}
         self.in_flight = InFlight()
         # Messages handled at once (Database.writers: one on SQLite); the rest wait their turn
@@ -91,6 +100,8 @@ class SurveyService:
         await conversations.record_message(conn, dedup, self.events.local_day(msg))
 
         key = self.keyring.conversation_key(msg.channel, msg.user_id)
+        if msg.chat_message_id is not None:
+            await chat_trace.remember_in(conn, key, [msg.chat_message_id], msg.received_at)
         # One query: the conversation (locked against a parallel message of the same worker)
         # and the status of its round.
         conv = await conversations.load(conn, key)
@@ -107,9 +118,7 @@ class SurveyService:
             # a new link or code starts afresh.
             if msg.kind != "start":
                 await conversations.forget(session, key)
-                loc = self.engines.catalogs.get(state.lang)
-                text = loc.gettext(ROUND_CLOSED)
-                return Outcome(replies=[Reply(text, lang=loc.lang, rtl=loc.rtl)])
+                return self._round_closed(msg, state)
             state = None
 
         inp, factory_engine = await self._input(session, msg, state, engine)
@@ -121,11 +130,31 @@ class SurveyService:
                     kind="start",
                     client_language=msg.client_language,
                     language_chosen=msg.language_chosen,
+                    chat_clearing=msg.chat_clearing,
                 )
         elif state.survey != engine.survey.key:
             state = engine.new_state(lang=state.lang if state.lang_chosen else msg.client_language)
         sprint = engine.resume(state, inp, msg.received_at)
         return await self._store(session, msg, key, conv, engine, sprint, state, dedup)
+
+    def _round_closed(self, msg: InboundMessage, state: ConversationState) -> Outcome:
+        """The round closed under the conversation: say so. "delete" (or "clear") learns what
+        can still be done: the answers cannot be found any more, the chat can be cleared."""
+        loc = self.engines.catalogs.get(state.lang)
+        command = match_command(msg.text) if msg.kind == "text" else None
+        if msg.kind == "button" and msg.payload == f"c:{Command.CLEAR.value}":
+            command = Command.CLEAR
+        texts, events = [loc.gettext(ROUND_CLOSED)], list[Event]()
+        if command is Command.DELETE:
+            texts = [loc.gettext(ROUND_CLOSED_DELETE)]
+        if command in (Command.DELETE, Command.CLEAR):
+            if msg.chat_clearing == "bot":
+                events.append(ChatCleared())
+                texts.append(loc.gettext(P.CHAT_CLEARED))
+            elif msg.chat_clearing == "worker":
+                texts.append(loc.gettext(P.CLEAR_CHAT_WHATSAPP))
+        reply = Reply("\n\n".join(texts), lang=loc.lang, rtl=loc.rtl)
+        return Outcome(replies=[reply], events=events, channel=msg.channel)
 
     async def _input(
         self,
@@ -138,6 +167,7 @@ class SurveyService:
         common: dict[str, Any] = {
             "client_language": msg.client_language,
             "language_chosen": msg.language_chosen,
+            "chat_clearing": msg.chat_clearing,
         }
         if msg.kind == "start":
             code = normalise_code(msg.start_code) if msg.start_code else None
@@ -206,6 +236,8 @@ class SurveyService:
             "response_id": response_id,
             "round_id": state.factory.round_id if state.factory else None,
             "updated_at": hour(msg.received_at),
+            # After "stop", a reminder only when the worker asked for one.
+            "remind": state.phase != "paused" or state.remind,
         }
         await conversations.save(conn, key, msg.channel, conv, values)
         outbox_ids: list[int] = []

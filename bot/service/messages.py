@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.survey.state import Event, InputKind, Reply
+from bot.survey.state import ChatClearing, Event, InputKind, Reply
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,10 @@ class InboundMessage:
     # Channels that send over a network record replies in the outbox (bot/service/replies.py),
     # take them just before sending, and give back what a definite failure kept from going out.
     outbox: bool = False
+    # Who can remove the chat's messages from the phone (the engine offers or explains it).
+    chat_clearing: ChatClearing = "none"
+    # The message's id within the chat, where the bot may later delete it (Telegram).
+    chat_message_id: int | None = None
 
 
 @dataclass

@@ -31,6 +31,16 @@ class OrganisationService(Audited):
             self._audit(s, "org.add", name, kind=kind)
         return org
 
+    async def set_short_name(self, org_name: str, short_name: str | None) -> Organisation:
+        """How reminders and invitations name a CSO to workers (at most 40 characters; a
+        supervisor may read the notification, so short and neutral); None: its full name."""
+        short = validation.name(short_name, "short name", 40) if short_name else None
+        async with self.db.transaction() as s:
+            org = await self._org(s, org_name)
+            org.short_name = short
+            self._audit(s, "org.short_name", org.name, short_name=short or "")
+        return org
+
     async def list_orgs(self) -> list[Organisation]:
         async with self.db.transaction() as s:
             return list(

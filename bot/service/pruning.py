@@ -1,6 +1,7 @@
 """Pruning: what is no longer needed goes — handled message ids and unsent replies past the
-redelivery window, opt-in addresses past their keeping period (docs/privacy.md), and the
-portal's log-in throttling rows that count for nothing any more."""
+redelivery window, opt-in addresses past their keeping period (docs/privacy.md), the
+portal's log-in throttling rows that count for nothing any more, and chat message ids past
+the 48 hours in which Telegram lets the bot delete them."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from bot.clock import Clock
 from bot.enums import ContactPurpose
 from bot.service import login_throttle
 from bot.service.audited import Audited
+from bot.service.chat_trace import deletable_since
 from bot.storage import Database, rowcount
 from bot.storage.models import (
+    ChatMessage,
     ContactAddress,
     OutboxMessage,
     ProcessedMessage,
@@ -68,9 +71,16 @@ class PruningService(Audited):
                 await s.execute(delete(OutboxMessage).where(OutboxMessage.created_at < cutoff))
             )
             throttles = await login_throttle.prune(s, login_throttle.start_of(today))
+            # Chat message ids Telegram no longer lets the bot delete (bot/service/chat_trace.py).
+            chat = rowcount(
+                await s.execute(
+                    delete(ChatMessage).where(ChatMessage.sent_at < deletable_since(self.clock()))
+                )
+            )
         return {
             "message_ids": ids or 0,
             "opt_in_addresses": addresses or 0,
             "unsent_replies": replies or 0,
             "login_throttles": throttles,
+            "chat_message_ids": chat or 0,
         }

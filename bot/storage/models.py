@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     ColumnElement,
     Date,
@@ -56,6 +57,9 @@ class Organisation(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[OrgKind] = mapped_column(checked(OrgKind, 10, "kind"))
+    # How a CSO is named in the messages a worker gets first (reminders, invitations): short
+    # and neutral, since a supervisor may read the phone's notifications. None: `name`.
+    short_name: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
@@ -230,6 +234,20 @@ class Conversation(Base):
     round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id", ondelete="SET NULL"))
     response_id: Mapped[int | None] = mapped_column(ForeignKey("responses.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # False after the worker typed "stop" without asking to be reminded: no reminder then.
+    remind: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+
+
+class ChatMessage(Base):
+    """A message of a worker's Telegram chat (theirs or the bot's), kept only so that the bot
+    can delete it from their phone on "delete" or "clear" — and only while Telegram allows
+    that (48 hours): the pruning job drops older rows. An id within the chat, never content."""
+
+    __tablename__ = "chat_messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_key: Mapped[str] = mapped_column(String(64), index=True)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
 class ContactAddress(Base):

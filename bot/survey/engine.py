@@ -31,6 +31,8 @@ from bot.survey.state import (
     AnswerRetracted,
     AnswersCleared,
     Button,
+    ChatCleared,
+    ChatClearing,
     ConversationState,
     Event,
     FactoryRef,
@@ -89,10 +91,17 @@ def toggle_payload(question_id: str, value: str) -> str:
 class _Step:
     """Mutable working copy for one sprint; keeps the engine's methods short."""
 
-    def __init__(self, state: ConversationState, loc: Localizer, now: datetime) -> None:
+    def __init__(
+        self,
+        state: ConversationState,
+        loc: Localizer,
+        now: datetime,
+        clearing: ChatClearing = "none",
+    ) -> None:
         self.state = state
         self.loc = loc
         self.now = now
+        self.clearing = clearing
         self.replies: list[Reply] = []
         self.events: list[Event] = []
         self.echo: str | None = None
@@ -140,17 +149,20 @@ class Engine:
         if state is None or state.phase in ("done", "declined"):
             return True
         q = self._current(state)
+        # Before the survey proper (the language, the consent, the factory question) a poster's
+        # code is welcome: a worker who opened the chat with a bare /start types it there.
         return (
             state.phase == "asking"
             and q is not None
-            and q.type == "factory"
+            and q.type in SETUP_TYPES
             and state.factory is None
+            and not state.started
         )
 
     def resume(self, state: ConversationState, inp: Input, now: datetime) -> Sprint:
         """Continue a conversation with one input."""
         state = state.model_copy(deep=True)
-        st = _Step(state, self.catalogs.get(state.lang), now)
+        st = _Step(state, self.catalogs.get(state.lang), now, inp.chat_clearing)
         returning = (
             state.last_seen is not None
             and now - state.last_seen > self.options.resume_after
@@ -226,12 +238,35 @@ class Engine:
         state.phase, state.step = "done", None
         opt_in_q = next((q for q in self.survey.questions if q.contact_opt_in), None)
         opt_in = opt_in_q is not None and state.answers.get(opt_in_q.id) == "yes"
+        if state.redo:
+            # The new answers replace the finished ones now, all at once, in one transaction.
+            st.events.append(AnswersCleared())
+            st.events.extend(
+                AnswerGiven(q_id, state.answers[q_id])
+                for q_id in state.history
+                if q_id in state.answers
+            )
+            state.redo = False
         if state.started:
             st.events.append(ResponseCompleted(contact_opt_in=opt_in))
         st.say(st.loc.gettext(self.survey.thanks, **self._params(st)))
         info = self._minimum_info(st)
         if info:
             st.say(info)
+        self._offer_clearing(st)
+
+    def _offer_clearing(self, st: _Step) -> None:
+        """The last message: where the bot can delete the chat, a button that does; where only
+        the worker can (WhatsApp), how to, said once."""
+        if st.clearing == "bot":
+            st.say(
+                st.loc.gettext(P.CLEAR_CHAT_OFFER),
+                buttons=(Button(f"c:{Command.CLEAR.value}", st.loc.gettext(P.BUTTON_CLEAR_CHAT)),),
+                expects="choice",
+            )
+        elif st.clearing == "worker" and not st.state.clear_advised:
+            st.state.clear_advised = True
+            st.say(st.loc.gettext(P.CLEAR_CHAT_WHATSAPP))
 
     def _reask(self, st: _Step) -> None:
         state = st.state
@@ -243,6 +278,8 @@ class Engine:
             st.say(st.loc.gettext(P.NOT_STARTED))
         elif state.phase == "confirm_delete":
             self._ask_delete(st)
+        elif state.phase == "confirm_restart":
+            self._ask_restart(st)
         elif state.phase == "confirm_number":
             self._ask_confirm_number(st, self._current(state))
         elif state.step is None:
@@ -374,6 +411,16 @@ class Engine:
             expects="choice",
         )
 
+    def _ask_restart(self, st: _Step) -> None:
+        st.say(
+            st.loc.gettext(P.CONFIRM_RESTART),
+            buttons=(
+                Button("x:restart:yes", st.loc.gettext(P.BUTTON_RESTART)),
+                Button("x:restart:no", st.loc.gettext(P.BUTTON_KEEP_ANSWERS)),
+            ),
+            expects="choice",
+        )
+
     def _month_back(self, back: int, now: datetime) -> date:
         today = now.astimezone(self._tz).date()
         index = today.year * 12 + today.month - 1 - back
@@ -449,14 +496,14 @@ class Engine:
             self._reask(st)
         elif command is Command.BACK:
             self._go_back(st)
+        elif command is Command.RESTART and state.phase == "done" and state.started:
+            # A finished survey is never wiped by one word: ask first (_on_restart_answer).
+            state.phase = "confirm_restart"
+            self._ask_restart(st)
         elif command is Command.RESTART:
-            if state.started:
+            if _records(state):
                 st.events.append(AnswersCleared())
-            fresh = self.new_state(state.factory, state.lang)
-            fresh.lang_chosen, fresh.last_seen = state.lang_chosen, state.last_seen
-            st.state = fresh
-            st.say(st.loc.gettext(P.RESTARTED))
-            self._ask_next(st, after=None)
+            self._start_again(st, redo=state.redo)
         elif command is Command.LANGUAGE:
             lang_q = next((q for q in self.survey.questions if q.type == "language"), None)
             if lang_q is None:
@@ -471,8 +518,12 @@ class Engine:
                 self._reask(st)  # nothing is being asked, so there is nothing to pause
                 return
             _interrupt(state)
-            state.phase = "paused"
-            st.say(st.loc.gettext(P.PAUSED))
+            state.phase, state.remind = "paused", False
+            st.say(
+                st.loc.gettext(P.PAUSED),
+                buttons=(Button("x:remind:yes", st.loc.gettext(P.BUTTON_REMIND)),),
+                expects="choice",
+            )
         elif command is Command.DELETE:
             if not state.started and not state.answers:
                 st.say(st.loc.gettext(P.NOTHING_TO_DELETE))
@@ -481,6 +532,59 @@ class Engine:
             _interrupt(state)
             state.phase = "confirm_delete"
             self._ask_delete(st)
+        elif command is Command.CLEAR:
+            self._clear_chat(st)
+
+    def _clear_chat(self, st: _Step) -> None:
+        """Remove the chat's messages from the phone where the bot can; else say how, or that
+        there is nothing to clear. Stored answers do not change."""
+        state = st.state
+        if st.clearing == "bot":
+            st.events.append(ChatCleared())
+            st.say(st.loc.gettext(P.CHAT_CLEARED))
+            if state.phase not in ("done", "declined", "paused"):
+                # Nothing new appears until the worker writes again.
+                _interrupt(state)
+                state.phase = "paused"
+                st.say(st.loc.gettext(P.CONTINUE_LATER))
+            return
+        if st.clearing == "worker":
+            state.clear_advised = True
+            st.say(st.loc.gettext(P.CLEAR_CHAT_WHATSAPP))
+        else:
+            st.say(st.loc.gettext(P.NOTHING_TO_CLEAR))
+        if state.phase not in ("done", "declined"):
+            self._reask(st)
+
+    def _start_again(self, st: _Step, redo: bool) -> None:
+        """From the first question; `redo`: the finished answers stay stored meanwhile."""
+        state = st.state
+        fresh = self.new_state(state.factory, state.lang)
+        fresh.lang_chosen, fresh.last_seen = state.lang_chosen, state.last_seen
+        fresh.clear_advised = state.clear_advised
+        if redo:
+            fresh.started = fresh.redo = True
+            fresh.factory_confirmed = state.factory_confirmed
+        st.state = fresh
+        st.say(st.loc.gettext(P.RESTARTED))
+        self._ask_next(st, after=None)
+
+    def _on_restart_answer(self, st: _Step, inp: Input) -> None:
+        value = None
+        if inp.kind == "button" and inp.payload.startswith("x:restart:"):
+            value = {"yes": "yes", "no": "no"}.get(inp.payload.rsplit(":", 1)[1])
+        elif inp.kind == "text":
+            value = self._typed_label(
+                st, inp, {"yes": P.BUTTON_RESTART, "no": P.BUTTON_KEEP_ANSWERS}, YES_NO
+            )
+        if value == "yes":
+            self._start_again(st, redo=True)
+        elif value == "no":
+            st.state.phase = "done"
+            st.say(st.loc.gettext(P.RESTART_CANCELLED))
+        else:
+            st.say(st.loc.gettext(P.INVALID_YES_NO))
+            self._ask_restart(st)
 
     def _go_back(self, st: _Step) -> None:
         state = st.state
@@ -492,7 +596,8 @@ class Engine:
         previous = state.history.pop()
         state.answers.pop(previous, None)
         state.pending = state.resume_step = state.resume_phase = None
-        st.events.append(AnswerRetracted(previous))
+        if _records(state):
+            st.events.append(AnswerRetracted(previous))
         state.step, state.phase = previous, "asking"
         q = self._current(state)
         assert q is not None
@@ -508,6 +613,18 @@ class Engine:
             and state.phase != "done"
         ):
             self._reask(st)  # the same link again: just carry on
+            return
+        if (
+            inp.factory is not None
+            and state.started
+            and state.phase in ("done", "confirm_restart")
+            and state.factory is not None
+            and state.factory.round_id == inp.factory.round_id
+        ):
+            # A poster of the same round after finishing: the finished answers are not wiped
+            # by a scan; "restart" (asked first) answers again.
+            state.phase = "done"
+            self._reask(st)
             return
         lang = state.lang if state.lang_chosen else (inp.client_language or state.lang)
         fresh = self.new_state(inp.factory, lang)
@@ -536,6 +653,28 @@ class Engine:
 
     def _on_answer(self, st: _Step, inp: Input) -> None:
         state = st.state
+        current = self._current(state)
+        if (
+            inp.factory is not None
+            and state.factory is None
+            and not state.started
+            and current is not None
+            and current.type in ("language", "consent")
+        ):
+            # A poster's code typed at the language or consent question (the factory question
+            # takes it as its answer).
+            self._on_start(st, Input(kind="start", factory=inp.factory))
+            return
+        if state.phase == "paused" and (
+            inp.payload == "x:remind:yes"
+            or self._typed_label(st, inp, {"yes": P.BUTTON_REMIND}) == "yes"
+        ):
+            state.remind = True
+            st.say(st.loc.gettext(P.REMIND_LATER))
+            return
+        if state.phase == "confirm_restart":
+            self._on_restart_answer(st, inp)
+            return
         if state.phase == "paused":
             _restore(state)
             st.say(st.loc.gettext(P.WELCOME_BACK))
@@ -623,7 +762,7 @@ class Engine:
         else:
             if value is not None:
                 state.answers[q.id] = value
-                if state.started:
+                if _records(state):
                     st.events.append(AnswerGiven(q.id, value))
             state.history.append(q.id)
         if not q.echo and value is not None and echo is not None:
@@ -875,8 +1014,16 @@ class Engine:
             fresh = self.new_state(state.factory, state.lang)
             fresh.lang_chosen, fresh.last_seen = state.lang_chosen, state.last_seen
             fresh.phase = "declined"  # nothing more is asked until the worker writes again
+            fresh.clear_advised = state.clear_advised
             st.state = fresh
             st.say(st.loc.gettext(P.DELETED))
+            # The chat would still show the answers: delete it too, or say how.
+            if st.clearing == "bot":
+                st.events.append(ChatCleared())
+                st.say(st.loc.gettext(P.CHAT_CLEARED))
+            elif st.clearing == "worker":
+                fresh.clear_advised = True
+                st.say(st.loc.gettext(P.CLEAR_CHAT_WHATSAPP))
         elif value == "no":
             _restore(state)
             st.say(st.loc.gettext(P.DELETE_CANCELLED))
@@ -893,6 +1040,12 @@ def _language_names(lang: str) -> frozenset[str]:
     return frozenset({lang, ENDONYMS[lang].casefold(), english.casefold()})
 
 
+def _records(state: ConversationState) -> bool:
+    """Whether answers go to the database as they are given: not before the response started,
+    nor while a finished survey is answered again (they replace the old ones at the end)."""
+    return state.started and not state.redo
+
+
 def _interrupt(state: ConversationState) -> None:
     """Remember what was being asked before a pause, a delete question or a language change."""
     if state.resume_phase is None:
@@ -902,7 +1055,9 @@ def _interrupt(state: ConversationState) -> None:
 def _restore(state: ConversationState) -> None:
     """Go back to what was being asked before the interruption."""
     phase: Phase = state.resume_phase or "asking"
-    if phase in ("paused", "confirm_delete") or (
+    if phase == "confirm_restart":
+        phase = "done"  # the question is asked again only on "restart"
+    elif phase in ("paused", "confirm_delete") or (
         phase == "confirm_number" and state.pending is None
     ):
         phase = "asking"

@@ -44,6 +44,7 @@ class Command(str, Enum):  # noqa: UP042 - callers rely on the exact `str, Enum`
     LANGUAGE = "language"
     STOP = "stop"
     DELETE = "delete"
+    CLEAR = "clear"
 
 
 # Number, code and word parsing refuse longer input (returns None) so hostile input is cheap.
@@ -107,6 +108,11 @@ COMMAND_WORDS: dict[Command, tuple[str, ...]] = {
     Command.DELETE: (
         "delete", "delete my answers", "mitao",
         "مٹائیں", "میرے جوابات مٹائیں", "ڈیلیٹ", "ميٽايو", "منهنجا جواب ميٽايو",
+    ),
+    # Removes the chat's messages from the phone; the stored answers stay.
+    Command.CLEAR: (
+        "clear", "clear chat", "saaf", "saaf karo",
+        "صاف", "صاف کریں", "چیٹ صاف کریں", "صاف ڪريو", "چيٽ صاف ڪريو",
     ),
 }
 

@@ -14,7 +14,8 @@ HELP = N_(
     "• restart – start again from the beginning\n"
     "• language – choose another language\n"
     "• stop – pause; your answers stay saved\n"
-    "• delete – erase all your answers"
+    "• delete – erase all your answers\n"
+    "• clear – remove this chat's messages from your phone"
 )
 BUTTON_BACK = N_("Back")
 BUTTON_SKIP = N_("Skip")
@@ -55,7 +56,12 @@ EDITED_MESSAGE = N_(
 STILL_STUCK = N_("If you are stuck, type “help”.")
 PAUSED = N_(
     "Paused. Your answers so far are saved. Send any message to continue, "
-    "or “delete” to erase them."
+    "or “delete” to erase them. I will not send you a reminder."
+)
+# TRANSLATORS: button under PAUSED, at most 20 characters
+BUTTON_REMIND = N_("Remind me later")
+REMIND_LATER = N_(
+    "OK. I will remind you later, with a short message that does not say what it is about."
 )
 CONFIRM_DELETE = N_("Do you want to erase all your answers to this survey?")
 DELETED = N_("Your answers have been erased. Thank you. You can start again at any time.")
@@ -63,6 +69,14 @@ NOTHING_TO_DELETE = N_("There are no saved answers to erase.")
 DELETE_CANCELLED = N_("Nothing was erased.")
 RESTARTED = N_("Starting again from the beginning.")
 ALREADY_ANSWERED = N_("You answered that question already. Here is the question you are on now:")
+CONFIRM_RESTART = N_(
+    "You have finished this survey. Do you want to answer it again? "
+    "Your first answers stay saved until you finish the new ones."
+)
+# TRANSLATORS: buttons under CONFIRM_RESTART, at most 20 characters each
+BUTTON_RESTART = N_("Yes, start again")
+BUTTON_KEEP_ANSWERS = N_("No, keep my answers")
+RESTART_CANCELLED = N_("Your answers stay as they are.")
 ALREADY_DONE = N_(
     "You have already answered this survey. Thank you! "
     "Type “restart” to answer again or “delete” to erase your answers."
@@ -89,3 +103,23 @@ PAY_BELOW_MINIMUM = N_("The pay you told us for that month is {gap} less than th
 PAY_AT_LEAST_MINIMUM = N_("The pay you told us for that month is at least this minimum.")
 CHOICE_NUMBERED = N_("{number}. {label}")
 LANGUAGE_SET = N_("Language: English")
+
+# Removing the chat's messages from the phone (a supervisor may pick it up).
+# TRANSLATORS: button under the last message, at most 20 characters
+BUTTON_CLEAR_CHAT = N_("Clear this chat")
+CLEAR_CHAT_OFFER = N_(
+    "Someone else may look at your phone. Press “Clear this chat” to delete these messages. "
+    "Your answers stay saved."
+)
+CHAT_CLEARED = N_(
+    "I deleted the messages of this chat. I cannot delete messages older than two days. "
+    "To remove them, and this chat: press and hold the chat in your list, then Delete."
+)
+# TRANSLATORS: WhatsApp's menus; "⋮" is the three-dot menu at the top right on Android.
+CLEAR_CHAT_WHATSAPP = N_(
+    "WhatsApp does not let me delete messages. To remove them from your phone: open this "
+    "chat, press ⋮ at the top, then More, then Clear chat. On an iPhone: press the name at the "
+    "top, then Clear Chat."
+)
+CONTINUE_LATER = N_("Your answers so far are saved. Send any message to continue.")
+NOTHING_TO_CLEAR = N_("There is nothing to clear here.")

@@ -8,7 +8,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-Phase = Literal["asking", "confirm_number", "confirm_delete", "paused", "done", "declined"]
+Phase = Literal[
+    "asking", "confirm_number", "confirm_delete", "confirm_restart", "paused", "done", "declined"
+]
+# Who can remove the chat's messages from the worker's phone: the bot itself (Telegram's
+# deleteMessages), only the worker (WhatsApp: the bot is told how), or nobody (the terminal).
+ChatClearing = Literal["bot", "worker", "none"]
 
 
 class FactoryRef(BaseModel, frozen=True):
@@ -42,6 +47,13 @@ class ConversationState(BaseModel):
     started: bool = False
     last_seen: datetime | None = None
     invalid_streak: int = 0
+    # Answering a finished survey again: the finished answers stay stored (and counted) until
+    # the new ones are complete, then the new ones replace them at once (ResponseCompleted).
+    redo: bool = False
+    # After "stop", reminders only if the worker asked for them (the pause message offers it).
+    remind: bool = False
+    # The worker was told once how to clear the chat (WhatsApp, where the bot cannot).
+    clear_advised: bool = False
 
     def to_json(self) -> str:
         return self.model_dump_json()
@@ -69,6 +81,7 @@ class Input:
     client_language: str | None = None
     # The worker picked the language outside the chat (e.g. `wagecheck chat --lang ur`).
     language_chosen: bool = False
+    chat_clearing: ChatClearing = "none"
 
 
 @dataclass(frozen=True)
@@ -148,6 +161,12 @@ class ResponseDeleted:
     """The worker asked to erase everything stored for them in this round."""
 
 
+@dataclass(frozen=True)
+class ChatCleared:
+    """The worker asked to remove the chat's messages from their phone (nothing stored changes;
+    the channel deletes what it can)."""
+
+
 Event = (
     ResponseStarted
     | AnswerGiven
@@ -156,6 +175,7 @@ Event = (
     | LanguageChosen
     | ResponseCompleted
     | ResponseDeleted
+    | ChatCleared
 )
 
 

@@ -17,7 +17,7 @@ from telegram import (
     Message,
     Update,
 )
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ExtBot
 
 from bot.bootstrap import App
@@ -29,7 +29,7 @@ from bot.channels.telegram.staff import StaffCommands
 from bot.i18n import WORKER_LANGUAGES, negotiate_language
 from bot.service import InboundMessage, Outcome
 from bot.service.members import INVITE_PREFIX, Membership
-from bot.survey.state import Button, InputKind, Reply
+from bot.survey.state import Button, ChatCleared, InputKind, Reply
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +217,9 @@ class TelegramChannel:
         user = update.effective_user
         assert user is not None
         chat_id = update.effective_chat.id if update.effective_chat else user.id
+        # The worker's own message, so that "delete" and "clear" can remove it later (a
+        # pressed button is the bot's message, already noted when it was sent).
+        incoming = update.message.message_id if update.message is not None else None
         outcome = await self.app.service.handle(
             InboundMessage(
                 channel=CHANNEL,
@@ -230,9 +233,27 @@ class TelegramChannel:
                 media=media,
                 client_language=user.language_code,
                 outbox=True,
+                chat_clearing="bot",
+                chat_message_id=incoming,
             )
         )
-        await self.deliver(chat_id, outcome, pressed)
+        if not outcome.duplicate and any(isinstance(e, ChatCleared) for e in outcome.events):
+            await self.clear_chat(chat_id, str(user.id))
+            pressed = None  # deleted with the rest
+        await self.deliver(chat_id, outcome, pressed, user_id=str(user.id))
+
+    async def clear_chat(self, chat_id: int, user_id: str) -> int:
+        """Delete the chat's messages that Telegram still lets the bot delete (48 hours, both
+        sides, deleteMessages in calls of 100); returns how many ids were asked. What fails
+        stays: the reply tells the worker how to clear the rest themselves."""
+        asked = 0
+        for batch in await self.app.service.chat.take(CHANNEL, user_id):
+            try:
+                await self.bot.delete_messages(chat_id, batch)
+                asked += len(batch)
+            except TelegramError as exc:
+                log.info("deleting chat messages failed: %s", type(exc).__name__)
+        return asked
 
     async def _on_callback(self, update: Update, query: CallbackQuery) -> None:
         # Answer first so the phone stops its spinner, whatever happens next.
@@ -250,10 +271,19 @@ class TelegramChannel:
         else:
             await self._worker(update, kind="button", payload=query.data, pressed=message)
 
-    async def deliver(self, chat_id: int, outcome: Outcome, pressed: Message | None) -> None:
+    async def deliver(
+        self,
+        chat_id: int,
+        outcome: Outcome,
+        pressed: Message | None,
+        *,
+        user_id: str | None = None,
+    ) -> None:
         """Send the replies (service.outbox.send_replies: taken from the outbox first, given
-        back after a definite failure), the pressed question first edited to show the answer."""
+        back after a definite failure), the pressed question first edited to show the answer.
+        The ids of the messages sent are noted for the worker's "clear" (`user_id`)."""
         replies = list(outcome.replies)
+        sent_ids: list[int] = []
         show_answer = None
         if outcome.echo and not outcome.duplicate:
             if pressed is not None:  # show the choice under the question that was answered
@@ -271,13 +301,18 @@ class TelegramChannel:
                 await self._edit(pressed, reply.text, markup)
                 return True
             try:
-                await self.bot.send_message(chat_id, reply.text, reply_markup=markup)
+                message = await self.bot.send_message(chat_id, reply.text, reply_markup=markup)
             except Forbidden:
                 log.info("worker blocked the bot; reply dropped")
                 return False
+            sent_ids.append(message.message_id)
             return True
 
-        await self.app.service.outbox.send_replies(outcome, replies, send, show_answer)
+        try:
+            await self.app.service.outbox.send_replies(outcome, replies, send, show_answer)
+        finally:
+            if user_id is not None:
+                await self.app.service.chat.remember(CHANNEL, user_id, sent_ids)
 
     async def _edit(self, message: Message, text: str, markup: InlineKeyboardMarkup | None) -> None:
         try:

@@ -58,6 +58,9 @@ class TelegramSender:
                         ]
                     ]
                 )
-            await self.telegram.bot.send_message(chat_id, message.text, reply_markup=markup)
+            sent = await self.telegram.bot.send_message(chat_id, message.text, reply_markup=markup)
         except Forbidden as exc:
             raise RecipientBlocked from exc
+        # A reminder or invitation sits in the worker's chat: "clear" deletes it too (the
+        # recipient is the conversation's key).
+        await self.telegram.app.service.chat.remember_key(message.recipient, [sent.message_id])

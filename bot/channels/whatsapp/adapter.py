@@ -87,6 +87,7 @@ def incoming(
             received_at=_sent_at(message.get("timestamp"), now),
             client_language=None,  # WhatsApp does not tell the phone's language
             outbox=True,
+            chat_clearing="worker",  # no API deletes a chat's messages: the worker is told how
             **fields,
         ),
         Recipient(phone=str(phone) if phone else None, user_id=str(user_id) if user_id else None),

@@ -39,12 +39,13 @@ class WhatsAppSender:
         to = Recipient.from_address(message.address)
         last = await last_message_hour(self.whatsapp, message.recipient)
         try:
+            sender = str(message.payload.get("sender") or "")
             if message.kind == "reminder":
-                await send_reminder(self.whatsapp, to, message.language, last)
+                await send_reminder(self.whatsapp, to, message.language, last, sender)
             else:
                 code = message.button.code if message.button else None
                 code = code or str(message.payload["code"])
-                await send_invitation(self.whatsapp, to, message.language, code, last)
+                await send_invitation(self.whatsapp, to, message.language, code, last, sender)
         except GraphError as exc:
             if exc.code in UNREACHABLE_CODES:
                 raise RecipientBlocked(str(exc)) from None

@@ -20,7 +20,7 @@ from bot.channels.whatsapp import render, texts
 from bot.channels.whatsapp.adapter import CHANNEL, RESUME, START_PREFIX, WhatsAppChannel
 from bot.channels.whatsapp.graph import Recipient
 from bot.i18n import isolate
-from bot.service.contacts import Contact
+from bot.service.contacts import SENDER_UNKNOWN, Contact
 from bot.survey import phrases as P
 from bot.survey.state import Button
 
@@ -67,7 +67,7 @@ def template_for(templates: dict[str, str], lang: str, setting: str) -> Template
 async def remind(channel: WhatsAppChannel, key: str, *, now: datetime | None = None) -> Kind:
     """Remind a worker who stopped halfway; pressing "Continue" asks the question again."""
     contact, to, last = await _address(channel, key)
-    return await send_reminder(channel, to, contact.language, last, now=now)
+    return await send_reminder(channel, to, contact.language, last, contact.sender, now=now)
 
 
 async def invite(
@@ -76,7 +76,7 @@ async def invite(
     """Invite a worker who asked to hear about the next survey; `code` is the poster code of
     the new round at their factory. "Start" (or sending the code) begins that survey."""
     contact, to, last = await _address(channel, key)
-    return await send_invitation(channel, to, contact.language, code, last, now=now)
+    return await send_invitation(channel, to, contact.language, code, last, contact.sender, now=now)
 
 
 async def send_reminder(
@@ -84,19 +84,26 @@ async def send_reminder(
     to: Recipient,
     lang: str,
     last_message_hour: datetime | None,
+    sender: str = "",
     *,
     now: datetime | None = None,
 ) -> Kind:
-    """The reminder to `to`: a message inside the window, else the approved template."""
+    """The reminder to `to`: a message inside the window, else the approved template (whose
+    one variable is `sender`, the CSO's short name)."""
     loc = channel.app.catalogs.get(lang)
+    sender = sender or loc.gettext(SENDER_UNKNOWN)
     if within_window(last_message_hour, now or channel.app.clock()):
         button = Button(RESUME, loc.gettext(P.BUTTON_CONTINUE))
-        await channel.graph.send(to, render.button_message(loc.gettext(texts.REMINDER), [button]))
+        text = loc.gettext(texts.REMINDER, sender=sender)
+        await channel.graph.send(to, render.button_message(text, [button]))
         return "message"
     setting = "WAGECHECK_WHATSAPP_REMINDER_TEMPLATES"
     template = template_for(channel.app.settings.whatsapp_reminder_templates, lang, setting)
     await channel.graph.send(
-        to, render.template_message(template.name, template.language, quick_reply=RESUME)
+        to,
+        render.template_message(
+            template.name, template.language, body_params=[sender], quick_reply=RESUME
+        ),
     )
     return "template"
 
@@ -107,15 +114,18 @@ async def send_invitation(
     lang: str,
     code: str,
     last_message_hour: datetime | None,
+    sender: str = "",
     *,
     now: datetime | None = None,
 ) -> Kind:
-    """The invitation to `to`: a message inside the window, else the approved template."""
+    """The invitation to `to`: a message inside the window, else the approved template (its
+    variables: `sender`, then the code)."""
     loc = channel.app.catalogs.get(lang)
+    sender = sender or loc.gettext(SENDER_UNKNOWN)
     payload = f"{START_PREFIX}{code}"
     if within_window(last_message_hour, now or channel.app.clock()):
         shown = isolate(code) if loc.rtl else code
-        text = loc.gettext(texts.INVITATION, code=shown)
+        text = loc.gettext(texts.INVITATION, code=shown, sender=sender)
         button = Button(payload, loc.gettext(texts.BUTTON_START))
         await channel.graph.send(to, render.button_message(text, [button]))
         return "message"
@@ -124,7 +134,7 @@ async def send_invitation(
     await channel.graph.send(
         to,
         render.template_message(
-            template.name, template.language, body_params=[code], quick_reply=payload
+            template.name, template.language, body_params=[sender, code], quick_reply=payload
         ),
     )
     return "template"

@@ -17,13 +17,15 @@ CHOSEN = N_("Chosen: {choices}")
 BUTTON_START = N_("Start")
 # TRANSLATORS: WhatsApp reminder to a worker who stopped halfway. It is also submitted to
 # Meta as a message template: keep it plain, and keep the quoted button name.
+# Neither wages nor the survey are named (a supervisor may read the notification); {sender}
+# is the CSO's short name (or "us"), the template's one variable.
 REMINDER = N_(
-    "You started a short survey about your wage but did not finish it. Your answers so far "
-    "are saved. Press “Continue” to go on where you stopped."
+    "You have an unfinished message from {sender}. Press “Continue” to go on where you stopped."
 )
 # TRANSLATORS: WhatsApp invitation to a worker who asked to hear about the next survey. It is
 # also submitted to Meta as a message template. {code} is the code on the factory poster.
+# {sender} is the CSO's short name (or "us"): the template's first variable, {code} the second.
 INVITATION = N_(
-    "A new short survey about your wage has started. It takes about 3 minutes and your "
-    "answers are anonymous. To take part, press “Start” or send the code {code} in this chat."
+    "A new message from {sender} is waiting for you. It takes about 3 minutes. Press “Start” "
+    "or send the code {code} in this chat."
 )
