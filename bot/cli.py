@@ -37,6 +37,7 @@ from bot.reports.cli import register as register_reports
 from bot.scheduler.runner import run_until_stopped, running_scheduler
 from bot.service.admin import AdminError
 from bot.service.broadcasts import outbox_counts, queue_due_reminders
+from bot.service.rounds import default_help_texts
 from bot.web.server import DEFAULT_WEB_LISTEN, parse_listen, run_together, serve_asgi, serve_web
 
 app = typer.Typer(
@@ -291,6 +292,64 @@ def factory_import(csv_file: Path) -> None:
 
 
 # ------------------------------------------------------------------ rounds
+# Where a worker gets help: the CSO's text per language, else the default (docs/rounds.md).
+HelpEn = Annotated[
+    str | None, typer.Option("--help-text-en", help="where workers get help, in English")
+]
+HelpUr = Annotated[str | None, typer.Option("--help-text-ur", help="… in Urdu")]
+HelpSd = Annotated[str | None, typer.Option("--help-text-sd", help="… in Sindhi")]
+
+
+def _help_texts(en: str | None, ur: str | None, sd: str | None) -> dict[str, str | None]:
+    return {lang: text for lang, text in (("en", en), ("ur", ur), ("sd", sd)) if text}
+
+
+def _print_help_defaults(a_round: Any) -> None:
+    """Say which languages get the default help text, what it says, and how to set one."""
+    missing = [lang for lang in ("en", "ur", "sd") if lang not in (a_round.help_text or {})]
+    if not missing:
+        return
+    console.print(
+        f"Where workers get help ({', '.join(missing)}): the default text will be used. "
+        "Check it and set your own (your helpline or WhatsApp number):"
+    )
+    for region, text in default_help_texts(a_round).items():
+        console.print(f"  default for {region}: {text}", markup=False, highlight=False)
+    console.print(
+        f'  wagecheck round help {a_round.id} --lang ur "TEXT"  (and --lang sd, --lang en)',
+        markup=False,
+        highlight=False,
+    )
+
+
+@round_app.command("help")
+def round_help(
+    round_id: int,
+    text: Annotated[str | None, typer.Argument(help="the text (at most 500 characters)")] = None,
+    lang: Annotated[str | None, typer.Option(help="en, ur or sd")] = None,
+    show: Annotated[bool, typer.Option("--show", help="show the texts")] = False,
+    clear: Annotated[bool, typer.Option("--clear", help="back to the default")] = False,
+) -> None:
+    """Where the round's workers get help (your helpline, the complaint route), per language:
+    shown at the end of the survey and when a worker types "help"."""
+
+    async def work(a: App) -> Any:
+        if show or (text is None and not clear):
+            return await a.admin.get_round(round_id)
+        if lang is None:
+            raise AdminError("give --lang en, ur or sd")
+        if clear and text is not None:
+            raise AdminError("give a TEXT or --clear, not both")
+        return await a.admin.set_help_text(round_id, lang, None if clear else text)
+
+    rnd = _run(work)
+    texts = rnd.help_text or {}
+    for code in ("en", "ur", "sd"):
+        shown = texts.get(code, "(the default)")
+        console.print(f"{code}: {shown}", markup=False, highlight=False)
+    _print_help_defaults(rnd)
+
+
 @round_app.command("create")
 def round_create(
     name: Annotated[str, typer.Option(help="a name for the round")],
@@ -300,6 +359,9 @@ def round_create(
     closes_at: Annotated[datetime | None, typer.Option(help="closing time (UTC)")] = None,
     max_reminders: Annotated[int, typer.Option(min=0, help="reminders per worker")] = 1,
     reminder_delay_hours: Annotated[float, typer.Option(min=1, help="hours before one")] = 24,
+    help_text_en: HelpEn = None,
+    help_text_ur: HelpUr = None,
+    help_text_sd: HelpSd = None,
 ) -> None:
     """Create a draft round; poster codes exist now but work only while the round is open."""
 
@@ -313,10 +375,12 @@ def round_create(
             _utc(closes_at),
             max_reminders,
             timedelta(hours=reminder_delay_hours),
+            _help_texts(help_text_en, help_text_ur, help_text_sd),
         )
     )
     console.print(f"round {rnd.id} created (draft); poster codes:")
     round_links(rnd.id)
+    _print_help_defaults(rnd)
     console.print(f"Next: wagecheck round schedule {rnd.id}  (or: wagecheck round open {rnd.id})")
 
 
@@ -407,19 +471,28 @@ def round_open(
         list[str] | None, typer.Option("--factory", "-f", help="factory code; repeat")
     ] = None,
     closes_at: Annotated[datetime | None, typer.Option(help="planned closing time (UTC)")] = None,
+    help_text_en: HelpEn = None,
+    help_text_ur: HelpUr = None,
+    help_text_sd: HelpSd = None,
 ) -> None:
     """Open a round now: ROUND_ID (created before), or a new one from --name, --cso, -f."""
+    texts = _help_texts(help_text_en, help_text_ur, help_text_sd)
 
     async def work(a: App) -> Any:
         if round_id is not None:
+            for lang, text in texts.items():
+                await a.admin.set_help_text(round_id, lang, text)
             return await a.admin.start_round(round_id)
         if not (name and cso and factory):
             raise AdminError("give a ROUND_ID, or --name, --cso and --factory for a new round")
-        return await a.admin.open_round(name, cso, a.survey, factory, _utc(closes_at))
+        return await a.admin.open_round(
+            name, cso, a.survey, factory, _utc(closes_at), help_text=texts
+        )
 
     rnd = _run(work)
     console.print(f"round {rnd.id} is open")
     round_links(rnd.id)
+    _print_help_defaults(rnd)
     console.print(f"Posters: wagecheck round poster {rnd.id} --factory CODE --out poster.pdf")
 
 

@@ -153,3 +153,65 @@ def test_demo_runs_a_whole_round_and_prints_results(tmp_path: Path) -> None:
     again = run(tmp_path / "home2", "demo", "--workers", "60", "--seed", "3").stdout
     summary = [line for line in out.splitlines() if line.startswith("│ KHI-001")]
     assert summary == [line for line in again.splitlines() if line.startswith("│ KHI-001")]
+
+
+def test_round_help_text_is_set_shown_and_cleared_and_a_worker_reads_it(home: Path) -> None:
+    """Opened without a help text (the fixture), the round said the default is used; the CSO
+    sets its own; a worker typing "مدد" in the terminal chat reads the Urdu one."""
+    shown = run(home, "round", "help", "1", "--show").stdout
+    assert "ur: (the default)" in shown
+    assert "the default text will be used" in shown
+    assert "default for sindh: Need help with your pay?" in shown
+    assert "Sindh Labour Department" in shown
+    urdu = "مدد کے لیے ہماری ہیلپ لائن: 0300-1234567"
+    set_out = run(home, "round", "help", "1", "--lang", "ur", urdu).stdout
+    assert f"ur: {urdu}" in set_out and "(en, sd)" in set_out
+    refused = run(home, "round", "help", "1", "--lang", "ur", "x" * 501, check=False)
+    assert refused.returncode == 2 and "longer than 500" in refused.stderr
+    refused = run(home, "round", "help", "1", "--lang", "fr", "bonjour", check=False)
+    assert refused.returncode == 2 and "en, ur, sd" in refused.stderr
+
+    out = run(home, "chat", "--lang", "ur", "--factory", "KHI-001", stdin="جی\n۱\nمدد\n").stdout
+    assert out.index("• مدد") < out.index(urdu)  # the commands, then where to get help
+    assert urdu in out
+
+    cleared = run(home, "round", "help", "1", "--lang", "ur", "--clear").stdout
+    assert "ur: (the default)" in cleared
+
+
+def test_round_open_with_help_texts_says_nothing_about_the_default(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    run(home, "org", "add", "CSO", "--kind", "cso")
+    run(home, "factory", "add", "KHI-001", "--name", "Korangi Knitwear")
+    out = run(
+        home,
+        "round",
+        "open",
+        "--name",
+        "R",
+        "--cso",
+        "CSO",
+        "-f",
+        "KHI-001",
+        "--help-text-en",
+        "Call 0300-1234567",
+        "--help-text-ur",
+        "فون: 0300-1234567",
+        "--help-text-sd",
+        "فون: 0300-1234567",
+    ).stdout
+    assert "round 1 is open" in out and "default" not in out
+    partly = run(
+        home,
+        "round",
+        "create",
+        "--name",
+        "R2",
+        "--cso",
+        "CSO",
+        "-f",
+        "KHI-001",
+        "--help-text-ur",
+        "فون: 0300-1234567",
+    ).stdout
+    assert "Where workers get help (en, sd): the default text will be used" in partly

@@ -834,7 +834,8 @@ def test_help_explains_the_commands_and_asks_the_same_question_again(
     asked, before = conv.last, without_last_seen(conv.state)
     conv.type(COMMANDS[lang]["help"])
     assert len(conv.replies) == 1
-    assert conv.last.text == f"{tr(catalogs, lang, P.HELP)}\n\n{asked.text}"
+    where = tr(catalogs, lang, P.HELP_WHERE_SINDH)  # the factory is in Sindh; no round text
+    assert conv.last.text == f"{tr(catalogs, lang, P.HELP)}\n\n{where}\n\n{asked.text}"
     assert (conv.last.buttons, conv.last.question_id) == (asked.buttons, asked.question_id)
     assert conv.events == []
     assert without_last_seen(conv.state) == before

@@ -13,7 +13,7 @@ from sqlalchemy import inspect, text
 
 from bot.storage import Database
 from bot.storage.database import alembic_config, upgrade_database
-from bot.storage.models import Base
+from bot.storage.models import Base, Round
 
 
 async def test_migrations_make_the_models_schema_and_go_down_and_up(
@@ -85,5 +85,35 @@ async def test_data_survives_the_migrations_that_copy_tables(empty_database_url:
             ).all()
         assert [tuple(f) for f in factories] == [("SHR", "PK1", None), ("OWN", "PK2", 1)]
         assert [tuple(link) for link in links] == [(2, 1, None), (2, 2, 1)]
+    finally:
+        await db.dispose()
+
+
+async def test_rounds_get_an_empty_help_text_at_0012(empty_database_url: str) -> None:
+    """A round made before 0012 keeps its rows and has no help text (the default is shown);
+    a text written after it is JSON on SQLite and PostgreSQL alike."""
+    db = Database(empty_database_url)
+    try:
+        await upgrade_database(db.engine, "0011")
+        async with db.engine.begin() as conn:
+            for statement in (
+                "INSERT INTO organisations (id, name, kind, created_at) VALUES "
+                "(1, 'CSO', 'cso', '2026-01-01 00:00:00+00:00')",
+                "INSERT INTO survey_versions (id, survey_id, version, sha256, definition, "
+                "loaded_at) VALUES (1, 's', 1, 'x', '{}', '2026-01-01 00:00:00+00:00')",
+                "INSERT INTO rounds (id, name, cso_id, survey_version_id, status, created_at) "
+                "VALUES (1, 'R', 1, 1, 'draft', '2026-01-01 00:00:00+00:00')",
+            ):
+                await conn.execute(text(statement))
+        await db.upgrade()
+        async with db.engine.begin() as conn:
+            assert (await conn.execute(text("SELECT help_text FROM rounds"))).scalar() is None
+        async with db.transaction() as s:
+            rnd = await s.get(Round, 1)
+            assert rnd is not None
+            rnd.help_text = {"ur": "مدد: 0300-1234567"}
+        async with db.transaction() as s:
+            rnd = await s.get(Round, 1)
+            assert rnd is not None and rnd.help_text == {"ur": "مدد: 0300-1234567"}
     finally:
         await db.dispose()

@@ -133,6 +133,7 @@ ROUTES: list[tuple[str, str, bool, bool]] = [
     ("POST", "/cso/rounds/{round_id}/extend", True, True),
     ("POST", "/cso/rounds/{round_id}/close", True, True),
     ("POST", "/cso/rounds/{round_id}/cancel", True, True),
+    ("POST", "/cso/rounds/{round_id}/help", True, True),
     ("GET", "/cso/factories", False, False),
     ("GET", "/cso/factories/new", True, False),
     ("POST", "/cso/factories/new", True, False),
@@ -993,3 +994,62 @@ async def test_responses_per_day_fills_empty_days(app: App) -> None:
     )
     assert [(d.started, d.completed) for d in days] == [(0, 0), (1, 1), (1, 0), (1, 2)]
     assert await cso_portal.responses_per_day(app.db, [], today, today) == [DayCount(today, 0, 0)]
+
+
+# ------------------------------------------------------------------------------ help text
+async def test_where_workers_get_help_is_set_on_the_round_page_and_the_new_round_form(
+    app: App,
+) -> None:
+    world = await make_world(app)
+    url = f"/cso/rounds/{world.round_id}"
+    async with portal_client(app) as client:
+        await login(client, world.admin.email or "")
+        page = (await client.get(url)).text
+        assert "Where workers get help" in page
+        assert "No text of your own in en, ur, sd" in page
+        assert "the default text will be used for en, ur, sd" in page  # by the "Open now" button
+        assert 'name="help_ur"' in page and 'dir="rtl" lang="ur"' in page
+        assert "محکمہ محنت سندھ" in page  # the Urdu default, as the placeholder
+        assert "Sindh Labour Department" in page
+        urdu = "ہماری ہیلپ لائن: 0300-1234567\nمحکمہ محنت سندھ، لیبر آفیسر"
+        saved = await post_form(
+            client, f"{url}/help", {"help_en": "", "help_ur": urdu, "help_sd": "  "}, page=url
+        )
+        assert saved.status_code == 303 and saved.headers["location"].endswith("done=help")
+        assert (await _round(app, world.round_id)).help_text == {"ur": urdu}
+        page = (await client.get(url)).text
+        assert "ہماری ہیلپ لائن" in page and "No text of your own in en, sd" in page
+        # The same texts again change nothing and audit nothing.
+        await post_form(client, f"{url}/help", {"help_ur": urdu.replace("\n", "\r\n")}, page=url)
+        entries = await _audit(app, "round.help")
+        assert [e.details["lang"] for e in entries] == ["ur"]
+        assert entries[0].actor == f"web:{world.admin.id}"
+        too_long = await post_form(client, f"{url}/help", {"help_en": "x" * 501}, page=url)
+        assert too_long.status_code == 400 and "longer than 500 characters" in too_long.text
+        assert 'name="help_en"' in too_long.text and "x" * 501 in too_long.text  # kept
+        control = await post_form(client, f"{url}/help", {"help_sd": "a\x07b"}, page=url)
+        assert control.status_code == 400 and "control characters" in control.text
+        assert (await _round(app, world.round_id)).help_text == {"ur": urdu}
+
+        form = (await client.get("/cso/rounds/new")).text
+        assert 'name="help_sd"' in form and "محنت کاتي" in form  # the Sindhi default
+        created = await post_form(
+            client,
+            "/cso/rounds/new",
+            {
+                "name": "With help",
+                "survey": app.survey.key,
+                "factory": "KHI-002",
+                "max_reminders": "1",
+                "reminder_delay_hours": "24",
+                "help_sd": "هيلپ لائين: 0300-1234567",
+                "then": "draft",
+            },
+        )
+        assert created.status_code == 303
+        round_id = int(created.headers["location"].split("/")[3].split("?")[0])
+        assert (await _round(app, round_id)).help_text == {"sd": "هيلپ لائين: 0300-1234567"}
+    async with portal_client(app) as client:
+        await login(client, world.viewer.email or "")
+        page = (await client.get(url)).text
+        assert "ہماری ہیلپ لائن" in page and 'name="help_ur"' not in page

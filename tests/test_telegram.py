@@ -604,3 +604,67 @@ async def test_reports_reach_members_and_brands_see_only_their_factories(bot: Bo
     bot.api.user_sends_text(chats["Brand B"], "/report 1")
     await bot.api.wait_for_messages(chats["Brand B"], before + 2)
     assert factories_in(chats["Brand B"]) == {"KHI-002"}
+
+
+# ------------------------------------------------------------------ where to get help
+async def test_staff_set_the_help_text_and_a_worker_reads_it_on_help_and_at_the_end(
+    bot: Bot,
+) -> None:
+    """A CSO admin sets the round's Urdu and Sindhi help text in the bot; a worker typing
+    "مدد" reads the Urdu one; a Sindhi worker paid below the minimum reads the Sindhi one
+    right after the line that says so. A viewer sees the texts but may not change them."""
+    codes = await open_round(bot.app)
+    admin = 8400
+    code, _ = await bot.app.members.create_invite("Test CSO", "admin")
+    await bot.expect(admin, lambda: bot.api.user_sends_start(admin, code))
+    detail = await bot.text(admin, "/round 1")
+    assert "Help text: the default is used for en, ur, sd" in (detail.text or "")
+    assert "Sindh Labour Department" in (detail.text or "")
+    urdu = "مدد کے لیے واٹس ایپ کریں: 0300-1234567"
+    sindhi = "مدد لاءِ واٽس ايپ ڪريو: 0300-1234567"
+    done = await bot.text(admin, f"/helptext 1 ur {urdu}")
+    assert f"ur: {urdu}" in (done.text or "") and "default is used for en, sd" in (done.text or "")
+    done = await bot.text(admin, f"/helptext 1 sd {sindhi}")
+    assert f"sd: {sindhi}" in (done.text or "")
+    too_long = await bot.text(admin, "/helptext 1 en " + "x" * 501)
+    assert "longer than 500 characters" in (too_long.text or "")
+    assert (await bot.app.admin.get_round(1)).help_text == {"ur": urdu, "sd": sindhi}
+
+    viewer = 8500
+    code, _ = await bot.app.members.create_invite("Test CSO", "viewer")
+    await bot.expect(viewer, lambda: bot.api.user_sends_start(viewer, code))
+    shown = await bot.text(viewer, "/helptext 1")
+    assert f"ur: {urdu}" in (shown.text or "")
+    refused = await bot.text(viewer, "/helptext 1 ur something else")
+    assert "do not know that command" in (refused.text or "")
+    assert (await bot.app.admin.get_round(1)).help_text == {"ur": urdu, "sd": sindhi}
+
+    worker = 8600
+    await bot.expect(worker, lambda: bot.api.user_sends_start(worker, codes["KHI-001"]))
+    await bot.press(worker, "ur")
+    help_reply = await bot.text(worker, "مدد")
+    assert urdu in (help_reply.text or "") and "Labour" not in (help_reply.text or "")
+
+    sindhi_worker = 8700
+    await bot.expect(
+        sindhi_worker, lambda: bot.api.user_sends_start(sindhi_worker, codes["KHI-001"])
+    )
+    await bot.press(sindhi_worker, "sd")
+    await bot.press(sindhi_worker, "yes")  # consent
+    await bot.press(sindhi_worker, "yes")  # factory
+    await bot.press(sindhi_worker, "helper")
+    await bot.press(sindhi_worker, "permanent")
+    await bot.press(sindhi_worker, _last_month(bot.app))
+    await bot.press(sindhi_worker, "yes")  # full month
+    await bot.text(sindhi_worker, "30000")
+    for value in ("no", "no"):
+        await bot.press(sindhi_worker, value)
+    await bot.text(sindhi_worker, "1")
+    for value in ("no", "woman", "_skip"):
+        await bot.press(sindhi_worker, value)
+    end = await bot.press(sindhi_worker, "no")
+    text = end.text or ""
+    below = "گهٽ ۾ گهٽ پگهار کان"  # "… less than this minimum"
+    assert below in text and sindhi in text
+    assert text.index(below) < text.index(sindhi)
+    assert text.rstrip().endswith(sindhi)

@@ -374,6 +374,41 @@ async def test_complete_surveys_in_sindhi_and_english_with_typed_answers(
     assert await count(driver.app, ContactAddress, ContactAddress.purpose == "opt_in") == 1
 
 
+async def test_the_rounds_help_text_on_help_and_after_a_pay_below_the_minimum(
+    driver: Driver,
+) -> None:
+    """Where to get help, as the round's CSO set it: on "مدد" in Urdu, and at the end of a
+    Sindhi survey right after the line saying the pay is below the minimum."""
+    codes = await open_round(driver.app)
+    urdu, sindhi = "ہیلپ لائن: 0300-7654321", "هيلپ لائين: 0300-7654321"
+    await driver.app.admin.set_help_text(1, "ur", urdu)
+    await driver.app.admin.set_help_text(1, "sd", sindhi)
+    await driver.start("hina", codes["KHI-001"])
+    await driver.press("hina", "ur")
+    help_reply = await driver.text("hina", "مدد")
+    assert urdu in help_reply.text and "سروے" in help_reply.text  # then the question again
+
+    await driver.start("sana", codes["KHI-001"])
+    await driver.press("sana", "sd")
+    await driver.text("sana", "ها")  # consent
+    await driver.press("sana", "yes")
+    await driver.press("sana", "helper")
+    await driver.text("sana", "1")  # permanent
+    await driver.press("sana", _last_month(driver.app))
+    await driver.press("sana", "yes")
+    await driver.text("sana", "30000")
+    for value in ("no", "no"):
+        await driver.press("sana", value)
+    await driver.text("sana", "1")  # cash
+    for value in ("no", "unsaid", "_skip"):
+        await driver.press("sana", value)
+    end = await driver.press("sana", "no")
+    below = "گهٽ ۾ گهٽ پگهار کان"  # "… less than this minimum"
+    assert below in end.text and sindhi in end.text
+    assert end.text.index(below) < end.text.index(sindhi)
+    assert urdu not in end.text
+
+
 async def test_without_a_code_the_worker_is_asked_for_the_poster_code(driver: Driver) -> None:
     codes = await open_round(driver.app)
     await driver.start("chand")

@@ -32,6 +32,7 @@ LOAD_CONVERSATION = (
         _conversations.c.response_id,
         _rounds.c.status,
         _rounds.c.survey_version_id,
+        _rounds.c.help_text,
     )
     .select_from(_conversations.outerjoin(_rounds, _rounds.c.id == _conversations.c.round_id))
     .where(_conversations.c.key == bindparam("conversation"))
@@ -51,6 +52,7 @@ class StoredConversation:
     response_id: int | None
     round_status: str | None  # None: no round (yet)
     survey_version_id: int | None  # the round's pinned survey version
+    help_text: dict[str, str] | None = None  # the round's, by language (None: the default)
 
 
 def hour(moment: datetime) -> datetime:
@@ -73,7 +75,7 @@ async def handled(db: Database, dedup: str) -> bool:
 async def load(conn: AsyncConnection, key: str) -> StoredConversation | None:
     """The worker's conversation, locked until the transaction ends; None if there is none."""
     row = (await conn.execute(LOAD_CONVERSATION, {"conversation": key})).first()
-    return StoredConversation(row[0], row[1], row[2], row[3]) if row else None
+    return StoredConversation(row[0], row[1], row[2], row[3], row[4]) if row else None
 
 
 async def save(
@@ -95,9 +97,11 @@ async def forget(session: AsyncSession, key: str) -> None:
     await session.execute(delete(Conversation).where(Conversation.key == key))
 
 
-async def find_factory(session: AsyncSession, code: str) -> tuple[FactoryRef, int] | None:
-    """The factory and round an open round's poster code stands for, and the round's survey
-    version; None for a code no open round has."""
+async def find_factory(
+    session: AsyncSession, code: str
+) -> tuple[FactoryRef, int, dict[str, str] | None] | None:
+    """The factory and round an open round's poster code stands for, the round's survey
+    version and its help text; None for a code no open round has."""
     row = (
         await session.execute(
             select(
@@ -107,6 +111,7 @@ async def find_factory(session: AsyncSession, code: str) -> tuple[FactoryRef, in
                 Round.id,
                 Factory.id,
                 Round.survey_version_id,
+                Round.help_text,
             )
             .join(Round, Round.id == RoundFactory.round_id)
             .join(Factory, Factory.id == RoundFactory.factory_id)
@@ -116,4 +121,4 @@ async def find_factory(session: AsyncSession, code: str) -> tuple[FactoryRef, in
     if row is None:
         return None
     ref = FactoryRef(code=row[0], name=row[1], region=row[2], round_id=row[3], factory_id=row[4])
-    return ref, row[5]
+    return ref, row[5], row[6]

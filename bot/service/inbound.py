@@ -36,6 +36,8 @@ from bot.survey.state import ChatCleared, ConversationState, Event, FactoryRef, 
 
 log = logging.getLogger(__name__)
 
+# A code that no open round has: no factory, engine or help text.
+NOT_FOUND: tuple[None, None, None] = (None, None, None)
 ROUND_CLOSED = N_("This survey has closed. Thank you for your interest.")
 # TRANSLATORS: "delete" after the round closed: the conversation linking this chat to the
 # answers is gone, so they cannot be found to erase them; they are kept without name or number.
@@ -121,8 +123,12 @@ class SurveyService:
                 return self._round_closed(msg, state)
             state = None
 
-        inp, factory_engine = await self._input(session, msg, state, engine)
+        inp, factory_engine, factory_help = await self._input(session, msg, state, engine)
         engine = factory_engine or engine or self.engines.default
+        # Where to get help: the round of a code just looked up, else the conversation's.
+        help_text = factory_help
+        if inp.factory is None and conv is not None and state is not None and state.factory:
+            help_text = conv.help_text
         if state is None:
             state = engine.new_state(lang=msg.client_language)
             if inp.kind in ("text", "button"):  # a first "hi": greet with the first question
@@ -134,7 +140,7 @@ class SurveyService:
                 )
         elif state.survey != engine.survey.key:
             state = engine.new_state(lang=state.lang if state.lang_chosen else msg.client_language)
-        sprint = engine.resume(state, inp, msg.received_at)
+        sprint = engine.resume(state, inp, msg.received_at, help_text=help_text)
         return await self._store(session, msg, key, conv, engine, sprint, state, dedup)
 
     def _round_closed(self, msg: InboundMessage, state: ConversationState) -> Outcome:
@@ -162,8 +168,9 @@ class SurveyService:
         msg: InboundMessage,
         state: ConversationState | None,
         engine: Engine | None,
-    ) -> tuple[Input, Engine | None]:
-        """Translate the message into engine input, resolving factory codes in the database."""
+    ) -> tuple[Input, Engine | None, dict[str, str] | None]:
+        """Translate the message into engine input, resolving factory codes in the database
+        (with the engine and help text of the code's round)."""
         common: dict[str, Any] = {
             "client_language": msg.client_language,
             "language_chosen": msg.language_chosen,
@@ -172,28 +179,34 @@ class SurveyService:
         if msg.kind == "start":
             code = normalise_code(msg.start_code) if msg.start_code else None
             if msg.start_code is None:
-                return Input(kind="start", **common), None
-            ref, found = await self._lookup(session, code) if code else (None, None)
-            return Input(kind="start", factory=ref, unknown_code=ref is None, **common), found
+                return Input(kind="start", **common), None, None
+            ref, found, help_text = await self._lookup(session, code) if code else NOT_FOUND
+            return (
+                Input(kind="start", factory=ref, unknown_code=ref is None, **common),
+                found,
+                help_text,
+            )
         if msg.kind == "text" and (engine is None or engine.expects_factory_code(state)):
             code = normalise_code(msg.text)
-            ref, found = await self._lookup(session, code) if code else (None, None)
+            ref, found, help_text = await self._lookup(session, code) if code else NOT_FOUND
             if ref is not None:
                 if state is None or state.phase in ("done", "declined"):
-                    return Input(kind="start", factory=ref, **common), found
-                return Input(kind="text", text=msg.text, factory=ref, **common), found
-        return Input(
-            kind=msg.kind, text=msg.text, payload=msg.payload, media=msg.media, **common
-        ), None
+                    return Input(kind="start", factory=ref, **common), found, help_text
+                return Input(kind="text", text=msg.text, factory=ref, **common), found, help_text
+        return (
+            Input(kind=msg.kind, text=msg.text, payload=msg.payload, media=msg.media, **common),
+            None,
+            None,
+        )
 
     async def _lookup(
         self, session: AsyncSession, code: str
-    ) -> tuple[FactoryRef | None, Engine | None]:
+    ) -> tuple[FactoryRef | None, Engine | None, dict[str, str] | None]:
         found = await conversations.find_factory(session, code)
         if found is None:
-            return None, None
-        ref, version_id = found
-        return ref, await self._engine_for_version(session, version_id)
+            return NOT_FOUND
+        ref, version_id, help_text = found
+        return ref, await self._engine_for_version(session, version_id), help_text
 
     async def _engine_for_version(self, session: AsyncSession, version_id: int) -> Engine:
         engine = self._by_version_id.get(version_id)

@@ -33,6 +33,7 @@ from bot.storage.models import (
     RoundFactory,
     SurveyVersion,
 )
+from bot.survey import phrases
 from bot.survey.definition import Survey
 from bot.survey.state import ConversationState
 
@@ -80,6 +81,13 @@ def _check_dates(opens_at: datetime | None, closes_at: datetime | None) -> None:
         raise AdminError("a round must close after it opens")
 
 
+def default_help_texts(rnd: Round) -> dict[str, str]:
+    """The default help text (in English) for each region of the round's factories: what a
+    worker reads where the CSO set no text of its own (bot/survey/phrases.py)."""
+    regions = sorted({rf.factory.region for rf in rnd.factories})
+    return {region: phrases.default_help(region) for region in regions}
+
+
 class RoundService(Audited):
     async def register_survey(self, s: AsyncSession, survey: Survey) -> SurveyVersion:
         """Store the definition a round uses; refuse an edited file that kept its version."""
@@ -118,6 +126,7 @@ class RoundService(Audited):
         closes_at: datetime | None = None,
         max_reminders: int = 1,
         reminder_delay: timedelta = timedelta(hours=24),
+        help_text: dict[str, str | None] | None = None,
     ) -> Round:
         """A draft round with a poster code per factory (posters can be printed now; the
         codes work only while the round is open)."""
@@ -132,6 +141,7 @@ class RoundService(Audited):
                 closes_at,
                 max_reminders,
                 reminder_delay,
+                help_text,
             )
             self._audit(s, "round.create", f"round {rnd.id}", **details)
         return await self.get_round(rnd.id)
@@ -147,6 +157,7 @@ class RoundService(Audited):
         closes_at: datetime | None,
         max_reminders: int,
         reminder_delay: timedelta,
+        help_text: dict[str, str | None] | None = None,
     ) -> tuple[Round, dict[str, Any]]:
         if not factory_codes:
             raise AdminError("a round needs at least one factory")
@@ -156,6 +167,7 @@ class RoundService(Audited):
             raise AdminError("reminders need at least an hour between them")
         _check_dates(opens_at, closes_at)
         name = validation.name(name, "round's name")
+        texts = validation.help_texts(help_text)
         org = await self._org(s, cso)
         if org.kind != OrgKind.CSO:
             raise AdminError(f"{cso!r} is not a CSO; only CSOs run rounds")
@@ -170,6 +182,7 @@ class RoundService(Audited):
             created_at=self.clock(),
             max_reminders=max_reminders,
             reminder_delay_minutes=int(reminder_delay.total_seconds() // 60),
+            help_text=texts,
         )
         s.add(rnd)
         await s.flush()
@@ -189,6 +202,7 @@ class RoundService(Audited):
             "closes_at": _iso(closes_at),
             "max_reminders": max_reminders,
             "reminder_delay_minutes": rnd.reminder_delay_minutes,
+            "help_text": sorted(texts or {}),  # the languages; the text is in the round
         }
         return rnd, details
 
@@ -201,6 +215,7 @@ class RoundService(Audited):
         closes_at: datetime | None = None,
         max_reminders: int = 1,
         reminder_delay: timedelta = timedelta(hours=24),
+        help_text: dict[str, str | None] | None = None,
     ) -> Round:
         """Create a round and open it now, with a fresh poster code per factory (one audit
         entry, "round.open", with what was created)."""
@@ -216,6 +231,7 @@ class RoundService(Audited):
                 closes_at,
                 max_reminders,
                 reminder_delay,
+                help_text,
             )
             await self._open(s, rnd.id, now, created=details)
         return await self.get_round(rnd.id)
@@ -301,6 +317,28 @@ class RoundService(Audited):
                 f"round {round_id}",
                 previous=_iso(previous),
                 closes_at=_iso(closes_at),
+            )
+        return await self.get_round(round_id)
+
+    async def set_help_text(self, round_id: int, lang: str, text: str | None) -> Round:
+        """Set (or, with an empty text, clear) where the round's workers get help, in one
+        language; any round of any status (a closed round's text is shown to nobody, but
+        harmless). Audited with the text itself: it is the CSO's public contact, not a
+        worker's data."""
+        round_id = validation.row_id(round_id, "round")
+        lang = validation.help_language(lang)
+        cleaned = validation.help_text(text, lang)
+        async with self.db.transaction() as s:
+            rnd = await s.get(Round, round_id, with_for_update=True)
+            if rnd is None:
+                raise AdminError(f"no round {round_id}")
+            texts = dict(rnd.help_text or {})
+            previous = texts.pop(lang, None)
+            if cleaned:
+                texts[lang] = cleaned
+            rnd.help_text = texts or None  # a new dict: SQLAlchemy sees the change
+            self._audit(
+                s, "round.help", f"round {round_id}", lang=lang, previous=previous, text=cleaned
             )
         return await self.get_round(round_id)
 

@@ -6,8 +6,9 @@ column later (PostgreSQL refuses a NUL character in text outright, SQLite an int
 bits: neither may reach a query).
 
 What is checked: factories (code, name, city, Open Supply Hub id, headcount), organisations
-(name, kind), rounds (name, times), people (e-mail addresses of portal accounts, roles,
-invitations' days, languages) and row ids typed on the command line or in a URL.
+(name, kind), rounds (name, times, the help text workers read), people (e-mail addresses of
+portal accounts, roles, invitations' days, languages) and row ids typed on the command line or
+in a URL.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ EMAIL_MAX = 254  # web_accounts.email; RFC 5321's limit on a forward path
 EMAIL_LOCAL_MAX = 64
 ID_MAX = 2_147_483_647  # the database's integer columns (PostgreSQL INTEGER)
 LANGUAGE_MAX = 8  # members.language, web_accounts.language
+# A round's help text, per language: a few short lines a worker reads on a phone.
+HELP_TEXT_MAX = 500
+HELP_TEXT_LINES_MAX = 8
+HELP_LANGUAGES = ("en", "ur", "sd")
 
 
 # Bidi embeddings, overrides and isolates turn the text around them (and a file name or a
@@ -106,6 +111,41 @@ def moment(value: datetime | None, what: str) -> datetime | None:
     if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
         raise AdminError(f"the {what} must lie between {EARLIEST_YEAR} and {LATEST_YEAR}")
     return value
+
+
+def help_language(value: str) -> str:
+    """A language a round's help text is written in: en, ur or sd."""
+    text = str(value).strip().lower()
+    if text not in HELP_LANGUAGES:
+        languages = ", ".join(HELP_LANGUAGES)
+        raise AdminError(f"a help text is in one of {languages} (not {text[:20]!r})")
+    return text
+
+
+def help_text(text: str | None, lang: str = "") -> str | None:
+    """A round's help text in one language (the CSO's helpline, the complaint route): at most
+    500 characters and 8 lines, no control or bidi characters besides line breaks; blank
+    lines and spaces at the ends of lines go. Empty: None (the default text is shown)."""
+    what = f"help text ({lang})" if lang else "help text"
+    lines = [" ".join(line.split()) for line in (text or "").replace("\r\n", "\n").split("\n")]
+    lines = [line for line in lines if line]
+    if not lines:
+        return None
+    cleaned = "\n".join(lines)
+    if len(cleaned) > HELP_TEXT_MAX:
+        raise AdminError(f"the {what} is longer than {HELP_TEXT_MAX} characters")
+    if len(lines) > HELP_TEXT_LINES_MAX:
+        raise AdminError(f"the {what} has more than {HELP_TEXT_LINES_MAX} lines")
+    if any(_has_control(line) for line in lines):
+        raise AdminError(f"the {what} holds control characters")
+    return cleaned
+
+
+def help_texts(texts: dict[str, str | None] | None) -> dict[str, str] | None:
+    """A round's help texts by language, checked; None when there is none."""
+    checked = {help_language(lang): help_text(text, lang) for lang, text in (texts or {}).items()}
+    kept = {lang: text for lang, text in checked.items() if text}
+    return kept or None
 
 
 def email(text: str) -> str:

@@ -163,6 +163,10 @@ class Round(Base):
     reminder_delay_minutes: Mapped[int] = mapped_column(
         Integer, default=24 * 60, server_default=str(24 * 60)
     )
+    # Where a worker gets help, per language ({"en": …, "ur": …, "sd": …}), set by the CSO:
+    # shown at the end of the survey and on "help"; None or a missing language: the default
+    # text for the factory's region (bot/survey/phrases.py, docs/rounds.md).
+    help_text: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
     survey_version: Mapped[SurveyVersion] = relationship(lazy="selectin")
     factories: Mapped[list[RoundFactory]] = relationship(back_populates="round", lazy="selectin")

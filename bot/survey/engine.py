@@ -5,6 +5,7 @@ Pure: no database, no network, no clock. Every channel, the demo and the tests d
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import cache
@@ -97,11 +98,13 @@ class _Step:
         loc: Localizer,
         now: datetime,
         clearing: ChatClearing = "none",
+        help_text: Mapping[str, str] | None = None,
     ) -> None:
         self.state = state
         self.loc = loc
         self.now = now
         self.clearing = clearing
+        self.help_text = help_text or {}
         self.replies: list[Reply] = []
         self.events: list[Event] = []
         self.echo: str | None = None
@@ -138,11 +141,16 @@ class Engine:
         return ConversationState(survey=self.survey.key, lang=chosen, factory=factory)
 
     def start(
-        self, now: datetime, factory: FactoryRef | None = None, client_language: str | None = None
+        self,
+        now: datetime,
+        factory: FactoryRef | None = None,
+        client_language: str | None = None,
+        *,
+        help_text: Mapping[str, str] | None = None,
     ) -> Sprint:
         """Begin a conversation and ask the first question."""
         state = self.new_state(factory, client_language)
-        return self.resume(state, Input(kind="start", factory=factory), now)
+        return self.resume(state, Input(kind="start", factory=factory), now, help_text=help_text)
 
     def expects_factory_code(self, state: ConversationState | None) -> bool:
         """Whether the next text should be looked up as a factory code by the host."""
@@ -159,10 +167,19 @@ class Engine:
             and not state.started
         )
 
-    def resume(self, state: ConversationState, inp: Input, now: datetime) -> Sprint:
-        """Continue a conversation with one input."""
+    def resume(
+        self,
+        state: ConversationState,
+        inp: Input,
+        now: datetime,
+        *,
+        help_text: Mapping[str, str] | None = None,
+    ) -> Sprint:
+        """Continue a conversation with one input. `help_text`: where the round's workers get
+        help, by language, as its CSO set it (shown at the end and on "help"; a language
+        without one gets the default text for the factory's region)."""
         state = state.model_copy(deep=True)
-        st = _Step(state, self.catalogs.get(state.lang), now, inp.chat_clearing)
+        st = _Step(state, self.catalogs.get(state.lang), now, inp.chat_clearing, help_text)
         returning = (
             state.last_seen is not None
             and now - state.last_seen > self.options.resume_after
@@ -253,7 +270,18 @@ class Engine:
         info = self._minimum_info(st)
         if info:
             st.say(info)
+        # Where to get help, after the minimum (right after "less than this minimum").
+        st.say(self._help_text(st))
         self._offer_clearing(st)
+
+    def _help_text(self, st: _Step) -> str:
+        """Where to get help, in the worker's language: the round's own text, else the default
+        for the factory's region (the catalog's; English where a language lacks it)."""
+        own = st.help_text.get(st.loc.lang)
+        if own:
+            return own
+        region = st.state.factory.region if st.state.factory is not None else None
+        return st.loc.gettext(P.default_help(region))
 
     def _offer_clearing(self, st: _Step) -> None:
         """The last message: where the bot can delete the chat, a button that does; where only
@@ -492,7 +520,7 @@ class Engine:
     def _on_command(self, st: _Step, command: Command) -> None:
         state = st.state
         if command is Command.HELP:
-            st.say(st.loc.gettext(P.HELP))
+            st.say(st.loc.gettext(P.HELP) + "\n\n" + self._help_text(st))
             self._reask(st)
         elif command is Command.BACK:
             self._go_back(st)

@@ -87,7 +87,7 @@ YES_NO_WORDS: dict[str, tuple[str, ...]] = {
 
 COMMAND_WORDS: dict[Command, tuple[str, ...]] = {
     # Language *names* ("اردو", "sindhi") are not here: they are answers to the language question.
-    Command.HELP: ("help", "madad", "madad chahiye", "مدد", "مدد چاہیے", "مدد گهرجي"),
+    Command.HELP: ("help", "madad", "madad chahiye", "مدد", "مدد چاہیے", "مدد گهرجي", "مدد ڪريو"),
     Command.BACK: (
         "back", "go back", "wapas", "wapis", "pichhe", "peeche",
         "واپس", "پیچھے", "پوئتي", "واپس وڃو",

@@ -123,3 +123,26 @@ CLEAR_CHAT_WHATSAPP = N_(
 )
 CONTINUE_LATER = N_("Your answers so far are saved. Send any message to continue.")
 NOTHING_TO_CLEAR = N_("There is nothing to clear here.")
+# Where to get help: shown at the end of the survey and on "help", when the round's CSO set no
+# text of its own in the worker's language (docs/rounds.md, "Where workers get help"). No phone
+# number or address: the CSO adds its own helpline. Sources of the complaint route:
+# docs/rounds.md. "Sindh Labour Department": the Sindh Labour and Human Resources Department;
+# "the Labour Officer": the district's labour officer (Directorate of Labour).
+# TRANSLATORS: the default help text for factories in Sindh. Short, simple sentences.
+HELP_WHERE_SINDH = N_(
+    "Need help with your pay? The organisation that runs this survey can help you.\n"
+    "You can also complain to the Sindh Labour Department. Go to the Labour Officer's office "
+    "in your district."
+)
+# TRANSLATORS: the default help text for factories outside Sindh.
+HELP_WHERE_GENERIC = N_(
+    "Need help with your pay? The organisation that runs this survey can help you.\n"
+    "You can also complain to the Labour Department of your province."
+)
+# The default help text of each region (wage table region keys); others get the generic one.
+HELP_WHERE = {"sindh": HELP_WHERE_SINDH}
+
+
+def default_help(region: str | None) -> str:
+    """The msgid of the default help text for a factory's region (None: no factory yet)."""
+    return HELP_WHERE.get(region or "", HELP_WHERE_GENERIC)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +44,8 @@ from bot.service import cso_portal as data
 from bot.service import validation
 from bot.service.admin import REGIONS, AdminError, AdminService
 from bot.service.lifecycle import TRANSITIONS
+from bot.service.rounds import default_help_texts
+from bot.survey import phrases
 from bot.web import convertors  # noqa: F401  (the {…:id} route parameter)
 from bot.web.auth import WebUser, accounts, require
 from bot.web.cso_chart import day_chart
@@ -99,6 +101,7 @@ DONE = {
     "close": N_("The round is closed: no more answers; contact addresses were deleted."),
     "extend": N_("The closing time is changed."),
     "cancel": N_("The round is cancelled; contact addresses were deleted."),
+    "help": N_("Where workers get help is saved."),
     "factory_added": N_("The factory is added."),
     "factory_saved": N_("The factory is saved."),
     "linked": N_("The brand is linked to this factory."),
@@ -260,6 +263,34 @@ def _chart_label(request: Request) -> Callable[[Any], str]:
     return lambda d: babel_format_date(d, "d MMM", locale=lang)
 
 
+# Where a worker gets help (rounds.help_text): a text per worker language, else the default.
+HELP_LANGUAGES = (("en", "English", "ltr"), ("ur", "اردو", "rtl"), ("sd", "سنڌي", "rtl"))
+
+
+def _help_fields(
+    request: Request, regions: Sequence[str | None], texts: dict[str, str] | None
+) -> list[dict[str, Any]]:
+    """One field per worker language: the round's text, and the default a worker of that
+    language reads when it is empty (in that language, from the worker catalogs)."""
+    catalogs = _wc(request).catalogs
+    defaults = [phrases.default_help(region) for region in regions or [None]]
+    return [
+        {
+            "lang": lang,
+            "label": label,
+            "dir": direction,
+            "value": (texts or {}).get(lang, ""),
+            "default": "\n\n".join(dict.fromkeys(catalogs.get(lang).gettext(d) for d in defaults)),
+        }
+        for lang, label, direction in HELP_LANGUAGES
+    ]
+
+
+def _help_form(form: dict[str, Any]) -> dict[str, str | None]:
+    """The help texts a form sent (a field it did not send is left out)."""
+    return {lang: form[f"help_{lang}"] for lang, _, _ in HELP_LANGUAGES if f"help_{lang}" in form}
+
+
 # ------------------------------------------------------------------------------ rounds
 async def cso_home(request: Request) -> Response:
     """/cso is the rounds list (the navigation's "Rounds")."""
@@ -321,6 +352,10 @@ async def _round_context(request: Request, user: WebUser, rnd: Round) -> dict[st
         "closes_value": local_value(rnd.closes_at, tz),
         "time_zone": wc.settings.time_zone,
         "survey": rnd.survey_version,
+        "help_fields": _help_fields(request, sorted(default_help_texts(rnd)), rnd.help_text),
+        "help_missing": [
+            lang for lang, _, _ in HELP_LANGUAGES if lang not in (rnd.help_text or {})
+        ],
         "errors": [],
     }
 
@@ -372,6 +407,18 @@ async def round_action(request: Request) -> Response:
         work = lambda: admin.close_round(rnd.id)  # noqa: E731
     elif action == "cancel":
         work = lambda: admin.cancel_round(rnd.id)  # noqa: E731
+    elif action == "help":
+        texts = _help_form(form)
+
+        async def save_help() -> None:
+            # All checked first (a refusal saves none), then only a changed text is saved and
+            # audited; a field the form did not send is left as it is.
+            cleaned = {lang: validation.help_text(text, lang) for lang, text in texts.items()}
+            for lang, text in cleaned.items():
+                if text != (rnd.help_text or {}).get(lang):
+                    await admin.set_help_text(rnd.id, lang, text)
+
+        work = save_help
     elif action == "extend":
         try:
             closes_at = parse_local(form.get("closes_at"), _tz(request))
@@ -397,6 +444,9 @@ async def round_action(request: Request) -> Response:
     context["error_action"] = action
     if action == "extend" and form.get("closes_at"):
         context["closes_value"] = form["closes_at"]
+    if action == "help":
+        for field in context["help_fields"]:
+            field["value"] = form.get(f"help_{field['lang']}", field["value"])
     return _page(request, "cso/round.html", context, status_code=400)
 
 
@@ -410,6 +460,9 @@ def _new_round_context(request: Request, form: dict[str, Any] | None = None) -> 
         "time_zone": wc.settings.time_zone,
         "max_reminders": MAX_REMINDERS,
         "max_delay": MAX_DELAY_HOURS,
+        "help_fields": _help_fields(
+            request, REGIONS, {k: v for k, v in _help_form(form or {}).items() if v}
+        ),
         "errors": [],
     }
 
@@ -462,6 +515,7 @@ async def new_round_page(request: Request) -> Response:
                 closes_at,
                 reminders,
                 timedelta(hours=delay),
+                _help_form(form),
             )
         except AdminError as exc:
             errors.append(_refused(request, exc))

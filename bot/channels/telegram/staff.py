@@ -14,6 +14,7 @@ from bot.posters import deep_link
 from bot.service import cso_portal, validation
 from bot.service.admin import AdminError
 from bot.service.members import Membership
+from bot.service.rounds import default_help_texts
 
 if TYPE_CHECKING:
     from bot.channels.telegram.adapter import TelegramChannel
@@ -31,6 +32,7 @@ STAFF_COMMANDS = (
     "round",
     "close",
     "extend",
+    "helptext",
     "report",
     "subscribe",
     "unsubscribe",
@@ -97,6 +99,8 @@ class StaffCommands:
             await self._close(update, m, argument)
         elif command == "extend" and m.is_cso_admin:
             await self._extend(update, m, argument)
+        elif command == "helptext" and m.is_cso:
+            return await self._helptext(update, m, argument)
         elif command in ("subscribe", "unsubscribe"):
             await self.channel.members.set_subscribed(m.member_id, command == "subscribe")
             await self._send(
@@ -181,7 +185,39 @@ class StaffCommands:
             lines.append(
                 f"{c.code} {c.name}: {c.complete} complete, {c.started} started{rate}{link}"
             )
+        lines += ["", _help_status(rnd)]
         await self._send(update, "\n".join(lines))
+
+    async def _helptext(self, update: Update, m: Membership, argument: str) -> bool:
+        """`/helptext <number>`: where the round's workers get help, per language;
+        `/helptext <number> <en|ur|sd> <text>` sets it (CSO admins), `… <lang> -` clears it."""
+        number, _, rest = argument.strip().partition(" ")
+        lang, _, text = rest.strip().partition(" ")
+        rnd = await self._own_round(m, number, "helptext")
+        if rnd is None:
+            await self._send(
+                update,
+                "Usage: /helptext <number> — show where a round's workers get help\n"
+                "/helptext <number> <en|ur|sd> <text> — set it (- for the default)",
+            )
+            return True
+        if lang:
+            if not m.is_cso_admin:
+                await self.refused(m, "helptext", argument)
+                return False
+            admin = self.app.admin.acting_as(f"telegram member {m.member_id}")
+            try:
+                rnd = await admin.set_help_text(rnd.id, lang, None if text.strip() == "-" else text)
+            except AdminError as exc:
+                await self._send(update, str(exc))
+                return True
+        texts = rnd.help_text or {}
+        lines = [f"#{rnd.id} {rnd.name}: where workers get help"]
+        for code in ("en", "ur", "sd"):
+            lines.append(f"{code}: {texts.get(code, '(the default)')}")
+        lines += ["", _help_status(rnd)]
+        await self._send(update, "\n".join(lines))
+        return True
 
     def channel_link(self, code: str) -> str:
         assert self.channel.username is not None
@@ -228,10 +264,23 @@ class StaffCommands:
         await self._send(update, f"Round #{rnd.id} now closes {closes}.")
 
 
+def _help_status(rnd: Round) -> str:
+    """Which languages of the round get the default help text, and what it says."""
+    missing = [lang for lang in ("en", "ur", "sd") if lang not in (rnd.help_text or {})]
+    if not missing:
+        return "Help text: set in en, ur and sd."
+    defaults = "\n".join(f"{r}: {t}" for r, t in default_help_texts(rnd).items())
+    return (
+        f"Help text: the default is used for {', '.join(missing)}. Check it, and set your "
+        f"helpline with /helptext {rnd.id} ur <text> (and sd, en). The default:\n{defaults}"
+    )
+
+
 def _help(m: Membership) -> str:
     if m.is_cso:
         extra = (
             "/close <number> — close a round\n/extend <number> <days> — close it later\n"
+            "/helptext <number> <en|ur|sd> <text> — where its workers get help\n"
             if m.role == Role.ADMIN
             else ""
         )

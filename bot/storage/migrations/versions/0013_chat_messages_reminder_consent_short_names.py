@@ -8,7 +8,7 @@ conversations.remind: false after "stop" unless the worker asked for a reminder.
 organisations.short_name: how reminders and invitations name the CSO.
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-06 04:00:00
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 
 revision = '0013'
-down_revision = '0011'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
