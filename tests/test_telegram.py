@@ -20,6 +20,7 @@ from sqlalchemy import select
 from bot.bootstrap import App
 from bot.channels.telegram import TelegramChannel, run_polling, webhook_app
 from bot.storage.models import Answer, ContactAddress, Response
+from bot.survey import phrases as P
 from tests.telegram_standin import Sent, TelegramStandin, serve_asgi
 from tests.test_service import answers, count, open_round
 
@@ -667,4 +668,6 @@ async def test_staff_set_the_help_text_and_a_worker_reads_it_on_help_and_at_the_
     below = "گهٽ ۾ گهٽ پگهار کان"  # "… less than this minimum"
     assert below in text and sindhi in text
     assert text.index(below) < text.index(sindhi)
-    assert text.rstrip().endswith(sindhi)
+    # Then only the offer to clear the chat (its button is the message's one button).
+    offer = bot.app.catalogs.get("sd").gettext(P.CLEAR_CHAT_OFFER)
+    assert text.rstrip().endswith(f"{sindhi}\n\n{offer}")
