@@ -4,7 +4,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 # Three gettext domains: wagecheck (what workers read: en, ur, sd, nl), reports (brand- and
-# CSO-facing report text: en, nl) and portal (the web portal: en, nl, ur).
+# CSO-facing report text: en, nl) and portal (the web portal: en, nl, ur). A fourth, words
+# (the words workers type for yes/no and commands: en, ur, sd), is read as .po by
+# bot/survey/parsing.py and never compiled.
 PO     := $(wildcard locales/*/LC_MESSAGES/wagecheck.po locales/*/LC_MESSAGES/reports.po \
                      locales/*/LC_MESSAGES/portal.po)
 MO     := $(PO:.po=.mo)
@@ -15,7 +17,7 @@ PYTEST_ARGS ?=
 PYTEST_WORKERS ?= auto
 
 .PHONY: demo test test-shifted setup catalogs extract extract-worker extract-reports \
-        extract-portal lint bench clean
+        extract-portal extract-words review-status lint bench clean
 
 demo: setup
 	$(VENV)/bin/wagecheck demo
@@ -58,7 +60,7 @@ locales/%.mo: locales/%.po $(STAMP)
 	$(VENV)/bin/pybabel compile --use-fuzzy -D $(notdir $*) -i $< -o $@
 
 # After changing strings in bot/ or surveys/: refresh the templates and merge them into every .po.
-extract: extract-worker extract-reports extract-portal
+extract: extract-worker extract-reports extract-portal extract-words
 
 extract-worker: $(STAMP)
 	$(VENV)/bin/pybabel extract -F babel.cfg -k N_ --add-comments=TRANSLATORS: \
@@ -82,6 +84,15 @@ extract-portal: $(STAMP)
 	    test -f locales/$$lang/LC_MESSAGES/portal.po || \
 	    $(VENV)/bin/pybabel init -D portal -l $$lang -i locales/portal.pot -d locales; done
 	$(VENV)/bin/pybabel update -D portal -i locales/portal.pot -d locales --previous --ignore-obsolete
+
+# The words domain has no source to extract from: locales/words.pot lists the meanings (one
+# per Command and yes/no answer; tests/test_parsing.py checks it) and is edited by hand.
+extract-words: $(STAMP)
+	$(VENV)/bin/pybabel update -D words -i locales/words.pot -d locales --ignore-obsolete
+
+# How many translated entries still carry "# machine translation: needs review", per catalog.
+review-status: $(STAMP)
+	@$(PY) -m bot.i18n.review locales
 
 # Every script in benchmarks/ (modules without a __main__ block, e.g. synthetic.py, and
 # modules starting with _, which the benchmarks start themselves, are helpers), at its small

@@ -304,6 +304,8 @@ def valid_input(engine: Engine, state: ConversationState, lang: str, now: dateti
         return Input(kind="text", text="hi")
     if state.phase == "confirm_delete":
         return Input(kind="button", payload="x:delete:no")
+    if state.phase == "confirm_restart":  # "restart" after finishing asks first
+        return Input(kind="button", payload="x:restart:yes")
     if state.phase == "confirm_number":
         return Input(kind="button", payload=answer_payload(str(state.step), "_ok"))
     q = engine.survey.question(str(state.step))

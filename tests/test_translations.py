@@ -313,10 +313,36 @@ def test_button_labels_respect_the_limit_in_their_translator_comment(lang: str) 
     assert not problems, f"{lang}:\n" + "\n".join(problems)
 
 
-def test_urdu_money_keeps_its_latin_digits_in_order_inside_rtl_text() -> None:
-    money = Catalogs.load(LOCALES).get("ur").money(40000)
-    assert money.startswith("\u2066") and money.endswith("\u2069"), repr(money)
-    assert "40,000" in money
+BIDI_MARKS = re.compile("[\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]")
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [("ur", "40,000 روپے"), ("sd", "40,000 رپيا"), ("en", "PKR 40,000"), ("nl", "PKR 40.000")],
+)
+def test_amounts_read_as_people_write_them_without_bidi_marks(lang: str, expected: str) -> None:
+    # Latin digits joined by "," stay one left-to-right number inside right-to-left text by
+    # themselves (docs/domain.md, "Latin text inside right-to-left text").
+    loc = Catalogs.load(LOCALES).get(lang)
+    assert loc.money(40000) == expected
+    for value in (0, 7, 38_000, 1_380, 125_000, 10_000_000):
+        money = loc.money(value)
+        assert not BIDI_MARKS.search(money), repr(money)
+        assert f"{value:,}".replace(",", "." if lang == "nl" else ",") in money
+
+
+@pytest.mark.parametrize("lang", WORKER_TRANSLATIONS)
+def test_a_negative_amount_keeps_its_minus_on_the_left_of_the_number(lang: str) -> None:
+    # A minus sign is not part of a European number for the bidi algorithm: without an
+    # isolate it would be drawn on the number's right in right-to-left text.
+    money = Catalogs.load(LOCALES).get(lang).money(-1380)
+    assert "\u2066-1,380\u2069" in money
+
+
+def test_amount_translations_keep_latin_digits_out_of_their_text() -> None:
+    for lang in TRANSLATED:
+        text = _translations(lang)["PKR {amount}"]
+        assert not BIDI_MARKS.search(text) and not re.search(r"\d", text), (lang, text)
 
 
 @pytest.mark.parametrize("lang", WORKER_TRANSLATIONS)

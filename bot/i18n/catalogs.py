@@ -35,6 +35,12 @@ def N_(message: str) -> str:
     return message
 
 
+# TRANSLATORS: an amount of money; {amount} is the number with its thousands separators
+# ("40,000"). Write it as people write amounts in your language, e.g. Urdu "{amount} روپے".
+# Do not add bidi marks: docs/domain.md ("Latin text inside right-to-left text") says why.
+MONEY = N_("PKR {amount}")
+
+
 def isolate(text: str) -> str:
     """Wrap left-to-right text (a Latin number, a code) so it keeps its order inside RTL text."""
     return f"{LRI}{text}{PDI}"
@@ -81,9 +87,16 @@ class Localizer:
         return isolate(text) if self.rtl else text
 
     def money(self, value: int) -> str:
-        """An amount in rupees, e.g. 'PKR 40,000', kept in order inside RTL text."""
-        text = "PKR " + format_decimal(value, locale=self._locale, numbering_system="latn")
-        return isolate(text) if self.rtl else text
+        """An amount in rupees as the language writes it: 'PKR 40,000', '40,000 روپے'.
+
+        No bidi marks: Latin digits joined by "," stay one left-to-right number inside
+        right-to-left text on their own (docs/domain.md). A minus sign does not (it would be
+        drawn on the number's right), so a negative amount's number is isolated.
+        """
+        digits = format_decimal(value, locale=self._locale, numbering_system="latn")
+        if value < 0 and self.rtl:
+            digits = isolate(digits)
+        return self.gettext(MONEY, amount=digits)
 
     def month(self, value: date) -> str:
         """A month and year in the locale's words, e.g. 'October 2026' / 'اکتوبر 2026'."""

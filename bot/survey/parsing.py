@@ -1,12 +1,15 @@
 """Read what a worker typed: numbers, yes/no, option numbers, commands and access codes.
 
-Pure functions, no I/O. Workers type in Urdu, Sindhi or English, with Latin, Arabic-Indic or
-Extended Arabic-Indic digits, often with invisible bidi marks that their keyboards insert; every
-function here first runs the text through `clean_text` and never raises for any `str`.
+Pure functions, no I/O apart from reading the word catalogs once, at import. Workers type in
+Urdu, Sindhi or English, with Latin, Arabic-Indic or Extended Arabic-Indic digits, often with
+invisible bidi marks that their keyboards insert; every function here first runs the text
+through `clean_text` and never raises for any `str`.
 
-Word lists are data (module-level dicts) so that a translator can add a spelling without touching
-the logic. They are matched against the *whole* message, never a substring, so that an answer to
-a question (say "band karo" inside a free-text complaint) is never mistaken for a command.
+Word lists are data: English, Roman Urdu and symbols here, each language's words in the "words"
+catalogs (locales/<lang>/LC_MESSAGES/words.po), so that a translator can add a spelling without
+touching the logic. They are matched against the *whole* message, never a substring, so that an
+answer to a question (say "band karo" inside a free-text complaint) is never mistaken for a
+command.
 """
 
 from __future__ import annotations
@@ -15,13 +18,20 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from enum import Enum
+from pathlib import Path
+
+from babel.messages.pofile import read_po
 
 __all__ = [
+    "BUILTIN_COMMAND_WORDS",
+    "BUILTIN_YES_NO_WORDS",
     "COMMAND_WORDS",
     "CURRENCY_WORDS",
     "MAX_INPUT_CHARS",
     "NUMBER_MULTIPLIERS",
     "SLASH_ONLY_COMMAND_WORDS",
+    "WORD_CONFLICTS",
+    "WORD_MEANINGS",
     "YES_NO_WORDS",
     "Command",
     "clean_text",
@@ -31,6 +41,7 @@ __all__ = [
     "parse_choice_indices",
     "parse_number",
     "parse_yes_no",
+    "read_catalog_words",
     "to_latin_digits",
 ]
 
@@ -59,61 +70,44 @@ _MAX_RAW_CHARS = MAX_INPUT_CHARS * 16
 # per line, hence no formatter here.
 # fmt: off
 
-YES_NO_WORDS: dict[str, tuple[str, ...]] = {
-    # "ok" is deliberately absent: workers use it to mean "I read that", not "yes".
+# The words every language shares: English, Roman Urdu and symbols. Words in Urdu and Sindhi
+# script, and any a translator adds, are in the "words" catalogs (locales/<lang>/LC_MESSAGES/
+# words.po, read below); YES_NO_WORDS and COMMAND_WORDS are both together.
+BUILTIN_YES_NO_WORDS: dict[str, tuple[str, ...]] = {
+    # "ok" is deliberately absent: workers use it to mean "I read that", not "yes". So are
+    # "theek hai" / "ٹھیک ہے" / "ٺيڪ آهي" (all three mean "ok"): a yes/no word also answers the
+    # consent question, "Delete all your answers?" and "Is this your factory?". A message
+    # meant as "I read that" must not give consent or erase a worker's answers; an unknown word
+    # only makes the bot ask again, with buttons.
     "yes": (
         "yes", "y", "yeah", "yep", "yup", "haan", "han", "haa", "ha", "ji", "jee", "g",
         "ji haan", "ji han", "jee haan", "haan ji", "han ji", "bilkul",
-        "ہاں", "ہان", "جی", "جی ہاں", "جی ہان", "ہاں جی", "بالکل",
-        "ها", "هائو", "هائو جي", "جي", "جي ها",
         "✅", "👍", "✔", "☑",
     ),
     "no": (
         "no", "n", "nope", "nah", "nahi", "nahin", "nai", "na", "nhi",
         "ji nahi", "ji nahin", "nahi ji", "nahin ji",
-        "نہیں", "نہی", "نھیں", "نہ", "جی نہیں", "نہیں جی",
-        "نه", "ناهي", "نه جي",
         "❌", "👎", "✖",
     ),
     "dont_know": (
         "dont_know", "don't know", "dont know", "do not know", "i don't know", "i dont know",
         "i do not know", "not sure", "dk", "idk",
         "pata nahi", "pata nahin", "pta nahi", "maloom nahi", "maloom nahin", "malum nahi",
-        "پتا نہیں", "پتہ نہیں", "معلوم نہیں", "نہیں معلوم", "مجھے نہیں پتا", "مجھے معلوم نہیں",
-        "خبر ناهي", "خبر نه آهي", "مونکي خبر ناهي", "مون کي خبر ناهي",
         "❓", "?", "؟", "🤷",
     ),
 }
 
-COMMAND_WORDS: dict[Command, tuple[str, ...]] = {
+BUILTIN_COMMAND_WORDS: dict[Command, tuple[str, ...]] = {
     # Language *names* ("اردو", "sindhi") are not here: they are answers to the language question.
-    Command.HELP: ("help", "madad", "madad chahiye", "مدد", "مدد چاہیے", "مدد گهرجي", "مدد ڪريو"),
-    Command.BACK: (
-        "back", "go back", "wapas", "wapis", "pichhe", "peeche",
-        "واپس", "پیچھے", "پوئتي", "واپس وڃو",
-    ),
-    Command.RESTART: (
-        "restart", "start over", "dobara", "dubara",
-        "دوبارہ", "دوبارہ شروع", "نئے سرے سے", "ٻيهر", "ٻيهر شروع ڪريو",
-    ),
-    Command.LANGUAGE: (
-        "language", "lang", "change language", "zuban", "zaban",
-        "زبان", "زبان بدلیں", "ٻولي", "ٻولي مٽايو",
-    ),
-    Command.STOP: (
-        "stop", "pause", "ruko", "band",
-        "رکیں", "روکیں", "بس", "بند کریں", "بند ڪريو", "روڪيو",
-    ),
-    # "ختم کریں" (finish) is not here: it is too easily meant as "I am done", not "erase".
-    Command.DELETE: (
-        "delete", "delete my answers", "mitao",
-        "مٹائیں", "میرے جوابات مٹائیں", "ڈیلیٹ", "ميٽايو", "منهنجا جواب ميٽايو",
-    ),
+    Command.HELP: ("help", "madad", "madad chahiye"),
+    Command.BACK: ("back", "go back", "wapas", "wapis", "pichhe", "peeche"),
+    Command.RESTART: ("restart", "start over", "dobara", "dubara"),
+    Command.LANGUAGE: ("language", "lang", "change language", "zuban", "zaban"),
+    Command.STOP: ("stop", "pause", "ruko", "band"),
+    # "ختم کریں" (finish) is not a delete word: it is too easily meant as "I am done".
+    Command.DELETE: ("delete", "delete my answers", "mitao"),
     # Removes the chat's messages from the phone; the stored answers stay.
-    Command.CLEAR: (
-        "clear", "clear chat", "saaf", "saaf karo",
-        "صاف", "صاف کریں", "چیٹ صاف کریں", "صاف ڪريو", "چيٽ صاف ڪريو",
-    ),
+    Command.CLEAR: ("clear", "clear chat", "saaf", "saaf karo"),
 }
 
 # Telegram sends "/start" when a chat opens; a bare "start" is too easily an ordinary word.
@@ -255,6 +249,82 @@ def _build_lookup(table: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
                 raise ValueError(f"word {word!r} means both {lookup[key]!r} and {meaning!r}")
     return lookup
 
+
+# ------------------------------------------------------------------------------ catalog words
+# locales/<lang>/LC_MESSAGES/words.po: one entry per meaning (msgid "yes", "stop", ...), its
+# msgstr the language's words separated by "|" (docs/translation-review.md). They are read here
+# with Babel's read_po when this module is imported (no compiled .mo: nothing to forget to
+# build, and a few dozen lines cost milliseconds); this is the module's only I/O.
+WORDS_DOMAIN = "words"
+WORD_SEPARATOR = "|"
+WORD_LANGUAGES = ("en", "ur", "sd")
+WORD_MEANINGS: tuple[str, ...] = (*BUILTIN_YES_NO_WORDS, *(c.value for c in Command))
+LOCALES_DIR = Path(__file__).resolve().parents[2] / "locales"
+
+
+def split_words(msgstr: str) -> list[str]:
+    """The words of a words.po translation: "ہاں | جی ہاں" -> ["ہاں", "جی ہاں"]."""
+    return [w for w in (" ".join(part.split()) for part in msgstr.split(WORD_SEPARATOR)) if w]
+
+
+def read_catalog_words(
+    locales_dir: Path = LOCALES_DIR, languages: Iterable[str] = WORD_LANGUAGES
+) -> dict[str, dict[str, list[str]]]:
+    """Each language's words per meaning, from its words.po (missing files give nothing).
+
+    Fuzzy entries (a guess by `pybabel update`) and unknown meanings are left out."""
+    found: dict[str, dict[str, list[str]]] = {}
+    for lang in languages:
+        po = locales_dir / lang / "LC_MESSAGES" / f"{WORDS_DOMAIN}.po"
+        if not po.exists():
+            continue
+        with po.open("rb") as fh:
+            catalog = read_po(fh)
+        found[lang] = {
+            m.id: split_words(m.string)
+            for m in catalog
+            if isinstance(m.id, str) and m.id in WORD_MEANINGS and not m.fuzzy
+            if isinstance(m.string, str)
+        }
+    return found
+
+
+def merge_words(
+    builtin: Mapping[str, Iterable[str]], catalogs: Mapping[str, Mapping[str, Iterable[str]]]
+) -> tuple[dict[str, tuple[str, ...]], list[str]]:
+    """Built-in and catalog words per meaning, and the catalog words refused because their
+    folded form already means something else (such a word is left out of both meanings, so
+    that it means nothing rather than the wrong thing; tests/test_parsing.py fails on it)."""
+    owner = {_fold(w): m for m, words in builtin.items() for w in words}
+    extra: dict[str, list[tuple[str, str]]] = {}  # folded -> [(meaning, word as written)]
+    for by_meaning in catalogs.values():
+        for meaning, words in by_meaning.items():
+            for word in words:
+                extra.setdefault(_fold(word), []).append((meaning, word))
+    merged = {m: list(words) for m, words in builtin.items()}
+    conflicts = []
+    for key, uses in extra.items():
+        meanings = {m for m, _ in uses} | ({owner[key]} if key in owner else set())
+        if len(meanings) > 1:
+            conflicts += [f"{w!r} ({m})" for m, w in uses]
+            for m in meanings:
+                if m in merged:
+                    merged[m] = [w for w in merged[m] if _fold(w) != key]
+            continue
+        for meaning, word in uses:
+            if meaning in merged and word not in merged[meaning]:
+                merged[meaning].append(word)
+    return {m: tuple(words) for m, words in merged.items()}, conflicts
+
+
+_CATALOG_WORDS = read_catalog_words()
+# Both tables in one namespace: a word may not be a yes/no answer and a command at once.
+_ALL_WORDS, WORD_CONFLICTS = merge_words(
+    {**BUILTIN_YES_NO_WORDS, **{c.value: w for c, w in BUILTIN_COMMAND_WORDS.items()}},
+    _CATALOG_WORDS,
+)
+YES_NO_WORDS: dict[str, tuple[str, ...]] = {m: _ALL_WORDS[m] for m in BUILTIN_YES_NO_WORDS}
+COMMAND_WORDS: dict[Command, tuple[str, ...]] = {c: _ALL_WORDS[c.value] for c in Command}
 
 _YES_NO_LOOKUP = _build_lookup(YES_NO_WORDS)
 _COMMAND_LOOKUP = _build_lookup({c.value: w for c, w in COMMAND_WORDS.items()})
