@@ -22,13 +22,13 @@ from tests.telegram_standin import DELETABLE_SECONDS
 from tests.test_broadcast import LATER, _queue, _round, _stop_halfway, bot, broadcaster
 from tests.test_service import Worker, answers, count, last_month, open_round
 from tests.test_telegram import Bot
-from tests.test_whatsapp import Driver, driver
+from tests.test_whatsapp import Driver, Said, TelegramDriver, driver
 
 __all__ = ["bot", "driver"]  # fixtures
 
 
-async def _answer_all(d: Driver, who: str, code: str, lang: str = "en") -> str:
-    """A whole survey on either channel; returns the text of the last message."""
+async def _answer_all(d: Driver, who: str, code: str, lang: str = "en") -> Said:
+    """A whole survey on either channel; returns what the bot said last."""
     await d.start(who, code)
     for value in (lang, "yes", "yes", "operator", "permanent", last_month(d.app.clock())):
         await d.press(who, value)
@@ -39,7 +39,7 @@ async def _answer_all(d: Driver, who: str, code: str, lang: str = "en") -> str:
     await d.text(who, "1")  # cash
     for value in ("no", "woman", "_skip"):
         await d.press(who, value)
-    return (await d.press(who, "no")).text
+    return await d.press(who, "no")
 
 
 async def _chat_ids_kept(bot: Bot) -> int:
@@ -50,20 +50,11 @@ async def _chat_ids_kept(bot: Bot) -> int:
 # ------------------------------------------------------------------ Telegram: clear the chat
 async def test_the_last_message_offers_to_clear_the_chat_and_the_answers_stay(bot: Bot) -> None:
     codes = await open_round(bot.app)
-    chat = 7801
-    await bot.expect(chat, lambda: bot.api.user_sends_start(chat, codes["KHI-001"]))
-    for value in ("en", "yes", "yes", "operator", "permanent", last_month(bot.app.clock())):
-        await bot.press(chat, value)
-    await bot.press(chat, "yes")
-    await bot.text(chat, "40000")
-    for value in ("yes", "no"):
-        await bot.press(chat, value)
-    await bot.text(chat, "1")
-    for value in ("no", "woman", "_skip"):
-        await bot.press(chat, value)
-    last = await bot.press(chat, "no")
-    assert P.CLEAR_CHAT_OFFER in (last.text or "")
-    assert bot.api.buttons(last) == [("Clear this chat", "c:clear")]
+    driver = TelegramDriver(bot)
+    last = await _answer_all(driver, "dina", codes["KHI-001"])
+    chat = driver._chat("dina")
+    assert P.CLEAR_CHAT_OFFER in last.text
+    assert last.options == [("Clear this chat", "c:clear")]
     assert len(bot.api.chat_holds(chat)) > 10  # the whole conversation, both sides
 
     cleared = await bot.press(chat, "clear")
@@ -119,7 +110,7 @@ async def test_chat_message_ids_are_forgotten_after_48_hours(bot: Bot) -> None:
 # ------------------------------------------------------------------ WhatsApp: told how, once
 async def test_both_channels_end_with_a_way_to_clear_the_chat(driver: Driver) -> None:
     codes = await open_round(driver.app)
-    last = await _answer_all(driver, "amina", codes["KHI-001"])
+    last = (await _answer_all(driver, "amina", codes["KHI-001"])).text
     if driver.channel == "whatsapp":
         assert P.CLEAR_CHAT_WHATSAPP in last and P.CLEAR_CHAT_OFFER not in last
         again = await driver.text("amina", "hello")

@@ -51,6 +51,11 @@ from bot.wages import UNSKILLED, WageTable
 SETUP_TYPES = frozenset({"language", "consent", "factory"})
 SKIP, DONE, OK, RETRY = "_skip", "_done", "_ok", "_retry"
 YES_NO = {"yes": "yes", "no": "no"}
+# The two buttons of each "are you sure?" (delete, restart after finishing).
+CONFIRM_BUTTONS = {
+    "delete": (P.BUTTON_DELETE, P.BUTTON_KEEP),
+    "restart": (P.BUTTON_RESTART, P.BUTTON_KEEP_ANSWERS),
+}
 # Inputs that are not answers: a polite note, then the same question again.
 NOTICES = {
     "media": P.MEDIA_NOT_UNDERSTOOD,
@@ -430,24 +435,30 @@ class Engine:
         )
 
     def _ask_delete(self, st: _Step) -> None:
+        self._ask_confirmation(st, "delete", P.CONFIRM_DELETE)
+
+    def _ask_restart(self, st: _Step) -> None:
+        self._ask_confirmation(st, "restart", P.CONFIRM_RESTART)
+
+    def _ask_confirmation(self, st: _Step, action: str, question: str) -> None:
+        """ "Are you sure?" with its two buttons (payloads x:<action>:yes / x:<action>:no)."""
+        yes, no = CONFIRM_BUTTONS[action]
         st.say(
-            st.loc.gettext(P.CONFIRM_DELETE),
+            st.loc.gettext(question),
             buttons=(
-                Button("x:delete:yes", st.loc.gettext(P.BUTTON_DELETE)),
-                Button("x:delete:no", st.loc.gettext(P.BUTTON_KEEP)),
+                Button(f"x:{action}:yes", st.loc.gettext(yes)),
+                Button(f"x:{action}:no", st.loc.gettext(no)),
             ),
             expects="choice",
         )
 
-    def _ask_restart(self, st: _Step) -> None:
-        st.say(
-            st.loc.gettext(P.CONFIRM_RESTART),
-            buttons=(
-                Button("x:restart:yes", st.loc.gettext(P.BUTTON_RESTART)),
-                Button("x:restart:no", st.loc.gettext(P.BUTTON_KEEP_ANSWERS)),
-            ),
-            expects="choice",
-        )
+    def _confirmation(self, st: _Step, inp: Input, action: str) -> str | None:
+        """The answer to `_ask_confirmation`: "yes", "no", or None (not understood); by
+        button, by its label typed, or by a yes/no word."""
+        if inp.kind == "button" and inp.payload.startswith(f"x:{action}:"):
+            return {"yes": "yes", "no": "no"}.get(inp.payload.rsplit(":", 1)[1])
+        yes, no = CONFIRM_BUTTONS[action]
+        return self._typed_label(st, inp, {"yes": yes, "no": no}, YES_NO)
 
     def _month_back(self, back: int, now: datetime) -> date:
         today = now.astimezone(self._tz).date()
@@ -598,13 +609,7 @@ class Engine:
         self._ask_next(st, after=None)
 
     def _on_restart_answer(self, st: _Step, inp: Input) -> None:
-        value = None
-        if inp.kind == "button" and inp.payload.startswith("x:restart:"):
-            value = {"yes": "yes", "no": "no"}.get(inp.payload.rsplit(":", 1)[1])
-        elif inp.kind == "text":
-            value = self._typed_label(
-                st, inp, {"yes": P.BUTTON_RESTART, "no": P.BUTTON_KEEP_ANSWERS}, YES_NO
-            )
+        value = self._confirmation(st, inp, "restart")
         if value == "yes":
             self._start_again(st, redo=True)
         elif value == "no":
@@ -1030,13 +1035,7 @@ class Engine:
 
     def _on_delete_answer(self, st: _Step, inp: Input) -> None:
         state = st.state
-        value = None
-        if inp.kind == "button" and inp.payload.startswith("x:delete:"):
-            value = {"yes": "yes", "no": "no"}.get(inp.payload.rsplit(":", 1)[1])
-        elif inp.kind == "text":
-            value = self._typed_label(
-                st, inp, {"yes": P.BUTTON_DELETE, "no": P.BUTTON_KEEP}, YES_NO
-            )
+        value = self._confirmation(st, inp, "delete")
         if value == "yes":
             st.events.append(ResponseDeleted())
             fresh = self.new_state(state.factory, state.lang)
