@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -13,6 +14,7 @@ from bot.service import InboundMessage
 from bot.service.admin import AdminError
 from bot.service.members import MemberService
 from bot.storage.models import AuditEntry, Invite, Member, OutboxMessage
+from bot.survey.state import Reply
 from tests.test_service import open_round
 
 
@@ -73,7 +75,7 @@ async def test_a_revoked_member_loses_access_and_it_is_audited(
     assert {"invite.create", "member.join", "member.revoke"} <= set(actions)
 
 
-async def test_replies_wait_in_the_outbox_until_taken_for_sending(app: App) -> None:
+async def test_replies_wait_in_the_outbox_until_the_platform_took_them(app: App) -> None:
     codes = await open_round(app)
     msg = InboundMessage(
         channel="telegram",
@@ -91,14 +93,27 @@ async def test_replies_wait_in_the_outbox_until_taken_for_sending(app: App) -> N
     assert again.duplicate and again.outbox_ids == first.outbox_ids
     assert [r.text for r in again.replies] == [r.text for r in first.replies]
     assert [r.buttons for r in again.replies] == [r.buttons for r in first.replies]
-    # Taken for sending, then refused for sure (say, connection refused) after the first
-    # replies but the last went out: that one goes back, and the redelivery sends only it.
-    await app.service.outbox.take(again)
-    assert (await app.service.handle(msg)).replies == []  # taken: never sent twice
-    await app.service.outbox.give_back(again, len(first.replies) - 1)
+    # Refused for sure (say, connection refused) after all but the last went out: the sent
+    # ones leave the outbox, and the redelivery sends only the last.
+    sent: list[str] = []
+
+    async def refuse_the_last(reply: Reply) -> bool:
+        if len(sent) == len(first.replies) - 1:
+            raise httpx.ConnectError("refused")
+        sent.append(reply.text)
+        return True
+
+    with pytest.raises(httpx.ConnectError):
+        await app.service.outbox.send_replies(again, again.replies, refuse_the_last)
     rest = await app.service.handle(msg)
     assert rest.replies and [r.text for r in rest.replies] == [first.replies[-1].text]
-    await app.service.outbox.take(rest)
+    # A send in doubt (the answer was lost: it may have arrived) is not repeated.
+
+    async def lost_answer(reply: Reply) -> bool:
+        raise httpx.ReadTimeout("no answer")
+
+    with pytest.raises(httpx.ReadTimeout):
+        await app.service.outbox.send_replies(rest, rest.replies, lost_answer)
     third = await app.service.handle(msg)
     assert third.duplicate and third.replies == []
     async with app.db.transaction() as s:

@@ -1,6 +1,15 @@
 """The reply outbox: the replies to a worker's message are recorded in the transaction that
-handles it, taken out just before a channel sends them, and given back only when the platform
-refused them for sure. A reply is never sent twice (docs/architecture.md, "Exactly-once").
+handles it, and leave the outbox only once the platform accepted them (or the send is in
+doubt). A process killed between the commit and the platform's answer leaves them here: the
+platform delivers the message again (polling offset or webhook answer not confirmed), the
+service finds it handled, and the replies still here go out then — the worker is never left
+waiting (docs/architecture.md, "Exactly-once").
+
+The price: a kill in the instant after the platform accepted a reply and before it left the
+outbox sends that reply again on the redelivery. On Telegram most replies are edits of the
+pressed question (the same edit again changes nothing); a new message may then arrive twice.
+A send that fails in doubt in a living process (a timeout: the message may have arrived) is
+not repeated.
 
 A channel sends through one port: `send_replies(outcome, replies, send, first)`, where `send`
 delivers one reply and says whether to go on (like the broadcasts' `BroadcastSender`)."""
@@ -26,13 +35,12 @@ from bot.survey.state import Reply, reply_from_dict, reply_to_dict
 
 # Sends one reply; False stops the rest (the worker blocked the bot, a reply refused for good).
 SendReply = Callable[[Reply], Awaitable[bool]]
-# Waits before taking replies again while the database is unreachable (about 8 s in all).
+# Waits before forgetting sent replies again while the database is unreachable (about 8 s).
 MARK_SENT_RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 4.0)
 
 _outbox = cast(Table, OutboxMessage.__table__)  # declarative classes type it as any FromClause
-GIVE_BACK_REPLIES = insert(_outbox)
 INSERT_REPLIES = insert(_outbox).returning(_outbox.c.id, sort_by_parameter_order=True)
-TAKE_REPLIES = delete(_outbox).where(_outbox.c.id.in_(bindparam("ids", expanding=True)))
+FORGET_REPLIES = delete(_outbox).where(_outbox.c.id.in_(bindparam("ids", expanding=True)))
 
 
 def outbox_rows(
@@ -67,8 +75,8 @@ class ReplyOutbox:
         self._write_turn = write_turn
 
     async def unsent(self, dedup: str) -> Outcome:
-        """A redelivery: nothing changes, but replies still in the outbox (never taken for
-        sending, or given back after a definite failure) go out now."""
+        """A redelivery: nothing changes, but replies still in the outbox (never sent, refused
+        for sure, or sent by a process that died before it could forget them) go out now."""
         async with self.db.transaction() as session:
             rows = (
                 await session.execute(
@@ -85,24 +93,20 @@ class ReplyOutbox:
             channel=rows[0][2] if rows else "",
         )
 
-    async def take(self, outcome: Outcome) -> None:
-        """Take the replies out of the outbox just before sending them.
+    async def forget(self, outcome: Outcome, count: int) -> None:
+        """The first `count` replies went out (or are in doubt): they leave the outbox.
 
-        From here on a crash cannot send them a second time: a message handed to the platform
-        whose answer never came back (a kill, a timeout) may or may not have arrived, and a
-        worker must never get the same question twice. The other side of that choice: a
-        crash in the instant between this commit and the send loses the question; the
-        worker's next message, whatever it is, gets it again (the engine asks where they are).
-        If the database cannot be reached, this raises and nothing is sent: the platform
-        delivers the message again later and finds the replies still here.
-        """
-        if not outcome.outbox_ids:
+        If the database cannot be reached, this is tried for about 8 s, then raises: the
+        platform delivers the message again and the replies still here go out a second time
+        (a database outage at exactly this moment is the one way a worker gets one twice)."""
+        ids = outcome.outbox_ids[:count]
+        if not ids:
             return
         for delay in (*MARK_SENT_RETRY_DELAYS, None):
             try:
                 async with self._write_turn(), self.db.transaction() as session:
                     conn = await session.connection()
-                    await conn.execute(TAKE_REPLIES, {"ids": outcome.outbox_ids})
+                    await conn.execute(FORGET_REPLIES, {"ids": ids})
                 return
             except (DBAPIError, OSError) as exc:
                 if not retryable(exc) or delay is None:
@@ -116,32 +120,24 @@ class ReplyOutbox:
         send: SendReply,
         first: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        """A channel's delivery of `replies` (the outcome's, perhaps reworded): take them from
-        the outbox, run `first` (e.g. showing the pressed answer), send them in order —
-        `send` returning False drops the rest. A definite failure gives the unsent ones back
-        for the message's redelivery; a failure that may have delivered
-        (bot/service/delivery.py) does not: never twice."""
-        await self.take(outcome)
+        """A channel's delivery of `replies` (the outcome's, perhaps reworded): run `first`
+        (e.g. showing the pressed answer), send them in order — `send` returning False drops
+        the rest — then forget them. A definite failure forgets only what went out (the rest
+        wait for the message's redelivery); a failure that may have delivered
+        (bot/service/delivery.py) forgets that reply too: never twice in a living process."""
         sent = 0
         try:
             if first is not None:
                 await first()
             for reply in replies:
                 if not await send(reply):
-                    return
+                    sent = len(replies)  # refused for good: none of the rest can go either
+                    break
                 sent += 1
         except Exception as exc:
-            if not delivery_uncertain(exc):
-                await self.give_back(outcome, sent)
+            in_doubt = delivery_uncertain(exc)
+            await self.forget(outcome, sent + 1 if in_doubt else sent)
             raise
+        await self.forget(outcome, sent)
 
-    async def give_back(self, outcome: Outcome, first_unsent: int) -> None:
-        """Put replies `first_unsent`.. back in the outbox: the platform refused them for sure
-        (connection refused, an error answer), so the redelivery of the message sends them."""
-        rest = list(enumerate(outcome.replies))[first_unsent:]
-        if not outcome.outbox_ids or not rest:
-            return
-        rows = outbox_rows(outcome.message_key, outcome.channel, rest, self.clock())
-        async with self._write_turn(), self.db.transaction() as session:
-            conn = await session.connection()
-            await conn.execute(GIVE_BACK_REPLIES, rows)
+
