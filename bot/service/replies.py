@@ -16,6 +16,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, delete, insert, select
 from sqlalchemy.exc import DBAPIError
 
+from bot import metrics
 from bot.clock import Clock
 from bot.service.delivery import delivery_uncertain
 from bot.service.messages import Outcome
@@ -130,7 +131,9 @@ class ReplyOutbox:
                 if not await send(reply):
                     return
                 sent += 1
+                metrics.MESSAGES_SENT.labels(outcome.channel, "reply").inc()
         except Exception as exc:
+            metrics.SEND_FAILURES.labels(outcome.channel, "reply").inc()
             if not delivery_uncertain(exc):
                 await self.give_back(outcome, sent)
             raise
