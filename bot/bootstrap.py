@@ -199,7 +199,18 @@ def configure_logging(level: str = "INFO", log_format: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # SQL echo would print parameters, which may include answers; httpx logs every request
-    # URL, and Bot API URLs contain the bot token.
-    for noisy in ("sqlalchemy", "httpx", "httpcore", "telegram", "apscheduler"):
+    # SQL echo would print parameters, which may include answers — and so, at DEBUG, would
+    # the drivers (aiosqlite logs every statement with its parameters); httpx logs every
+    # request URL, and Bot API URLs contain the bot token; python-multipart logs form fields.
+    for noisy in (
+        "sqlalchemy",
+        "aiosqlite",
+        "asyncpg",
+        "httpx",
+        "httpcore",
+        "telegram",
+        "apscheduler",
+        "multipart",
+        "python_multipart",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
