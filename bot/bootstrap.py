@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from starlette.routing import Route
+
 from bot.clock import Clock, utc_now
 from bot.config import Settings
+from bot.health import metrics_route
 from bot.i18n import Catalogs
 from bot.privacy import Keyring
 from bot.service.accounts import AccountService
@@ -21,6 +26,7 @@ from bot.service.contacts import Contacts
 from bot.service.engines import EngineRegistry
 from bot.service.inbound import SurveyService
 from bot.service.members import MemberService
+from bot.service.monitoring import Monitoring
 from bot.storage import Database
 from bot.survey.definition import Survey, load_survey
 from bot.survey.engine import EngineOptions
@@ -46,6 +52,7 @@ class App:
     accounts: AccountService
     tokens: ApiTokenService
     contacts: Contacts
+    monitoring: Monitoring
 
     @property
     def quiet(self) -> QuietHours:
@@ -58,6 +65,10 @@ class App:
         return Broadcaster(
             self.db, self.keyring, self.catalogs, senders, self.quiet, clock=self.clock
         )
+
+    def metrics_route(self) -> Route:
+        """`GET /metrics` for this process's HTTP servers (behind WAGECHECK_METRICS_TOKEN)."""
+        return metrics_route(self.settings.metrics_token, self.monitoring.exposition)
 
     async def close(self) -> None:
         await self.db.dispose()
@@ -112,6 +123,7 @@ async def build_app(
         accounts=AccountService(db, keyring, actor, clock=clock),
         tokens=ApiTokenService(db, clock=clock),
         contacts=Contacts(db, keyring),
+        monitoring=Monitoring(db, clock=clock),
     )
 
 
@@ -132,9 +144,36 @@ class _KeyValueFormatter(logging.Formatter):
         return line
 
 
-def _exception_fields(exc: BaseException) -> str:
-    """`error=Type<-CauseType where="file:line func < caller ..."`: each exception's frames,
-    where it was raised first, the outermost exception's first."""
+class _JsonFormatter(logging.Formatter):
+    """`WAGECHECK_LOG_FORMAT=json`: one JSON object a line, for a log collector. The same
+    content as the key=value lines — the message (which by our rule carries no text, id or
+    secret), the exception's types and frames, never its message — plus the process id and
+    the extras in SAFE_EXTRAS; nothing else a record carries is copied."""
+
+    SAFE_EXTRAS = frozenset({"channel", "kind", "status", "round_id", "broadcast_id", "count"})
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "pid": record.process,
+        }
+        for name in self.SAFE_EXTRAS:
+            value = record.__dict__.get(name)
+            if isinstance(value, bool | int | float) or (
+                isinstance(value, str) and len(value) < 40
+            ):
+                entry[name] = value
+        if record.exc_info and record.exc_info[1] is not None:
+            entry["error"], entry["where"] = _exception_chain(record.exc_info[1])
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def _exception_chain(exc: BaseException) -> tuple[str, str]:
+    """`Type<-CauseType` and `file:line func < caller ...`: each exception's frames, where it
+    was raised first, the outermost exception's first."""
     chain: list[BaseException] = []
     current: BaseException | None = exc
     while current is not None and current not in chain and len(chain) < 5:
@@ -142,16 +181,36 @@ def _exception_fields(exc: BaseException) -> str:
         current = current.__cause__ or current.__context__
     frames = [f for e in chain for f in reversed(traceback.extract_tb(e.__traceback__))][:10]
     where = " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in frames)
-    return f'error={"<-".join(type(e).__name__ for e in chain)} where="{where}"'
+    return "<-".join(type(e).__name__ for e in chain), where
 
 
-def configure_logging(level: str = "INFO") -> None:
+def _exception_fields(exc: BaseException) -> str:
+    """`error=Type<-CauseType where="file:line func < caller ..."`."""
+    error, where = _exception_chain(exc)
+    return f'error={error} where="{where}"'
+
+
+def configure_logging(level: str = "INFO", log_format: str = "text") -> None:
+    """Log lines to stderr: key=value (`text`) or one JSON object a line (`json`)."""
     handler = logging.StreamHandler()
-    handler.setFormatter(_KeyValueFormatter())
+    handler.setFormatter(_JsonFormatter() if log_format == "json" else _KeyValueFormatter())
+    # Python's warnings become log lines too, so that every line has the one format.
+    logging.captureWarnings(log_format == "json")
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # SQL echo would print parameters, which may include answers; httpx logs every request
-    # URL, and Bot API URLs contain the bot token.
-    for noisy in ("sqlalchemy", "httpx", "httpcore", "telegram", "apscheduler"):
+    # SQL echo would print parameters, which may include answers — and so, at DEBUG, would
+    # the drivers (aiosqlite logs every statement with its parameters); httpx logs every
+    # request URL, and Bot API URLs contain the bot token; python-multipart logs form fields.
+    for noisy in (
+        "sqlalchemy",
+        "aiosqlite",
+        "asyncpg",
+        "httpx",
+        "httpcore",
+        "telegram",
+        "apscheduler",
+        "multipart",
+        "python_multipart",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

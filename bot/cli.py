@@ -38,7 +38,14 @@ from bot.scheduler.runner import run_until_stopped, running_scheduler
 from bot.service.admin import AdminError
 from bot.service.broadcasts import outbox_counts, queue_due_reminders
 from bot.service.rounds import default_help_texts
-from bot.web.server import DEFAULT_WEB_LISTEN, parse_listen, run_together, serve_asgi, serve_web
+from bot.web.server import (
+    DEFAULT_WEB_LISTEN,
+    metrics_app,
+    parse_listen,
+    run_together,
+    serve_asgi,
+    serve_web,
+)
 
 app = typer.Typer(
     help="WageCheck: did the legal minimum wage reach the workers?",
@@ -84,7 +91,8 @@ def _main(
         str | None, typer.Option(help="logging level (default: WAGECHECK_LOG_LEVEL)")
     ] = None,
 ) -> None:
-    configure_logging(log_level or Settings().log_level)
+    settings = Settings()
+    configure_logging(log_level or settings.log_level, settings.log_format)
 
 
 @app.command()
@@ -793,13 +801,36 @@ def _telegram_webhook_app(a: App, channel: Any) -> Any:
 
 # ------------------------------------------------------------------ the scheduler
 @app.command("scheduler")
-def scheduler() -> None:
+def scheduler(
+    metrics_listen: Annotated[
+        str | None,
+        typer.Option(
+            help="HOST:PORT of an HTTP server with /metrics and /healthz for this process "
+            "(docs/operations.md); none unless given"
+        ),
+    ] = None,
+) -> None:
     """Run only the scheduler (rounds open/close on time, reminders, daily status, reports)
     until SIGINT/SIGTERM; `wagecheck run ...` runs it too."""
+    if metrics_listen is not None:
+        try:
+            parse_listen(metrics_listen)
+        except ValueError as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from None
 
     async def work(a: App) -> None:
         async with configured_senders(a) as senders:
-            await run_until_stopped(a, senders)
+            if metrics_listen is None:
+                await run_until_stopped(a, senders)
+                return
+            listen = metrics_listen
+            await run_together(
+                [
+                    functools.partial(run_until_stopped, a, senders),
+                    lambda stop: serve_asgi(metrics_app(a), listen, stop, "metrics"),
+                ]
+            )
 
     _run(work)
 

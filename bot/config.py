@@ -8,6 +8,7 @@ import secrets
 from datetime import time
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,6 +39,14 @@ class Settings(BaseSettings):
     wage_table: str = Field("minimum-wages.yaml", description="file in surveys_dir")
     time_zone: str = Field("Asia/Karachi", description="local time zone of the factories")
     log_level: str = Field("WARNING", description="DEBUG, INFO, WARNING or ERROR")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text (key=value lines) or json (one JSON object a line)"
+    )
+    # Monitoring (docs/operations.md)
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token Prometheus sends for GET /metrics; unset: /metrics is 404",
+    )
     processed_message_days: int = Field(
         7, ge=2, description="days to remember handled message ids (redeliveries come within 1)"
     )

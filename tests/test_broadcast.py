@@ -354,3 +354,63 @@ def test_what_counts_as_a_delivery_in_doubt() -> None:
     assert not delivery_uncertain(wrapped(TimedOut(), httpx.ConnectTimeout("connect")))
     assert not delivery_uncertain(wrapped(NetworkError("x"), httpx.ConnectError("refused")))
     assert not delivery_uncertain(NetworkError("Bad Gateway"))  # Telegram answered 502
+
+
+# ------------------------------------------------------------------ one bad row
+async def test_one_undecryptable_address_is_skipped_and_counted_the_rest_are_sent(
+    bot: Bot, database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A contact address that cannot be decrypted (damaged, or written under another key)
+    stalled the whole round: the claim raised inside the drain's task group, every send of
+    the round stopped and the cause was only inside an ExceptionGroup. Now the row is marked
+    failed without an attempt ("undeliverable" in the round's status), logged by its row id,
+    and the other workers get their reminders."""
+    code = await _round(bot)
+    chats = (9601, 9602, 9603)
+    for chat in chats:
+        await _stop_halfway(bot, chat, code, "en")
+    bad = bot.app.keyring.conversation_key("telegram", str(chats[1]))
+    async with bot.app.db.transaction() as s:
+        await s.execute(
+            update(ContactAddress)
+            .where(ContactAddress.key == bad)
+            .values(ciphertext=b"\x00" * 12 + b"damaged on disk")
+        )
+    assert await _queue(bot, LATER) == 3
+    caplog.set_level("INFO")
+    result = await broadcaster(bot, LATER, batch=2).drain()
+    assert (result.sent, result.undeliverable) == (2, 1)
+    assert len(bot.api.messages_to(chats[0])) == len(bot.api.messages_to(chats[2])) == 1
+    assert not bot.api.messages_to(chats[1])
+    async with bot.app.db.transaction() as s:
+        row_id, status = (
+            await s.execute(
+                select(BroadcastMessage.id, BroadcastMessage.status).where(
+                    BroadcastMessage.recipient == bad
+                )
+            )
+        ).one()
+    assert status == "failed"
+    logged = [r.getMessage() for r in caplog.records if "cannot be decrypted" in r.getMessage()]
+    assert logged == [f"broadcast message {row_id}: the address cannot be decrypted; not sent"]
+    assert not any(bad in r.getMessage() or str(chats[1]) in r.getMessage() for r in caplog.records)
+    assert (await broadcaster(bot, LATER + timedelta(minutes=10)).drain()).done == 0  # not again
+
+    # The CSO sees it in `wagecheck round status`.
+    round_id = (await bot.app.admin.list_rounds())[-1].id
+    env = {
+        **os.environ,
+        "WAGECHECK_DATABASE_URL": database_url,
+        "WAGECHECK_SECRET_KEY": bot.app.settings.secret_key.get_secret_value(),  # type: ignore[union-attr]
+        "WAGECHECK_HOME": str(tmp_path / "home"),
+        "COLUMNS": "160",
+    }
+    shown = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "bot", "round", "status", str(round_id)),
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out = (await shown.communicate())[0].decode()
+    assert re.search(r"reminder\s*│\s*sent\s*│\s*2\s*│", out), out
+    assert re.search(r"reminder\s*│\s*undeliverable\s*│\s*1\s*│", out), out

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot import metrics
 from bot.bootstrap import App
 from bot.enums import RoundStatus
 from bot.scheduler.jobs import Jobs
@@ -131,7 +132,8 @@ async def running_scheduler(
 ) -> AsyncIterator[RunningScheduler]:
     """Run the scheduler (and its broadcaster, on the channels' `senders`) for the duration
     of the block."""
-    jobs = Jobs(app, app.broadcaster(senders), f"{socket.gethostname()}:{os.getpid()}")
+    holder = f"{socket.gethostname()}:{os.getpid()}"
+    jobs = Jobs(app, app.broadcaster(senders), holder)
     executor = FinishingExecutor()
     scheduler = build_scheduler(executor)
     jobs.reconcile = functools.partial(reconcile, app, scheduler, jobs)
@@ -141,9 +143,11 @@ async def running_scheduler(
         await reconcile(app, scheduler, jobs)
         if not paused:
             scheduler.resume()
+            metrics.scheduler_started(holder)
         log.info("scheduler running")
         yield RunningScheduler(scheduler, jobs)
     finally:
+        metrics.scheduler_stopped(holder)
         scheduler.pause()
         await executor.finish(FINISH_SECONDS)
         scheduler.shutdown(wait=False)

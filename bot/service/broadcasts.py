@@ -19,14 +19,17 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, case, delete, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
 
+from bot import metrics
 from bot.clock import Clock
 from bot.enums import ContactPurpose, RoundStatus
 from bot.i18n import N_, Catalogs, isolate
 from bot.privacy import Keyring
+from bot.privacy.keys import AddressDecryptionError
 from bot.service.contacts import SENDER_UNKNOWN, sender_name
 from bot.service.delivery import delivery_uncertain
 from bot.storage import Database, rowcount
@@ -353,15 +356,33 @@ async def queue_daily_status(
         return 0
 
 
+# "failed" without an attempt: never handed to a channel because the stored address could not
+# be decrypted (a failure after retries always has `attempted_at`). Shown as its own status.
+UNDELIVERABLE = "undeliverable"
+
+
+def shown_status() -> ColumnElement[str]:
+    """A broadcast row's status as the CSO and /metrics see it: "undeliverable" set apart."""
+    return case(
+        (
+            and_(BroadcastMessage.status == "failed", BroadcastMessage.attempted_at.is_(None)),
+            literal(UNDELIVERABLE),
+        ),
+        else_=BroadcastMessage.status,
+    )
+
+
 async def outbox_counts(db: Database, round_id: int) -> dict[tuple[str, str], int]:
-    """A round's outbox rows per kind and status (in_doubt: handed over, outcome unknown)."""
+    """A round's outbox rows per kind and status (in_doubt: handed over, outcome unknown;
+    undeliverable: the address could not be decrypted)."""
     async with db.transaction() as s:
+        shown = shown_status().label("shown")
         rows = await s.execute(
-            select(BroadcastMessage.kind, BroadcastMessage.status, func.count())
+            select(BroadcastMessage.kind, shown, func.count())
             .where(BroadcastMessage.round_id == round_id)
-            .group_by(BroadcastMessage.kind, BroadcastMessage.status)
+            .group_by(BroadcastMessage.kind, shown)
         )
-        return {(kind, status): n for kind, status, n in rows.all()}
+        return {(str(kind), str(status)): n for kind, status, n in rows.all()}
 
 
 async def enqueue_daily_status(
@@ -410,16 +431,27 @@ class DrainResult:
     # after a crash): a worker message in doubt is not sent again.
     in_doubt: int = 0
     held_for_quiet_hours: int = 0
+    # The stored address could not be decrypted (damaged, or written under another secret
+    # key): marked failed without an attempt, the rest of the round goes on.
+    undeliverable: int = 0
 
     @property
     def done(self) -> int:
-        return self.sent + self.blocked + self.failed + self.skipped + self.in_doubt
+        return (
+            self.sent
+            + self.blocked
+            + self.failed
+            + self.skipped
+            + self.in_doubt
+            + self.undeliverable
+        )
 
 
 @dataclass
 class _Claimed:
     row: BroadcastMessage
     address: str | None
+    undeliverable: bool = False
 
 
 class Broadcaster:
@@ -665,7 +697,14 @@ class Broadcaster:
                     )
                 ).scalars()
             )
-            return [_Claimed(r, await self._address(s, r)) for r in rows]
+            claimed = []
+            for r in rows:
+                try:
+                    claimed.append(_Claimed(r, await self._address(s, r)))
+                except AddressDecryptionError:
+                    # One bad row must not stop the round: it is marked by _send.
+                    claimed.append(_Claimed(r, None, undeliverable=True))
+            return claimed
 
     async def _address(self, s: AsyncSession, row: BroadcastMessage) -> str | None:
         """The decrypted address, or None when it is gone or the message no longer applies."""
@@ -714,6 +753,13 @@ class Broadcaster:
 
     async def _send(self, c: _Claimed, result: DrainResult) -> None:
         row = c.row
+        if c.undeliverable:
+            # The row id, never the recipient: it leads the operator to the row, not the worker.
+            log.error("broadcast message %d: the address cannot be decrypted; not sent", row.id)
+            await self._finish(row.id, "failed")
+            result.undeliverable += 1
+            metrics.BROADCASTS_UNDELIVERABLE.labels(row.kind).inc()
+            return
         if c.address is None:
             await self._finish(row.id, "skipped")
             result.skipped += 1
@@ -734,6 +780,7 @@ class Broadcaster:
             return
         except Exception as exc:
             log.warning("broadcast message failed (%s)", type(exc).__name__)
+            metrics.SEND_FAILURES.labels(row.channel, row.kind).inc()
             if delivery_uncertain(exc) and row.kind in WORKER_KINDS:
                 await self._finish(row.id, "in_doubt")
                 result.in_doubt += 1
@@ -746,6 +793,7 @@ class Broadcaster:
             return
         await self._finish(row.id, "sent")
         result.sent += 1
+        metrics.MESSAGES_SENT.labels(row.channel, row.kind).inc()
 
     async def _mark_attempt(self, row_id: int) -> bool:
         """Committed before the hand-over: from here on, a crash leaves the message in doubt

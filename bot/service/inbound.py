@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import metrics
 from bot.clock import Clock
 from bot.enums import RoundStatus
 from bot.i18n import N_
@@ -74,6 +75,16 @@ class SurveyService:
     # `in_flight.exclusive` (one delivery of a message at a time).
     async def handle(self, msg: InboundMessage) -> Outcome:
         """Handle one message exactly once (a redelivered message id changes nothing)."""
+        try:
+            outcome = await self._handle_once(msg)
+        except Exception:
+            metrics.MESSAGES_FAILED.labels(msg.channel).inc()
+            raise
+        result = "duplicate" if outcome.duplicate else "ok"
+        metrics.MESSAGES_HANDLED.labels(msg.channel, result).inc()
+        return outcome
+
+    async def _handle_once(self, msg: InboundMessage) -> Outcome:
         dedup = self.keyring.message_key(msg.channel, msg.message_id)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:

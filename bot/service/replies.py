@@ -25,6 +25,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, delete, insert, select
 from sqlalchemy.exc import DBAPIError
 
+from bot import metrics
 from bot.clock import Clock
 from bot.service.delivery import delivery_uncertain
 from bot.service.messages import Outcome
@@ -134,10 +135,10 @@ class ReplyOutbox:
                     sent = len(replies)  # refused for good: none of the rest can go either
                     break
                 sent += 1
+                metrics.MESSAGES_SENT.labels(outcome.channel, "reply").inc()
         except Exception as exc:
+            metrics.SEND_FAILURES.labels(outcome.channel, "reply").inc()
             in_doubt = delivery_uncertain(exc)
             await self.forget(outcome, sent + 1 if in_doubt else sent)
             raise
         await self.forget(outcome, sent)
-
-

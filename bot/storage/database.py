@@ -14,13 +14,15 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection, CursorResult, Result, make_url
+from sqlalchemy.engine import Connection, CursorResult, ExceptionContext, Result, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+from bot import metrics
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -56,8 +58,21 @@ def _in_memory(url: str) -> bool:
     return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
 
 
+def _count_error(context: ExceptionContext) -> None:
+    """Every error the driver raises, by SQLAlchemy's class (wagecheck_database_errors_total):
+    whether a caller retried it or not, a rising count is the database in trouble."""
+    error = context.sqlalchemy_exception
+    metrics.DATABASE_ERRORS.labels(type(error or context.original_exception).__name__).inc()
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine; SQLite gets WAL and foreign keys, and its folder is created."""
+    engine = _create_engine(url, **kwargs)
+    event.listen(engine.sync_engine, "handle_error", _count_error)
+    return engine
+
+
+def _create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":

@@ -362,7 +362,8 @@ class BroadcastMessage(Base):
     language: Mapped[str] = mapped_column(String(8))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # pending -> sending (claimed by one sender until claimed_until) -> sent | blocked |
-    # skipped (address gone, or the worker finished meanwhile) | failed (after retries) |
+    # skipped (address gone, or the worker finished meanwhile) | failed (after retries; with
+    # attempted_at unset: the address could not be decrypted, shown as "undeliverable") |
     # in_doubt (handed to the channel, outcome unknown: a crash or a lost answer; a worker
     # message in doubt is never sent again — docs/rounds.md "Never twice")
     status: Mapped[BroadcastStatus] = mapped_column(

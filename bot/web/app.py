@@ -226,6 +226,7 @@ def create_web_app(
             *arabic_font_route(),
             Mount("/static", app=StaticFolder(directory=STATIC_DIR), name="static"),
             health_route(app.db),
+            app.metrics_route(),
         ],
         middleware=[
             Middleware(SecurityHeaders, hsts=secure_cookies),

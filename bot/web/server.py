@@ -18,9 +18,11 @@ from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any
 
 import uvicorn
+from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.bootstrap import App
+from bot.health import health_route
 from bot.web.app import create_web_app
 from bot.web.deps import UsernameLookup
 
@@ -77,6 +79,7 @@ async def serve_asgi(asgi: ASGIApp, listen: str, stop: asyncio.Event, name: str)
             port=port,
             log_level="warning",
             access_log=False,  # request lines carry one-time tokens in their paths
+            log_config=None,  # uvicorn's lines go through our formatter (configure_logging)
             lifespan="auto",
             proxy_headers=False,
             server_header=False,
@@ -95,6 +98,12 @@ async def serve_asgi(asgi: ASGIApp, listen: str, stop: asyncio.Event, name: str)
         raise failure
     if not stop.is_set() and not server.started:
         raise RuntimeError(f"the {name} server could not start on {listen}")
+
+
+def metrics_app(app: App) -> Starlette:
+    """Only /metrics and /healthz: for a process that serves nothing else over HTTP (the
+    scheduler, `wagecheck scheduler --metrics-listen`)."""
+    return Starlette(routes=[app.metrics_route(), health_route(app.db)])
 
 
 def secure_cookies_for(app: App) -> bool:

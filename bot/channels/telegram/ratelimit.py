@@ -10,7 +10,10 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiolimiter import AsyncLimiter
+from telegram.error import RetryAfter
 from telegram.ext import AIORateLimiter
+
+from bot import metrics
 
 # A short burst is fine (a question after an edited answer); the average stays at the rate.
 PER_CHAT_BURST = 3
@@ -60,7 +63,11 @@ class ChatRateLimiter(AIORateLimiter):
 
         async def in_slot(*a: Any, **kw: Any) -> bool | dict[str, Any] | list[dict[str, Any]]:
             async with self._slots:  # held for the HTTP request only, not a 429's wait
-                return await send(*a, **kw)
+                try:
+                    return await send(*a, **kw)
+                except RetryAfter:  # AIORateLimiter waits it out and tries again
+                    metrics.RATE_LIMITED.labels("telegram").inc()
+                    raise
 
         chat_id = data.get("chat_id")
         try:

@@ -215,6 +215,7 @@ def webhook_app(
         routes=[
             Route(path, receive, methods=["POST"]),
             health_route(channel.app.db),
+            channel.app.metrics_route(),
         ],
         lifespan=lifespan,
     )
@@ -235,7 +236,13 @@ async def run_webhook(channel: TelegramChannel, listen: str) -> None:
     )
     server = uvicorn.Server(
         uvicorn.Config(
-            app, host=host or "127.0.0.1", port=int(port), log_level="warning", lifespan="on"
+            app,
+            host=host or "127.0.0.1",
+            port=int(port),
+            log_level="warning",
+            access_log=False,  # the webhook's path is a secret of a kind
+            log_config=None,  # uvicorn's lines go through our formatter (configure_logging)
+            lifespan="on",
         )
     )
     await server.serve()

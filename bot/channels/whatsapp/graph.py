@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from bot import metrics
 from bot.channels.whatsapp.ratelimit import SendLimits
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,8 @@ class GraphClient:
                 return str(response.json()["messages"][0]["id"])
             error = _error(response)
             first_wait = RETRY_AFTER.get(error.code or 0)
+            if first_wait is not None:
+                metrics.RATE_LIMITED.labels("whatsapp").inc()
             wait = (first_wait or 0) * (2**attempt) * self.retry_scale
             if first_wait is None or attempt >= self.max_retries or waited + wait > self.max_wait:
                 raise error

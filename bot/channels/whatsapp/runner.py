@@ -94,6 +94,7 @@ def routes(channel: WhatsAppChannel, path: str) -> list[BaseRoute]:
         Route(path, verify, methods=["GET"]),
         Route(path, receive, methods=["POST"]),
         health_route(channel.app.db),
+        channel.app.metrics_route(),
     ]
 
 
@@ -153,6 +154,7 @@ async def serve(
             port=int(port),
             log_level="warning",
             access_log=False,  # request lines would show nothing useful, and no ids either
+            log_config=None,  # uvicorn's lines go through our formatter (configure_logging)
             lifespan="on",
         )
     )
