@@ -572,3 +572,50 @@ def test_a_database_password_needs_a_user_and_no_password_in_the_url(
         _ = s.effective_database_url
     s = _settings(monkeypatch, tmp_path, WAGECHECK_DATABASE_URL="postgresql+asyncpg://u@h/d")
     assert s.effective_database_url == "postgresql+asyncpg://u@h/d"  # unchanged without one
+
+
+def _adapted_routes(node: Any, path: str = "*") -> Iterator[tuple[str, str]]:
+    """(path, upstream) pairs of Caddy's JSON config under one host's route."""
+    if isinstance(node, dict):
+        for match in node.get("match", []):
+            path = match.get("path", [path])[0]
+        if node.get("handler") == "reverse_proxy":
+            if "dynamic_upstreams" in node:
+                dyn = node["dynamic_upstreams"]
+                yield path, f"{dyn['name']}:{dyn['port']}"
+            for upstream in node.get("upstreams", []):
+                yield path, upstream["dial"]
+        for value in node.values():
+            yield from _adapted_routes(value, path)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _adapted_routes(value, path)
+
+
+@pytest.mark.parametrize("caddyfile", [DEPLOY / "Caddyfile", SYSTEMD / "Caddyfile"])
+def test_caddy_reads_the_caddyfile_as_our_parser_does(caddyfile: Path) -> None:
+    """Caddy itself, where installed (Debian's `caddy`), adapts the file to its JSON config:
+    the same routes as above."""
+    caddy = shutil.which("caddy")
+    if not caddy:
+        pytest.skip("caddy is not installed (apt-get install caddy)")
+    hosts = {"BOT_HOST": "bot.example.org", "PORTAL_HOST": "portal.example.org"}
+    result = subprocess.run(
+        [caddy, "adapt", "--config", str(caddyfile)],
+        env={**os.environ, **hosts, "ACME_EMAIL": "admin@example.org"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    config = yaml.safe_load(result.stdout)  # JSON is YAML
+    adapted: dict[str, dict[str, str]] = {}
+    for server in config["apps"]["http"]["servers"].values():
+        for route in server["routes"]:
+            [host] = route["match"][0]["host"]
+            adapted[host] = dict(_adapted_routes(route["handle"]))
+    ours = {
+        hosts.get(site.strip("{$}"), site): {p: f"{h}:{port}" for p, (h, port) in r.items()}
+        for site, r in _caddy_routes(caddyfile.read_text()).items()
+    }
+    assert adapted == ours
