@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 PYTEST_WORKERS ?= auto
 
 .PHONY: demo test test-shifted setup catalogs extract extract-worker extract-reports \
-        extract-portal extract-words review-status lint bench clean
+        extract-portal extract-words review-status lint lock wheel bench clean
 
 demo: setup
 	$(VENV)/bin/wagecheck demo
@@ -51,7 +51,7 @@ setup: $(STAMP) catalogs
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
 catalogs: $(MO)
@@ -102,11 +102,28 @@ bench: setup
 	@for script in $$(grep -l '__main__' benchmarks/[!_]*.py); do \
 	    echo "== $$script"; $(PY) $$script || exit 1; done
 
+# The runtime dependencies pinned with hashes, for a reproducible image (deploy/Dockerfile
+# installs exactly these): after changing `dependencies` in pyproject.toml, or to take newer
+# releases (LOCK_ARGS=--upgrade). uv resolves for Python 3.11 on any platform; the test and
+# dev tools are not in it.
+LOCK_ARGS ?=
+lock: $(STAMP)
+	$(VENV)/bin/uv pip compile pyproject.toml --quiet --universal --python-version 3.11 \
+	    --generate-hashes --no-header --index-url https://pypi.org/simple $(LOCK_ARGS) \
+	    | { printf '%s\n' "# The runtime dependencies of wagecheck, pinned: \`make lock\` writes this file" \
+	        "# (uv pip compile pyproject.toml; docs/deploy.md, \"Upgrades\"). Do not edit by hand."; \
+	        cat; } > requirements.lock
+
+# The wheel a server installs (surveys and compiled catalogs inside; setup.py) into dist/.
+wheel: $(STAMP)
+	$(PY) -m build --wheel --outdir dist .
+
 # Style, the layering contracts of docs/architecture.md ([tool.importlinter] in pyproject.toml)
-# and types over all of bot/.
+# and types over all of bot/; hadolint for the container image's Dockerfile.
 lint: setup
-	$(VENV)/bin/ruff check bot tests benchmarks
-	$(VENV)/bin/ruff format --check bot tests benchmarks
+	$(VENV)/bin/ruff check bot tests benchmarks setup.py
+	$(VENV)/bin/ruff format --check bot tests benchmarks setup.py
+	$(VENV)/bin/hadolint deploy/Dockerfile
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 

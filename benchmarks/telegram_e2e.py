@@ -201,9 +201,10 @@ def _clean_env() -> dict[str, str]:
 
 
 def bot_command(profile: Path | None = None) -> list[str]:
-    """`wagecheck run telegram`, optionally under cProfile."""
+    """`wagecheck run telegram --scheduler` (the scheduler beside it, as measured in
+    docs/benchmarks.md), optionally under cProfile."""
     profiler = ["-m", "cProfile", "-o", str(profile)] if profile else []
-    return [sys.executable, *profiler, "-m", "bot", "run", "telegram"]
+    return [sys.executable, *profiler, "-m", "bot", "run", "telegram", "--scheduler"]
 
 
 def bot_env(url: str, home: Path, api_url: str) -> dict[str, str]:

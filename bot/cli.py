@@ -29,7 +29,7 @@ from bot.channels.telegram import TelegramChannel, run_polling, run_webhook, web
 from bot.channels.telegram.adapter import bot_username
 from bot.channels.terminal import TerminalChat
 from bot.channels.whatsapp import WhatsAppChannel, serve
-from bot.config import Settings
+from bot.config import Settings, mask_url
 from bot.demo import BRANDS, CSO, set_up, simulate
 from bot.posters import deep_link, poster_links, render_poster, wa_link
 from bot.reports import compute_round_results, write_reports
@@ -102,7 +102,7 @@ def init() -> None:
 
     async def work(a: App) -> None:
         console.print(f"home: {settings.home.resolve()}")
-        console.print(f"database: {a.db.url} (schema current: {await a.db.is_current()})")
+        console.print(f"database: {mask_url(a.db.url)} (schema current: {await a.db.is_current()})")
 
     _run(work, settings)
 
@@ -715,7 +715,13 @@ def run_channels(
             help="HOST:PORT of the portal beside a webhook server (default 127.0.0.1:8000)"
         ),
     ] = None,
-    scheduler: Annotated[bool, typer.Option(help="also run the scheduler (docs/rounds.md)")] = True,
+    scheduler: Annotated[
+        bool,
+        typer.Option(
+            help="also run the scheduler in this process (docs/rounds.md); by default each "
+            "process does one thing and `wagecheck scheduler` runs it"
+        ),
+    ] = False,
 ) -> None:
     """Run the bot and/or the web portal (until SIGINT/SIGTERM). With WhatsApp, one server on
     --listen takes the WhatsApp webhook and, with --webhook, Telegram's too; the portal has
@@ -810,8 +816,8 @@ def scheduler(
         ),
     ] = None,
 ) -> None:
-    """Run only the scheduler (rounds open/close on time, reminders, daily status, reports)
-    until SIGINT/SIGTERM; `wagecheck run ...` runs it too."""
+    """Run the scheduler (rounds open/close on time, reminders, daily status, reports) until
+    SIGINT/SIGTERM; `wagecheck run ... --scheduler` runs it beside the channels instead."""
     if metrics_listen is not None:
         try:
             parse_listen(metrics_listen)

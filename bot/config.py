@@ -8,19 +8,91 @@ import secrets
 from datetime import time
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import quote
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from bot.paths import CHECKOUT_ROOT, LOCALES_DIR, SURVEYS_DIR
+
+#: The checkout (tests and tools use it); the data files are found through bot.paths.
+PROJECT_ROOT = CHECKOUT_ROOT
 SECRET_KEY_FILE = "secret.key"
+
+#: Settings that may come from a file instead of the environment (docs/deploy.md, "Secrets"):
+#: WAGECHECK_<NAME>_FILE names the file (compose secrets), or a file <name> in systemd's
+#: $CREDENTIALS_DIRECTORY (LoadCredential=). An empty file is the same as no setting.
+SECRET_FILE_SETTINGS = (
+    "secret_key",
+    "database_url",
+    "database_password",
+    "telegram_token",
+    "telegram_webhook_secret",
+    "whatsapp_token",
+    "whatsapp_app_secret",
+    "whatsapp_verify_token",
+)
+
+
+class SecretFiles(PydanticBaseSettingsSource):
+    """The secret settings read from files: WAGECHECK_<NAME>_FILE, else $CREDENTIALS_DIRECTORY.
+
+    A setting given directly in the environment wins over $CREDENTIALS_DIRECTORY; giving it
+    both directly and as WAGECHECK_<NAME>_FILE is an error (which one was meant?)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # everything happens in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+        for name in SECRET_FILE_SETTINGS:
+            variable = f"WAGECHECK_{name.upper()}"
+            named = os.environ.get(f"{variable}_FILE")
+            if named:
+                if os.environ.get(variable):
+                    raise ValueError(f"set {variable} or {variable}_FILE, not both")
+                path = Path(named)
+            elif credentials and not os.environ.get(variable):
+                path = Path(credentials) / name
+                if not path.is_file():
+                    continue
+            else:
+                continue
+            try:
+                value = path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                source = f"{variable}_FILE" if named else "$CREDENTIALS_DIRECTORY"
+                raise ValueError(f"{source}: cannot read {path}: {exc.strerror}") from None
+            if value:
+                found[name] = value
+        return found
+
+
+def mask_url(url: str) -> str:
+    """A database URL with its password replaced by ********."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    if ":" not in creds:
+        return url
+    return f"{scheme}://{creds.split(':', 1)[0]}:********@{host}"
 
 
 class Settings(BaseSettings):
     """Effective configuration; `wagecheck config` prints it with secrets masked."""
 
-    model_config = SettingsConfigDict(env_prefix="WAGECHECK_", env_file=".env", extra="ignore")
+    # An empty variable is the same as none (compose's ${VAR:-} for a setting left unset).
+    model_config = SettingsConfigDict(
+        env_prefix="WAGECHECK_", env_file=".env", extra="ignore", env_ignore_empty=True
+    )
 
     home: Path = Field(Path("var"), description="instance folder: SQLite file, key, reports")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in home")
@@ -30,11 +102,16 @@ class Settings(BaseSettings):
         le=200,
         description="database connections each process keeps open (+5 for a moment in a burst)",
     )
+    database_password: SecretStr | None = Field(
+        None,
+        description="password put into database_url when the URL has none (so that it can come "
+        "from a file: WAGECHECK_DATABASE_PASSWORD_FILE)",
+    )
     secret_key: SecretStr | None = Field(
         None, description="instance secret (pseudonyms, encryption); generated in home if unset"
     )
-    surveys_dir: Path = Field(PROJECT_ROOT / "surveys", description="survey definitions")
-    locales_dir: Path = Field(PROJECT_ROOT / "locales", description="gettext catalogs")
+    surveys_dir: Path = Field(SURVEYS_DIR, description="survey definitions")
+    locales_dir: Path = Field(LOCALES_DIR, description="gettext catalogs")
     survey: str = Field("sindh-minimum-wage", description="survey id used for new rounds")
     wage_table: str = Field("minimum-wages.yaml", description="file in surveys_dir")
     time_zone: str = Field("Asia/Karachi", description="local time zone of the factories")
@@ -149,6 +226,24 @@ class Settings(BaseSettings):
         description="verdict 'minimum likely not met' when the 95% interval's upper bound < this",
     )
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, then secret files, then .env."""
+        return (
+            init_settings,
+            env_settings,
+            SecretFiles(settings_cls),
+            dotenv_settings,
+            file_secret_settings,
+        )
+
     @field_validator("web_trusted_proxies")
     @classmethod
     def _proxies_are_addresses(cls, value: str) -> str:
@@ -183,7 +278,9 @@ class Settings(BaseSettings):
     def effective_database_url(self) -> str:
         """The configured URL, or a SQLite file inside the home folder."""
         if self.database_url:
-            return self.database_url
+            if self.database_password is None:
+                return self.database_url
+            return _with_password(self.database_url, self.database_password.get_secret_value())
         return f"sqlite+aiosqlite:///{(self.home / 'wagecheck.db').resolve()}"
 
     def secret_key_bytes(self) -> bytes:
@@ -218,10 +315,22 @@ class Settings(BaseSettings):
             elif value is None and name == "database_url":
                 value = f"(default) {self.effective_database_url}"
             out[name] = str(value)
-        url = out["database_url"]
-        if "@" in url and "://" in url:
-            scheme, rest = url.split("://", 1)
-            creds, host = rest.rsplit("@", 1)
-            if ":" in creds:
-                out["database_url"] = f"{scheme}://{creds.split(':', 1)[0]}:********@{host}"
+        out["database_url"] = mask_url(out["database_url"])
         return out
+
+
+def _with_password(url: str, password: str) -> str:
+    """WAGECHECK_DATABASE_URL with WAGECHECK_DATABASE_PASSWORD put in after the user name."""
+    scheme, sep, rest = url.partition("://")
+    netloc, slash, path = rest.partition("/")
+    creds, at, host = netloc.rpartition("@")
+    if not sep or not at or not creds:
+        raise ValueError(
+            "WAGECHECK_DATABASE_PASSWORD needs a user name in WAGECHECK_DATABASE_URL, e.g. "
+            "postgresql+asyncpg://wagecheck@db/wagecheck"
+        )
+    if ":" in creds:
+        raise ValueError(
+            "WAGECHECK_DATABASE_URL has a password already: leave out WAGECHECK_DATABASE_PASSWORD"
+        )
+    return f"{scheme}://{creds}:{quote(password, safe='')}@{host}{slash}{path}"

@@ -466,7 +466,6 @@ class BotProcess:
                 "bot",
                 "run",
                 "telegram",
-                "--no-scheduler",
                 env=self.env(),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log,

@@ -733,6 +733,8 @@ async def test_wagecheck_run_web_serves_the_portal_and_stops_on_sigterm(
     logs = stderr.decode()
     assert process.returncode == 0, logs
     assert "web portal listening" in logs and "web portal stopped" in logs
+    # Each process does one thing by default: the scheduler runs only with --scheduler.
+    assert "scheduler running" not in logs
     assert "lead@cso.example" not in logs and "/invite/" not in logs
     listing = _cli(env, "portal", "accounts", "Test CSO")
     assert "lead@cso.example" in listing and "admin" in listing

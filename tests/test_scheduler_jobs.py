@@ -1,7 +1,7 @@
 """The scheduled jobs end to end (docs/rounds.md "Scheduler"): the daily status, the prune, the
 close job run by the scheduler, `wagecheck round remind` from the command line, `/extend` in the
-bot, and the scheduler inside `wagecheck run telegram`. Time is injected where the code takes a
-clock; the database is real; messages go through the Telegram stand-in."""
+bot, and the scheduler inside `wagecheck run telegram --scheduler`. Time is injected where the
+code takes a clock; the database is real; messages go through the Telegram stand-in."""
 
 from __future__ import annotations
 
@@ -599,6 +599,7 @@ async def test_the_scheduler_in_wagecheck_run_telegram_opens_a_round_and_invites
             "bot",
             "run",
             "telegram",
+            "--scheduler",
             cwd=PROJECT_ROOT,
             env=_cli_env(app, api),
             stdout=asyncio.subprocess.PIPE,

@@ -9,8 +9,8 @@ from typing import Any
 
 from babel.numbers import format_decimal, format_percent
 
-from bot.config import PROJECT_ROOT
 from bot.i18n import Catalogs, Localizer
+from bot.paths import LOCALES_DIR
 from bot.reports import strings as S
 from bot.reports.model import Count, Share, Verdict
 
@@ -130,7 +130,7 @@ def report_text(lang: str, locales_dir: Path | None = None) -> ReportText:
     """The text of reports in `lang` ("en" or "nl")."""
     if lang not in REPORT_LANGUAGES:
         raise ValueError(f"reports are written in {' or '.join(REPORT_LANGUAGES)}, not {lang!r}")
-    return _text(lang, (locales_dir or PROJECT_ROOT / "locales").resolve())
+    return _text(lang, (locales_dir or LOCALES_DIR).resolve())
 
 
 @lru_cache(maxsize=8)

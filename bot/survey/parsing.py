@@ -22,6 +22,8 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po
 
+from bot.paths import LOCALES_DIR
+
 __all__ = [
     "BUILTIN_COMMAND_WORDS",
     "BUILTIN_YES_NO_WORDS",
@@ -259,7 +261,6 @@ WORDS_DOMAIN = "words"
 WORD_SEPARATOR = "|"
 WORD_LANGUAGES = ("en", "ur", "sd")
 WORD_MEANINGS: tuple[str, ...] = (*BUILTIN_YES_NO_WORDS, *(c.value for c in Command))
-LOCALES_DIR = Path(__file__).resolve().parents[2] / "locales"
 
 
 def split_words(msgstr: str) -> list[str]:

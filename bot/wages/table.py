@@ -22,6 +22,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bot.paths import SURVEYS_DIR
+
 __all__ = [
     "DEFAULT_TABLE_PATH",
     "UNSKILLED",
@@ -33,8 +35,8 @@ __all__ = [
     "WageTableError",
 ]
 
-#: The shipped table, in a source checkout (``<repo>/surveys/minimum-wages.yaml``).
-DEFAULT_TABLE_PATH = Path(__file__).resolve().parents[2] / "surveys" / "minimum-wages.yaml"
+#: The shipped table (``surveys/minimum-wages.yaml`` of the checkout, or the wheel's copy).
+DEFAULT_TABLE_PATH = SURVEYS_DIR / "minimum-wages.yaml"
 
 #: The grade every worker is owed at least; the fallback of every look-up.
 UNSKILLED = "unskilled"

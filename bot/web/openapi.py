@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from bot.config import PROJECT_ROOT
+from bot.paths import REPORT_SCHEMA_FILE
 from bot.reports.formats.json import SCHEMA_ID
 from bot.service.api_tokens import DEFAULT_RATE_PER_MINUTE
 
-REPORT_SCHEMA_FILE = PROJECT_ROOT / "docs" / "report.schema.json"
 FACTORY_RESULT_REF = SCHEMA_ID + "#/$defs/factory"
 API_VERSION = "1"
 RATE_PER_MINUTE = DEFAULT_RATE_PER_MINUTE
