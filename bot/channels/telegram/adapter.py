@@ -274,8 +274,10 @@ class TelegramChannel:
             async def show_answer() -> None:
                 await self._edit(target, text, None)
 
-        elif echo is not None and replies and not (replies[0].replaces_previous and pressed):
-            replies[0] = replace(replies[0], text=f"✓ {echo}\n\n{replies[0].text}")
+        elif echo is not None and replies:
+            # On top of the reply (a tick's re-render keeps the question as it is).
+            if not (replies[0].replaces_previous and pressed is not None):
+                replies[0] = replace(replies[0], text=f"✓ {echo}\n\n{replies[0].text}")
         editable = [target]  # the pressed question, until a reply has taken its place
 
         async def send(reply: Reply) -> bool:
@@ -284,10 +286,9 @@ class TelegramChannel:
             if reply.replaces_previous and pressed is not None:
                 await self._edit(pressed, reply.text, markup)  # a tick: in place, or nothing
                 return True
-            if message is not None and await self._edit_into(message, reply.text, markup):
-                return True
             try:
-                await self.bot.send_message(chat_id, reply.text, reply_markup=markup)
+                if message is None or not await self._edit_into(message, reply.text, markup):
+                    await self.bot.send_message(chat_id, reply.text, reply_markup=markup)
             except Forbidden:
                 log.info("worker blocked the bot; reply dropped")
                 return False
