@@ -118,7 +118,7 @@ async def test_a_worker_answers_in_urdu_with_urdu_digits_via_the_poster_link(bot
     assert "Factory 0" in (factory.text or "")  # preselected from the link: the worker confirms
     job = await bot.press(chat, "yes")
     assert "آپ کا کام کیا ہے؟" in (job.text or "")
-    # Pressing a button shows what was recorded, in the question's message.
+    # A typed answer's reply (a new message) starts with what was recorded.
     employment = await bot.text(chat, "۲")  # machine operator, typed as an Urdu digit
     assert (employment.text or "").startswith("✓ مشین آپریٹر\n\n")
     month = await bot.press(chat, "permanent")
@@ -139,7 +139,7 @@ async def test_a_worker_answers_in_urdu_with_urdu_digits_via_the_poster_link(bot
     assert stored["pay"] == 42500 and stored["job"] == "operator"
     assert stored["payment_method"] == ["cash", "bank"]
     edits = [e.params.get("text", "") for e in bot.api.edits_to(chat)]
-    assert any("✓ ہاں" in e for e in edits)  # the recorded answer under the question
+    assert any(e.startswith("✓ ہاں\n\n") for e in edits)  # a pressed answer, atop the next
     async with bot.app.db.transaction() as s:
         response = (await s.execute(select(Response))).scalar_one()
     assert response.status == "complete" and response.channel == "telegram"
