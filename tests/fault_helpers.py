@@ -111,23 +111,33 @@ def repeats(messages: Sequence[Sent]) -> list[tuple[Sent, Sent]]:
 
 class ChatLog:
     """The stand-in's record per chat, kept up to date incrementally: with dozens of workers
-    waiting, scanning every message of every chat on each request would be quadratic."""
+    waiting, scanning every message of every chat on each request would be quadratic.
+
+    `messages` are what the bot said: messages sent, and questions edited into the next one
+    (a button press edits the pressed question into the next). An edit that re-renders what
+    the message already asked (a tick on a multiple choice) is only counted in `edits`."""
 
     def __init__(self, api: TelegramStandin) -> None:
         self.api = api
         self._seen = 0
         self._messages: dict[int | str, list[Sent]] = defaultdict(list)
         self._edits: dict[int | str, int] = defaultdict(int)
+        self._asks: dict[tuple[int | str, int | None], tuple[str, tuple[str | None, ...]]] = {}
         self.total_messages = 0
 
     def refresh(self) -> None:
         sent = self.api.sent
         for s in sent[self._seen :]:
-            if s.method == "sendMessage" and s.chat_id is not None:
-                self._messages[s.chat_id].append(s)
-                self.total_messages += 1
-            elif s.method == "editMessageText" and s.chat_id is not None:
+            if s.chat_id is None or s.method not in ("sendMessage", "editMessageText"):
+                continue
+            asks, key = identity(s), (s.chat_id, s.message_id)
+            if s.method == "editMessageText":
                 self._edits[s.chat_id] += 1
+                if self._asks.get(key) == asks:
+                    continue  # the same question re-rendered (a tick)
+            self._asks[key] = asks
+            self._messages[s.chat_id].append(s)
+            self.total_messages += 1
         self._seen = len(sent)
 
     def messages(self, chat: int) -> list[Sent]:

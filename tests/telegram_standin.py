@@ -1854,6 +1854,16 @@ class TelegramStandin:
     def edits_to(self, chat_id: int | str) -> list[Sent]:
         return [s for s in self.sent if s.method in EDIT_METHODS and s.chat_id == chat_id]
 
+    def replies_to(self, chat_id: int | str) -> list[Sent]:
+        """What the bot said to the chat, oldest first: messages sent, and messages edited
+        with editMessageText (a question edited into the next one is a reply too)."""
+        return [
+            s
+            for s in self.sent
+            if s.chat_id == chat_id
+            and (s.method in MESSAGE_METHODS or s.method == "editMessageText")
+        ]
+
     def last_message(self, chat_id: int | str) -> Sent | None:
         messages = self.messages_to(chat_id)
         return messages[-1] if messages else None
@@ -1923,6 +1933,29 @@ class TelegramStandin:
             ),
         )
         return self.messages_to(chat_id)
+
+    async def wait_for_replies(
+        self,
+        chat_id: int | str,
+        count: int = 1,
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> list[Sent]:
+        """Like ``wait_for_messages``, counting edits with editMessageText too (``replies_to``)."""
+        await self._wait_until(
+            lambda: len(self.replies_to(chat_id)) >= count,
+            timeout,
+            lambda: (
+                f"expected {count} repl(ies) to chat {chat_id}, got "
+                f"{[s.text for s in self.replies_to(chat_id)]}"
+            ),
+        )
+        return self.replies_to(chat_id)
+
+    def last_reply(self, chat_id: int | str) -> Sent | None:
+        """The newest message sent or edited (``replies_to``); its ``message_id`` is the
+        message a worker presses."""
+        replies = self.replies_to(chat_id)
+        return replies[-1] if replies else None
 
     async def wait_for_call(
         self,

@@ -37,6 +37,11 @@ async def test_telegram_benchmark_completes_every_survey_through_both_bots(backe
         assert run.bot_cpu > 0 and run.api_calls >= run.messages
     assert result.responses == 4  # three workers and the warm-up worker
     assert result.ratio > 0
+    # One message per answer: a press edits the question into the next (13 presses), a new
+    # message only for /start and the two typed answers.
+    calls = {m: result.best_bot.per_survey(m) for m in telegram_e2e.CALLS}
+    assert calls == {"answerCallbackQuery": 13, "editMessageText": 13, "sendMessage": 3}
+    assert result.best_echo.per_survey("sendMessage") == MESSAGES_PER_SURVEY
 
 
 async def test_memory_benchmark_reads_the_bot_process_with_and_without_open_conversations(

@@ -320,9 +320,9 @@ LATE = 5.0
 async def test_a_slow_and_failing_bot_api_is_retried_and_nothing_is_sent_twice(
     app: App, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The stand-in answers two sendMessage calls after 5 s (the bot gives up after 2 s, but
-    the messages were sent), answers 502 (nginx's HTML page) and 500 to sends, an edit and a
-    getUpdates, and 429 retry_after=1 four times.
+    """The stand-in answers two sendMessage and two editMessageText calls after 5 s (the bot
+    gives up after 2 s, but the messages were sent or edited), answers 502 (nginx's HTML
+    page) and 500 to sends, an edit and a getUpdates, and 429 retry_after=1 four times.
 
     Nothing is lost and each answer is stored once. A send that timed out may have arrived
     (here it did): it is in doubt and not sent again when the update is retried — no worker
@@ -344,9 +344,12 @@ async def test_a_slow_and_failing_bot_api_is_retried_and_nothing_is_sent_twice(
             running = asyncio.ensure_future(asyncio.gather(*(w.run() for w in workers)))
             try:
                 await api.wait_until(lambda: log.total_messages >= total // 5, 60)
+                # A question goes out as a message or as an edit of the pressed one: both
+                # answered late (the edits arrive too) are in doubt, not sent again.
                 api.delay("sendMessage", LATE, times=2)
+                api.delay("editMessageText", LATE, times=2)
                 await api.wait_until(
-                    lambda: sum((c.seconds or 0) > CLIENT_TIMEOUT for c in api.requests) == 2, 60
+                    lambda: sum((c.seconds or 0) > CLIENT_TIMEOUT for c in api.requests) == 4, 60
                 )
                 await api.wait_until(lambda: log.total_messages >= total * 2 // 5, 60)
                 page = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
@@ -361,10 +364,11 @@ async def test_a_slow_and_failing_bot_api_is_retried_and_nothing_is_sent_twice(
                 running.cancel()
             assert not polling.done()
 
-    late = [c for c in api.calls_of("sendMessage") if c.ok and (c.seconds or 0) > CLIENT_TIMEOUT]
-    assert len(late) == 2 and failed(429) == 4
+    late = [c for c in api.requests if c.ok and (c.seconds or 0) > CLIENT_TIMEOUT]
+    assert Counter(c.method for c in late) == {"sendMessage": 2, "editMessageText": 2}
+    assert failed(429) == 4
     timed_out = [r for r in caplog.records if "update failed (TimedOut)" in r.getMessage()]
-    assert len(timed_out) == 2
+    assert len(timed_out) == 4
     assert [pair for w in workers for pair in w.unasked_repeats()] == []
     await _assert_every_answer_once(app, workers)
 

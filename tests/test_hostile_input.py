@@ -827,7 +827,7 @@ class TelegramHook:
         return await self.post({"message": self.message(chat, **content)})
 
     async def press(self, chat: int, data: str, message_id: int | None = None) -> int:
-        last = self.api.last_message(chat)
+        last = self.api.last_reply(chat)  # the newest question, sent or edited into place
         shown = {
             "message_id": message_id or (last.message_id if last else 1),
             "date": 1_790_000_000,
@@ -979,13 +979,26 @@ async def test_every_telegram_message_type_and_forged_input_gets_an_urdu_reply(a
         await _telegram_worker_at(
             hook, chat, codes["KHI-001"], ["a:language:ur", "a:consent:yes", "a:factory:yes"]
         )
-        assert "آپ کا کام کیا ہے؟" in (hook.api.last_message(chat).text or "")  # type: ignore[union-attr]
+        assert "آپ کا کام کیا ہے؟" in (hook.api.last_reply(chat).text or "")  # type: ignore[union-attr]
+
+        edits = 0
 
         async def expect_reply(what: str, status: int, before: int) -> None:
             where = f"telegram {what}"
             if status != 200:
                 checker.fail(where, f"webhook answered {status}")
-            sent = hook.api.messages_to(chat)[before:]
+            sent = hook.api.replies_to(chat)[before:]
+            if not sent and what.startswith("button"):
+                # The pressed question edited into the current one; when it already shows it
+                # (a junk payload gets only the question) Telegram answers "message is not
+                # modified": the worker sees that question, nothing is sent again.
+                unchanged = [
+                    c.params.get("text", "")
+                    for c in hook.api.calls_of("editMessageText")[edits:]
+                    if "not modified" in str((c.response or {}).get("description", ""))
+                ]
+                last = hook.api.last_reply(chat)
+                sent = [last] if unchanged and last is not None else []
             if not sent:
                 checker.fail(where, "no reply")
             for m in sent:
@@ -996,12 +1009,12 @@ async def test_every_telegram_message_type_and_forged_input_gets_an_urdu_reply(a
                     checker.fail(where, "reply over 4,096")
 
         for name, content in TELEGRAM_MESSAGES:
-            before = len(hook.api.messages_to(chat))
+            before = len(hook.api.replies_to(chat))
             await expect_reply(
                 name, await hook.post({"message": hook.message(chat, **content)}), before
             )
         edited = hook.message(chat, text="3", edit_date=1_790_000_100)
-        before = len(hook.api.messages_to(chat))
+        before = len(hook.api.replies_to(chat))
         await expect_reply("edited", await hook.post({"edited_message": edited}), before)
         for text in (
             "/admin",
@@ -1015,7 +1028,7 @@ async def test_every_telegram_message_type_and_forged_input_gets_an_urdu_reply(a
             "/start@OtherBot",
             "/" + "a" * 64,
         ):
-            before = len(hook.api.messages_to(chat))
+            before = len(hook.api.replies_to(chat))
             await expect_reply(text, await hook.text(chat, text), before)
         for data in (
             "a:job:99",
@@ -1031,14 +1044,17 @@ async def test_every_telegram_message_type_and_forged_input_gets_an_urdu_reply(a
             "🙂" * 16,
             ":::",
         ):
-            before = len(hook.api.messages_to(chat))
+            before, edits = (
+                len(hook.api.replies_to(chat)),
+                len(hook.api.calls_of("editMessageText")),
+            )
             await expect_reply(f"button {data!r}", await hook.press(chat, data), before)
         sample = [
             Hostile("explicit", "text", v)
             for v in ("\ud800", "a\x00b", "x" * 4096, "<b>bold</b>", "{0} %s %(x)s", "۳٨3")
         ] + [h for h in stratified_sample(40, seed=99) if h.kind == "text"]
         for h in sample:
-            before = len(hook.api.messages_to(chat))
+            before = len(hook.api.replies_to(chat))
             if h.value.startswith("/start") or not h.value or len(h.value) > 4096:
                 continue  # a link's payload, an empty or an over-long message: Telegram sends none
             status = await hook.text(chat, h.value)

@@ -217,13 +217,15 @@ async def test_replayed_deliveries_are_processed_once_even_after_the_worker_move
         press = _callback(hook, chat, "a:job:helper")
         for _ in range(3):
             assert await _post_exact(hook, press) == 200
-        assert len(hook.api.messages_to(chat)) == 5  # one reply to each, none to the replays
+        # One reply to each (a message, or the pressed question edited into the next), none
+        # to the replays.
+        assert len(hook.api.replies_to(chat)) == 5
         await hook.press(chat, "a:employment:permanent")
         await hook.press(chat, "a:pay_month:2026-10")
-        sent = len(hook.api.messages_to(chat))
+        sent = len(hook.api.replies_to(chat))
         for _ in range(2):
             assert await _post_exact(hook, press) == 200
-        assert len(hook.api.messages_to(chat)) == sent
+        assert len(hook.api.replies_to(chat)) == sent
         state = await _stored_state(app, "telegram", str(chat))
         assert state is not None and state.step in ("pay_month", "full_month")
     # WhatsApp: the same signed body, again at once and after the worker moved on.
@@ -251,7 +253,7 @@ async def test_replayed_deliveries_are_processed_once_even_after_the_worker_move
 
 
 def _callback(hook: TelegramHook, chat: int, data: str) -> dict[str, Any]:
-    last = hook.api.last_message(chat)
+    last = hook.api.last_reply(chat)
     assert last is not None
     return {
         "update_id": 424_242,

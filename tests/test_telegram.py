@@ -50,32 +50,39 @@ class Bot:
             await asyncio.wait_for(self._task, 10)
 
     async def expect(self, chat: int, inject: Any, new: int = 1) -> Sent:
-        """Do something as the worker, wait for the bot's next message(s), return the last."""
-        before = len(self.api.messages_to(chat))
+        """Do something as the worker, wait for the bot's next reply(ies): a message sent, or
+        the pressed question edited into the next one. Returns the last."""
+        before = len(self.api.replies_to(chat))
         inject()
-        messages = await self.api.wait_for_messages(chat, before + new)
-        return messages[-1]
+        await self.api.wait_until(lambda: len(self.api.replies_to(chat)) >= before + new)
+        return self.api.replies_to(chat)[-1]
 
     async def text(self, chat: int, text: str, **kw: Any) -> Sent:
         return await self.expect(chat, lambda: self.api.user_sends_text(chat, text, **kw))
 
+    def live(self, chat: int) -> list[dict[str, Any]]:
+        """The chat's messages from the bot as they are now (edits applied), newest first."""
+        now = (self.api.message(chat, m.message_id) for m in reversed(self.api.messages_to(chat)))  # type: ignore[arg-type]
+        return [m for m in now if m is not None]
+
     async def tick(self, chat: int, value: str) -> None:
         """Tick an option of a multiple-choice question: the bot edits the question in place."""
-        message = next(m for m in reversed(self.api.messages_to(chat)) if self.api.buttons(m))
+        message = next(m for m in self.live(chat) if self.api.buttons(m))
         data = next(d for _, d in self.api.buttons(message) if d and d.endswith(":" + value))
         edits = len(self.api.edits_to(chat))
-        self.api.user_presses(chat, message, data)
+        self.api.user_presses(chat, message["message_id"], data)
         await self.api.wait_until(lambda: len(self.api.edits_to(chat)) > edits)
-        now = self.api.message(chat, message.message_id)  # type: ignore[arg-type]
+        now = self.api.message(chat, message["message_id"])
         assert any(t.startswith("✓") for t, _ in self.api.buttons(now))
 
     async def press(self, chat: int, value: str) -> Sent:
         """Press the button whose payload ends in `value` on the newest message that has one."""
-        for sent in reversed(self.api.messages_to(chat)):
-            for _, data in self.api.buttons(sent):
+        for message in self.live(chat):
+            for _, data in self.api.buttons(message):
                 if data and data.rsplit(":", 1)[-1] == value:
                     return await self.expect(
-                        chat, lambda s=sent, d=data: self.api.user_presses(chat, s, d)
+                        chat,
+                        lambda m=message, d=data: self.api.user_presses(chat, m["message_id"], d),
                     )
         raise AssertionError(f"no button {value!r} in chat {chat}")
 
@@ -112,7 +119,7 @@ async def test_a_worker_answers_in_urdu_with_urdu_digits_via_the_poster_link(bot
     assert "Factory 0" in (factory.text or "")  # preselected from the link: the worker confirms
     job = await bot.press(chat, "yes")
     assert "آپ کا کام کیا ہے؟" in (job.text or "")
-    # Pressing a button shows what was recorded, in the question's message.
+    # A typed answer's reply (a new message) starts with what was recorded.
     employment = await bot.text(chat, "۲")  # machine operator, typed as an Urdu digit
     assert (employment.text or "").startswith("✓ مشین آپریٹر\n\n")
     month = await bot.press(chat, "permanent")
@@ -133,7 +140,7 @@ async def test_a_worker_answers_in_urdu_with_urdu_digits_via_the_poster_link(bot
     assert stored["pay"] == 42500 and stored["job"] == "operator"
     assert stored["payment_method"] == ["cash", "bank"]
     edits = [e.params.get("text", "") for e in bot.api.edits_to(chat)]
-    assert any("✓ ہاں" in e for e in edits)  # the recorded answer under the question
+    assert any(e.startswith("✓ ہاں\n\n") for e in edits)  # a pressed answer, atop the next
     async with bot.app.db.transaction() as s:
         response = (await s.execute(select(Response))).scalar_one()
     assert response.status == "complete" and response.channel == "telegram"
@@ -256,16 +263,135 @@ async def test_an_old_button_does_nothing_harmful(bot: Bot) -> None:
     codes = await open_round(bot.app)
     chat = 7600
     await bot.expect(chat, lambda: bot.api.user_sends_start(chat, codes["KHI-001"]))
-    for value in ("en", "yes", "yes", "helper"):
+    for value in ("en", "yes", "yes"):
         await bot.press(chat, value)
-    job_question = next(
-        m for m in bot.api.messages_to(chat) if "What is your job?" in (m.text or "")
-    )
+    [job_question] = bot.live(chat)  # one message, edited from question to question
+    assert "What is your job?" in job_question["text"]
+    await bot.text(chat, "1")  # typed: the next question is a new message, this one stays
     again = await bot.expect(
-        chat, lambda: bot.api.user_presses(chat, job_question, "a:job:operator", strict=False)
+        chat,
+        lambda: bot.api.user_presses(
+            chat, job_question["message_id"], "a:job:operator", strict=False
+        ),
     )
+    assert "answered that question already" in (again.text or "")
     assert "How are you employed?" in (again.text or "")
     assert (await answers(bot.app))["job"] == "helper"
+
+
+# ------------------------------------------------------------------ one message per answer
+async def _at_the_job_question(bot: Bot, chat: int) -> dict[str, Any]:
+    codes = await open_round(bot.app)
+    await bot.expect(chat, lambda: bot.api.user_sends_start(chat, codes["KHI-001"]))
+    for value in ("en", "yes", "yes"):
+        await bot.press(chat, value)
+    [question] = bot.live(chat)
+    assert "What is your job?" in question["text"]
+    return question
+
+
+def _calls(bot: Bot) -> dict[str, int]:
+    methods = ("answerCallbackQuery", "editMessageText", "sendMessage")
+    return {m: sum(c.ok for c in bot.api.calls_of(m)) for m in methods}
+
+
+async def test_a_pressed_question_is_edited_into_the_next_one(bot: Bot) -> None:
+    chat = 7610
+    question = await _at_the_job_question(bot, chat)
+    assert len(bot.api.messages_to(chat)) == 1  # the language question, edited three times
+    before = _calls(bot)
+    edited = await bot.press(chat, "helper")
+    after = _calls(bot)
+    assert {m: after[m] - before[m] for m in after} == {
+        "answerCallbackQuery": 1,
+        "editMessageText": 1,
+        "sendMessage": 0,
+    }
+    assert edited.method == "editMessageText"
+    assert edited.message_id == question["message_id"]
+    assert (edited.text or "").startswith("✓ Helper\n\nHow are you employed?")
+    payloads = [d for _, d in bot.api.buttons(edited)]
+    assert payloads[0] == "a:employment:permanent" and len(payloads) > 2
+    assert edited.reply_markup is not None and "inline_keyboard" in edited.reply_markup
+    [now] = bot.live(chat)  # the worker's chat holds one live question
+    assert now["text"] == edited.text and now["reply_markup"] == edited.reply_markup
+    assert (await answers(bot.app))["job"] == "helper"
+
+
+async def test_a_typed_answer_gets_a_new_message(bot: Bot) -> None:
+    chat = 7620
+    question = await _at_the_job_question(bot, chat)
+    edits = len(bot.api.edits_to(chat))
+    reply = await bot.text(chat, "1")
+    assert reply.method == "sendMessage" and reply.message_id != question["message_id"]
+    assert (reply.text or "").startswith("✓ Helper\n\nHow are you employed?")
+    assert bot.api.buttons(reply) and len(bot.api.edits_to(chat)) == edits  # nothing edited
+
+
+@pytest.mark.parametrize(
+    "description",
+    ["Bad Request: message can't be edited", "Bad Request: message to edit not found"],
+)
+async def test_an_edit_refused_with_bad_request_falls_back_to_a_new_message(
+    bot: Bot, description: str
+) -> None:
+    chat = 7630
+    question = await _at_the_job_question(bot, chat)
+    bot.api.fail_next("editMessageText", error_code=400, description=description)
+    reply = await bot.expect(
+        chat, lambda: bot.api.user_presses(chat, question["message_id"], "a:job:helper")
+    )
+    assert reply.method == "sendMessage" and reply.message_id != question["message_id"]
+    assert (reply.text or "").startswith("✓ Helper\n\nHow are you employed?")
+    assert [s for s in bot.api.calls_of("editMessageText") if s.status == 400]
+    assert (await answers(bot.app))["job"] == "helper"
+    # The worker goes on from the new message.
+    await bot.press(chat, "permanent")
+    assert (await answers(bot.app))["employment"] == "permanent"
+
+
+async def test_a_double_tap_gives_one_reply(bot: Bot) -> None:
+    chat = 7640
+    question = await _at_the_job_question(bot, chat)
+    before = _calls(bot)
+    for _ in range(2):  # two callback queries for the same message, as the phone showed it
+        bot.api.user_presses(chat, question["message_id"], "a:job:helper")
+    await bot.api.wait_until(
+        lambda: (
+            _calls(bot)["answerCallbackQuery"] == before["answerCallbackQuery"] + 2
+            and _calls(bot)["editMessageText"] >= before["editMessageText"] + 2
+        )
+    )
+    await asyncio.sleep(0.3)  # anything more would come now
+    assert _calls(bot)["sendMessage"] == before["sendMessage"]  # no second message
+    [now] = bot.live(chat)  # still one message: the current question, once
+    assert now["text"].count("How are you employed?") == 1
+    assert bot.api.buttons(now)[0][1] == "a:employment:permanent"
+    assert await count(bot.app, Answer, Answer.question_id == "job") == 1
+
+
+async def test_the_last_answer_edits_the_question_into_the_thank_you(bot: Bot) -> None:
+    codes = await open_round(bot.app)
+    chat = 7650
+    await bot.expect(chat, lambda: bot.api.user_sends_start(chat, codes["KHI-001"]))
+    for value in ("en", "yes", "yes", "helper", "permanent", _last_month(bot.app), "yes"):
+        await bot.press(chat, value)
+    await bot.text(chat, "41000")  # typed: a new message
+    for value in ("dont_know", "yes"):
+        await bot.press(chat, value)
+    await bot.tick(chat, "cash")
+    for value in ("_done", "no", "unsaid", "_skip"):
+        await bot.press(chat, value)
+    thanks = await bot.press(chat, "no")
+    assert thanks.method == "editMessageText" and not bot.api.buttons(thanks)
+    assert (thanks.text or "").startswith("✓ No\n\n") and "Thank you" in (thanks.text or "")
+    # Two messages in all: the first question and the one after the typed pay; the chat
+    # ends with the thank-you, no question left under it.
+    assert len(bot.api.messages_to(chat)) == 2
+    assert bot.live(chat)[0]["text"] == thanks.text
+    async with bot.app.db.transaction() as s:
+        response = (await s.execute(select(Response))).scalar_one()
+    assert response.status == "complete"
 
 
 async def test_groups_get_a_private_chat_only_answer(bot: Bot) -> None:
@@ -403,18 +529,18 @@ async def test_webhook_stores_before_acknowledging_and_ignores_redelivery(app: A
         api.user_sends_start(chat, codes["KHI-001"])
         await api.wait_for_messages(chat, 1)
         for value in ("a:language:en", "a:consent:yes", "a:factory:yes"):
-            api.user_presses(chat, api.last_message(chat), value)  # type: ignore[arg-type]
-            await api.wait_for_messages(chat, len(api.messages_to(chat)) + 1)
-        press = api.user_presses(chat, api.last_message(chat), "a:job:helper")  # type: ignore[arg-type]
+            api.user_presses(chat, api.last_reply(chat), value)  # type: ignore[arg-type]
+            await api.wait_for_replies(chat, len(api.replies_to(chat)) + 1)
+        press = api.user_presses(chat, api.last_reply(chat), "a:job:helper")  # type: ignore[arg-type]
         await api.wait_delivered(press)
         # The 200 came after the answer was stored.
         assert await count(app, Answer, Answer.question_id == "job") == 1
-        before = len(api.messages_to(chat))
+        before = len(api.replies_to(chat))
         for _ in range(3):  # Telegram delivers the same update again
             response = await api.deliver_raw(press)
             assert response is not None and response.status_code == 200
         assert await count(app, Answer, Answer.question_id == "job") == 1
-        assert len(api.messages_to(chat)) == before  # no duplicate question
+        assert len(api.replies_to(chat)) == before  # no duplicate question
 
 
 async def test_per_chat_rate_limit_spaces_messages_to_one_chat(app: App) -> None:
@@ -502,8 +628,8 @@ async def test_wagecheck_run_telegram_serves_stops_on_sigterm_and_resumes(
         process = await start()
         api.user_sends_start(chat, codes["KHI-001"])
         await api.wait_for_messages(chat, 1, timeout=30)
-        api.user_presses(chat, api.last_message(chat), "a:language:ur")  # type: ignore[arg-type]
-        await api.wait_for_messages(chat, 2, timeout=10)
+        api.user_presses(chat, api.last_reply(chat), "a:language:ur")  # type: ignore[arg-type]
+        await api.wait_for_replies(chat, 2, timeout=10)
         process.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(process.communicate(), 20)
         assert process.returncode == 0, stderr.decode()
@@ -511,10 +637,10 @@ async def test_wagecheck_run_telegram_serves_stops_on_sigterm_and_resumes(
         assert "telegram bot stopped" in logs
         assert TOKEN not in logs and str(chat) not in logs  # no token, no chat id in the logs
 
-        api.user_presses(chat, api.last_message(chat), "a:consent:yes")  # type: ignore[arg-type]
+        api.user_presses(chat, api.last_reply(chat), "a:consent:yes")  # type: ignore[arg-type]
         process = await start()  # the worker goes on with the new process
-        await api.wait_for_messages(chat, 3, timeout=30)
-        assert "Factory 0" in (api.last_message(chat).text or "")  # type: ignore[union-attr]
+        await api.wait_for_replies(chat, 3, timeout=30)
+        assert "Factory 0" in (api.last_reply(chat).text or "")  # type: ignore[union-attr]
         process.send_signal(signal.SIGINT)
         await asyncio.wait_for(process.communicate(), 20)
         assert process.returncode == 0
@@ -544,12 +670,12 @@ async def test_two_webhook_processes_share_every_conversation(app: App) -> None:
             update = api.user_sends_start(chat, codes["KHI-001"])  # no webhook set: queued
             for value in (None, "a:language:en", "a:consent:yes", "a:factory:yes", "a:job:helper"):
                 if value is not None:
-                    update = api.user_presses(chat, api.last_message(chat), value)  # type: ignore[arg-type]
-                before = len(api.messages_to(chat))
+                    update = api.user_presses(chat, api.last_reply(chat), value)  # type: ignore[arg-type]
+                before = len(api.replies_to(chat))
                 response = await api.deliver_raw(update, secret=secret, url=next(urls))
                 assert response is not None and response.status_code == 200
-                await api.wait_for_messages(chat, before + 1)
-            assert "How are you employed?" in (api.last_message(chat).text or "")  # type: ignore[union-attr]
+                await api.wait_for_replies(chat, before + 1)
+            assert "How are you employed?" in (api.last_reply(chat).text or "")  # type: ignore[union-attr]
     assert (await answers(app))["job"] == "helper"
 
 

@@ -279,33 +279,51 @@ class TelegramChannel:
         *,
         user_id: str | None = None,
     ) -> None:
-        """Send the replies (service.outbox.send_replies: taken from the outbox first, given
-        back after a definite failure), the pressed question first edited to show the answer.
-        The ids of the messages sent are noted for the worker's "clear" (`user_id`)."""
+        """Send the replies (service.outbox.send_replies: they leave the outbox once Telegram
+        accepted them, or the send is in doubt; a definite failure leaves the rest for the
+        redelivery).
+
+        One message per answer: after a button press the pressed question is edited *into*
+        the first reply (its text and buttons, the recorded answer on top: "✓ Helper\n\n<next
+        question>"), so the chat holds one live question, not the questionnaire. That edit is
+        the reply's send: an uncertain failure is not retried, a definite one leaves the
+        replies for the redelivery, and an edit Telegram refuses (BadRequest: too old, not
+        found) falls back to sending. A new message goes out where an edit cannot carry the
+        reply: the first message, a reply to typed text (the question is no longer the last
+        message), a pressed message without text, and every reply after the first. The last
+        answer's thank-you is an edit too: the chat ends with that one message. The ids of new
+        messages are noted for the worker's "clear" (`user_id`)."""
         replies = list(outcome.replies)
         sent_ids: list[int] = []
+        echo = outcome.echo if outcome.echo and not outcome.duplicate else None
+        target = pressed if pressed is not None and pressed.text is not None else None
         show_answer = None
-        if outcome.echo and not outcome.duplicate:
-            if pressed is not None:  # show the choice under the question that was answered
-                text = f"{pressed.text or ''}\n\n✓ {outcome.echo}"
+        if target is not None and echo is not None and not replies:
+            # Nothing to ask next: the pressed question shows the answer, without its buttons.
+            text = f"{target.text}\n\n✓ {echo}"
 
-                async def show_answer() -> None:
-                    await self._edit(pressed, text, None)
+            async def show_answer() -> None:
+                await self._edit(target, text, None)
 
-            elif replies:  # typed ("۲"): say what it was taken as, before the next question
-                replies[0] = replace(replies[0], text=f"✓ {outcome.echo}\n\n{replies[0].text}")
+        elif echo is not None and replies:
+            # On top of the reply (a tick's re-render keeps the question as it is).
+            if not (replies[0].replaces_previous and pressed is not None):
+                replies[0] = replace(replies[0], text=f"✓ {echo}\n\n{replies[0].text}")
+        editable = [target]  # the pressed question, until a reply has taken its place
 
         async def send(reply: Reply) -> bool:
             markup = keyboard(reply.buttons)
+            message, editable[0] = editable[0], None
             if reply.replaces_previous and pressed is not None:
-                await self._edit(pressed, reply.text, markup)
+                await self._edit(pressed, reply.text, markup)  # a tick: in place, or nothing
                 return True
             try:
-                message = await self.bot.send_message(chat_id, reply.text, reply_markup=markup)
+                if message is None or not await self._edit_into(message, reply.text, markup):
+                    new = await self.bot.send_message(chat_id, reply.text, reply_markup=markup)
+                    sent_ids.append(new.message_id)
             except Forbidden:
                 log.info("worker blocked the bot; reply dropped")
                 return False
-            sent_ids.append(message.message_id)
             return True
 
         try:
@@ -314,13 +332,29 @@ class TelegramChannel:
             if user_id is not None:
                 await self.app.service.chat.remember(CHANNEL, user_id, sent_ids)
 
+    async def _edit_into(
+        self, message: Message, text: str, markup: InlineKeyboardMarkup | None
+    ) -> bool:
+        """Edit `message` to carry a reply; False when Telegram refused the edit for good
+        (the caller sends the reply instead). Other failures propagate, like a send's."""
+        try:
+            await self.bot.edit_message_text(
+                text, chat_id=message.chat_id, message_id=message.message_id, reply_markup=markup
+            )
+        except BadRequest as exc:
+            if "not modified" in str(exc).lower():
+                return True  # it already shows exactly this reply: sending would repeat it
+            log.info("edit refused, sending instead: %s", type(exc).__name__)
+            return False
+        return True
+
     async def _edit(self, message: Message, text: str, markup: InlineKeyboardMarkup | None) -> None:
         try:
             await self.bot.edit_message_text(
                 text, chat_id=message.chat_id, message_id=message.message_id, reply_markup=markup
             )
         except BadRequest as exc:
-            # "message is not modified" or too old to edit: the new question still goes out.
+            # "message is not modified" or too old to edit: nothing more to show.
             log.info("edit skipped: %s", type(exc).__name__)
 
 
