@@ -82,18 +82,17 @@ class Kill:
     restarted: float = 0.0
 
 
-async def test_kill_9_under_load_loses_no_answer_and_sends_no_question_twice(
+async def test_kill_9_under_load_loses_no_answer_and_strands_no_worker(
     app: App, settings: Settings, tmp_path: Path
 ) -> None:
     """SIGKILL the real `wagecheck run telegram` process three times at random moments while
     twelve workers answer; restart it each time.
 
     After each kill: every answer whose next question had reached the worker is in the
-    database, once. No worker gets a question twice: replies are taken from the outbox
-    just before they are sent, so a process that dies after Telegram took a message does
-    not send it again. The price: one that dies between taking and sending loses that
-    question; a worker who hears nothing writes /start (as a real one would) and gets it.
-    Every worker finishes. The logs name no worker.
+    database, once. No worker is left waiting: replies leave the outbox only once Telegram
+    took them, and the update is confirmed only after that, so what the killed process had
+    not sent goes out on the redelivery. The price: a reply Telegram took just before the
+    kill may come twice. Every worker finishes. The logs name no worker.
     """
     n = KILL_WORKERS
     codes = await open_round(app, factory_codes(n))
@@ -133,12 +132,26 @@ async def test_kill_9_under_load_loses_no_answer_and_sends_no_question_twice(
                 # Stored once: every answer the worker had seen acknowledged by the next
                 # question; nothing the worker had not sent.
                 assert w.answered(until=kill.restarted) <= set(held) <= w.attempted(kill.at)
-        # No question twice, except one the worker asked for with /start after hearing
-        # nothing (a question taken for sending when the process died).
-        assert [pair for w in workers for pair in w.unasked_repeats()] == []
-        await _assert_every_answer_once(app, workers)
+        # Nobody is stranded: a reply leaves the outbox only once Telegram took it, so what a
+        # killed process had not finished sending goes out on the update's redelivery. No
+        # worker waited in vain and wrote /start.
         nudges = sum(len(w.nudges) for w in workers)
-        print(f"\nkill -9: {len(kills)} kills, no question twice; {nudges} /start by workers")
+        assert nudges == 0
+        # The price: a reply Telegram took in the instant before the process could forget it
+        # comes again after the restart — at most once per worker and kill, and only across
+        # a kill (a button press's reply is an edit: the same edit again changes nothing).
+        repeats = [pair for w in workers for pair in w.unasked_repeats()]
+        for w in workers:
+            for kill in kills:
+                across = [(a, b) for a, b in w.unasked_repeats() if a.at < kill.at < b.at]
+                assert len(across) <= 1, (w.chat, across)
+        for first, second in repeats:
+            assert any(first.at < k.at < second.at for k in kills), (first, second)
+        await _assert_every_answer_once(app, workers)
+        print(
+            f"\nkill -9: {len(kills)} kills, {n} workers: none stranded; "
+            f"{len(repeats)} question(s) sent again across a kill"
+        )
 
 
 # ------------------------------------------------------------------------------ database

@@ -383,7 +383,9 @@ async def test_the_last_answer_edits_the_question_into_the_thank_you(bot: Bot) -
     for value in ("_done", "no", "unsaid", "_skip"):
         await bot.press(chat, value)
     thanks = await bot.press(chat, "no")
-    assert thanks.method == "editMessageText" and not bot.api.buttons(thanks)
+    # The only button left: the offer to clear the chat.
+    assert thanks.method == "editMessageText"
+    assert bot.api.buttons(thanks) == [("Clear this chat", "c:clear")]
     assert (thanks.text or "").startswith("✓ No\n\n") and "Thank you" in (thanks.text or "")
     # Two messages in all: the first question and the one after the typed pay; the chat
     # ends with the thank-you, no question left under it.

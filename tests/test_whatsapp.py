@@ -202,9 +202,12 @@ class TelegramDriver:
         chat = self._chat(who)
         if not old:
             return self._said(await self.bot.press(chat, value))
+        # On Telegram a pressed question is edited into the next: the old button may only be
+        # in an edit's record (pressed now, it comes from a message that shows another one).
+        shown = sorted(self.api.messages_to(chat) + self.api.edits_to(chat), key=lambda m: m.at)
         sent = next(
             (m, d)
-            for m in reversed(self.api.messages_to(chat))
+            for m in reversed(shown)
             for _, d in self.api.buttons(m)
             if d and d.endswith(":" + value)
         )

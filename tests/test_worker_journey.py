@@ -55,7 +55,8 @@ async def test_the_last_message_offers_to_clear_the_chat_and_the_answers_stay(bo
     chat = driver._chat("dina")
     assert P.CLEAR_CHAT_OFFER in last.text
     assert last.options == [("Clear this chat", "c:clear")]
-    assert len(bot.api.chat_holds(chat)) > 10  # the whole conversation, both sides
+    # Both sides: the worker's /start and typed answers, the bot's first message and replies.
+    assert len(bot.api.chat_holds(chat)) >= 5
 
     cleared = await bot.press(chat, "clear")
     assert cleared.text == P.CHAT_CLEARED
