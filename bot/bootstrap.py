@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,9 +12,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock, utc_now
-from bot.config import Settings
+from bot.config import Settings, StartupError
 from bot.i18n import Catalogs
 from bot.privacy import Keyring
+from bot.privacy.keys import KeyFileError, format_secrets, parse_secrets
+from bot.service import keys
 from bot.service.accounts import AccountService
 from bot.service.admin import AdminService
 from bot.service.api_tokens import ApiTokenService
@@ -87,10 +91,14 @@ async def build_app(
     wages = WageTable.load(settings.surveys_dir / settings.wage_table)
     survey = load_default_survey(settings, catalogs, wages)
     engines = EngineRegistry(survey, wages, catalogs, EngineOptions(time_zone=settings.time_zone))
-    keyring = Keyring(settings.secret_key_bytes())
     db = Database(settings.effective_database_url, pool_size=settings.database_pool_size)
-    if upgrade:
-        await db.upgrade()
+    try:
+        if upgrade:
+            await db.upgrade()
+        keyring = await resolve_keyring(settings, db, clock)
+    except BaseException:
+        await db.dispose()
+        raise
     return App(
         settings=settings,
         db=db,
@@ -113,6 +121,77 @@ async def build_app(
         tokens=ApiTokenService(db, clock=clock),
         contacts=Contacts(db, keyring),
     )
+
+
+async def resolve_keyring(settings: Settings, db: Database, clock: Clock) -> Keyring:
+    """The instance's keyring, checked against the fingerprints in the database.
+
+    No key file (and no WAGECHECK_SECRET_KEY): a key is generated only when the database
+    holds nothing made with a key (a new instance: `wagecheck init`, or whichever command
+    starts first on an empty database); otherwise start-up is refused, because a new key
+    would split every worker's conversation and make every stored address unreadable."""
+    text = settings.secret_key_text()
+    if text is None:
+        if await keys.holds_keyed_data(db):
+            stored = await keys.stored_fingerprints(db)
+            fp = stored[1][0][:12] if 1 in stored else "not yet recorded"
+            raise StartupError(
+                f"the secret key file {settings.key_file} is missing, but the database "
+                f"holds data written with a key (fingerprint {fp}): put that key file back "
+                f"there ({keys.RESTORE_HINT}); a new key would make every stored address "
+                "unreadable and count workers twice"
+            )
+        settings.create_secret_file()
+        text = settings.secret_key_text()
+        assert text is not None
+    try:
+        keyring = Keyring(parse_secrets(text))
+    except KeyFileError as exc:
+        source = settings.key_source
+        raise StartupError(f"the secret key in {source} is not usable: {exc}") from None
+    try:
+        await keys.check_and_record(db, keyring, settings.key_source, clock)
+    except StartupError as exc:
+        staged = settings.key_file.with_name(settings.key_file.name + ".new")
+        if staged.exists():  # a rotation stopped between the database and the file
+            raise StartupError(
+                f"{exc} — {staged} holds the keyring of an unfinished `wagecheck keys rotate`: "
+                f"check it and move it to {settings.key_file}"
+            ) from None
+        raise
+    return keyring
+
+
+async def rotate_key(app: App) -> tuple[keys.Rotation, Path]:
+    """`wagecheck keys rotate`: a new key version, written with the old ones, and the
+    database moved to it (keys.rotate). Crash-safe in this order: the new keyring is written
+    to secret.key.new first, the database commits, then the file replaces secret.key. Until
+    that last step a start is refused, and the message names the .new file.
+
+    With WAGECHECK_SECRET_KEY set, the new keyring is left in secret.key.new (returned) for
+    the operator to put into the setting: the setting cannot be written from here."""
+    settings = app.settings
+    text = settings.secret_key_text()
+    assert text is not None  # the app was built with it
+    versions = parse_secrets(text)
+    versions[max(versions) + 1] = secrets.token_urlsafe(48).encode()
+    new = Keyring(versions)
+    staged = settings.key_file.with_name(settings.key_file.name + ".new")
+    staged.unlink(missing_ok=True)
+    fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(format_secrets(versions))
+        fh.flush()
+        os.fsync(fh.fileno())
+    try:
+        rotation = await keys.rotate(app.db, app.keyring, new, app.clock)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
+    if settings.secret_key is not None:
+        return rotation, staged
+    os.replace(staged, settings.key_file)
+    return rotation, settings.key_file
 
 
 class _KeyValueFormatter(logging.Formatter):

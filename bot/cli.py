@@ -8,7 +8,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 import typer
@@ -23,13 +23,13 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from bot.bootstrap import App, build_app, configure_logging
+from bot.bootstrap import App, build_app, configure_logging, rotate_key
 from bot.channels.senders import configured_senders
 from bot.channels.telegram import TelegramChannel, run_polling, run_webhook, webhook_app
 from bot.channels.telegram.adapter import bot_username
 from bot.channels.terminal import TerminalChat
 from bot.channels.whatsapp import WhatsAppChannel, serve
-from bot.config import Settings
+from bot.config import Settings, StartupError
 from bot.demo import BRANDS, CSO, set_up, simulate
 from bot.posters import deep_link, poster_links, render_poster, wa_link
 from bot.reports import compute_round_results, write_reports
@@ -55,6 +55,8 @@ app.add_typer(org_app, name="org")
 app.add_typer(round_app, name="round")
 portal_app = typer.Typer(help="The web portal: accounts and invites.", no_args_is_help=True)
 app.add_typer(portal_app, name="portal")
+keys_app = typer.Typer(help="The instance key (docs/operations.md 'Keys').", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 console = Console()
 err = Console(stderr=True)
@@ -76,6 +78,19 @@ def _run(work: Callable[[App], Awaitable[T]], settings: Settings | None = None) 
     except AdminError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
+    except StartupError as exc:
+        fail(str(exc))
+
+
+DEBUG = {"on": False}
+
+
+def fail(line: str) -> NoReturn:
+    """One line on stderr and exit code 2; with --debug the traceback too (when there is one)."""
+    if DEBUG["on"] and sys.exc_info()[0] is not None:
+        err.print_exception()
+    err.print(f"[red]error:[/red] {line}", markup=True, highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
 
 
 @app.callback()
@@ -83,7 +98,11 @@ def _main(
     log_level: Annotated[
         str | None, typer.Option(help="logging level (default: WAGECHECK_LOG_LEVEL)")
     ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="show tracebacks of start-up errors")
+    ] = False,
 ) -> None:
+    DEBUG["on"] = debug
     configure_logging(log_level or Settings().log_level)
 
 
@@ -116,6 +135,41 @@ def db_upgrade() -> None:
         console.print(f"schema is current: {await a.db.is_current()}")
 
     _run(work)
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Add a new key version: rounds created from now on use it for pseudonyms; every kept
+    contact address is re-encrypted under it. Stop every wagecheck process first, and back up
+    the key file afterwards (it now holds both versions)."""
+
+    async def work(a: App) -> tuple[Any, Path]:
+        return await rotate_key(a)
+
+    rotation, path = _run(work)
+    console.print(
+        f"key version {rotation.version} added; rounds from id {rotation.rounds_from} use it. "
+        f"{rotation.addresses} contact address(es) and {rotation.members} member(s) moved to it"
+        + (f"; {rotation.unreadable} address(es) could not be read" if rotation.unreadable else "")
+    )
+    if path.name.endswith(".new"):
+        console.print(
+            f"WAGECHECK_SECRET_KEY is set: put the content of {path} into it (all lines), "
+            "then delete the file. Until then no process starts."
+        )
+    else:
+        console.print(f"the keyring is in {path}: back it up now (docs/operations.md 'Keys')")
+
+
+@keys_app.command("show")
+def keys_show() -> None:
+    """The key versions and their fingerprints (never the key)."""
+
+    async def work(a: App) -> dict[int, str]:
+        return a.keyring.fingerprints()
+
+    for version, fp in _run(work).items():
+        console.print(f"version {version}: fingerprint {fp[:12]}")
 
 
 # ------------------------------------------------------------------ organisations

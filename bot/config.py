@@ -16,6 +16,12 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRET_KEY_FILE = "secret.key"
 
 
+class StartupError(Exception):
+    """A configuration or instance problem found at start-up, said in one line (naming the
+    setting or file and what a right value looks like); the command line prints it and
+    exits with code 2, the traceback only with --debug."""
+
+
 class Settings(BaseSettings):
     """Effective configuration; `wagecheck config` prints it with secrets masked."""
 
@@ -177,25 +183,53 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.home / 'wagecheck.db').resolve()}"
 
-    def secret_key_bytes(self) -> bytes:
-        """The instance secret: from the setting, else from (or newly into) home/secret.key."""
+    @property
+    def key_file(self) -> Path:
+        """Where the instance secret is kept unless WAGECHECK_SECRET_KEY is set."""
+        return self.home / SECRET_KEY_FILE
+
+    @property
+    def key_source(self) -> str:
+        """Where the key comes from, for messages: the setting or the file."""
+        return "WAGECHECK_SECRET_KEY" if self.secret_key is not None else str(self.key_file)
+
+    def secret_key_text(self) -> str | None:
+        """The instance secret(s) as written (one line per version, docs/privacy.md "Keys"):
+        the setting, else the key file; None when neither exists. Never creates a key: a
+        key is made only for an empty database (bootstrap.resolve_keyring)."""
         if self.secret_key is not None:
-            value = self.secret_key.get_secret_value().encode()
-            if len(value) < 32:
-                raise ValueError("WAGECHECK_SECRET_KEY must be at least 32 characters")
+            value = self.secret_key.get_secret_value()
+            if len(value.strip()) < 32:
+                raise StartupError(
+                    "WAGECHECK_SECRET_KEY must be at least 32 characters "
+                    "(e.g. the output of: python3 -c 'import secrets; "
+                    "print(secrets.token_urlsafe(48))')"
+                )
             return value
-        path = self.home / SECRET_KEY_FILE
-        if not path.exists():
+        try:
+            return self.key_file.read_text()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StartupError(
+                f"cannot read the secret key file {self.key_file}: {exc.strerror}"
+            ) from None
+
+    def create_secret_file(self) -> None:
+        """Write a new random secret to the key file unless one exists. O_EXCL: two
+        processes starting at once on an empty database agree on one key."""
+        try:
             self.home.mkdir(parents=True, exist_ok=True)
-            # O_EXCL: two processes starting at once must not write two different keys.
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                pass
-            else:
-                with os.fdopen(fd, "w") as fh:
-                    fh.write(secrets.token_urlsafe(48))
-        return path.read_text().strip().encode()
+            fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return
+        except OSError as exc:
+            raise StartupError(
+                f"cannot write the secret key file {self.key_file}: {exc.strerror} "
+                "(WAGECHECK_HOME must be a folder this user can write)"
+            ) from None
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48) + "\n")
 
     def masked(self) -> dict[str, str]:
         """Every setting as text, secrets masked, for `wagecheck config`."""
@@ -205,7 +239,7 @@ class Settings(BaseSettings):
             if isinstance(value, SecretStr):
                 value = "********"
             elif value is None and name == "secret_key":
-                value = f"(from {self.home / SECRET_KEY_FILE})"
+                value = f"(from {self.key_file})"
             elif value is None and name == "database_url":
                 value = f"(default) {self.effective_database_url}"
             out[name] = str(value)
