@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -29,12 +30,14 @@ from bot.channels.telegram import TelegramChannel, run_polling, run_webhook, web
 from bot.channels.telegram.adapter import bot_username
 from bot.channels.terminal import TerminalChat
 from bot.channels.whatsapp import WhatsAppChannel, serve
+from bot.clock import utc_now
 from bot.config import Settings, StartupError
 from bot.demo import BRANDS, CSO, set_up, simulate
 from bot.posters import deep_link, poster_links, render_poster, wa_link
 from bot.reports import compute_round_results, write_reports
 from bot.reports.cli import register as register_reports
 from bot.scheduler.runner import run_until_stopped, running_scheduler
+from bot.service import backup as backups
 from bot.service.admin import AdminError
 from bot.service.broadcasts import outbox_counts, queue_due_reminders
 from bot.service.rounds import default_help_texts
@@ -135,6 +138,103 @@ def db_upgrade() -> None:
         console.print(f"schema is current: {await a.db.is_current()}")
 
     _run(work)
+
+
+# ------------------------------------------------------------------ backups
+PASSPHRASE_ENV = "WAGECHECK_BACKUP_PASSPHRASE"
+PassphraseFile = Annotated[
+    Path | None,
+    typer.Option(
+        help=f"read the passphrase from this file (else ${PASSPHRASE_ENV}, else a prompt)"
+    ),
+]
+
+
+def _passphrase(path: Path | None, *, confirm: bool) -> str:
+    """From a file, the environment, or a prompt; never from the command line (it would show
+    in the shell's history and in the process list)."""
+    if path is not None:
+        try:
+            return path.read_text().rstrip("\n")
+        except OSError as exc:
+            fail(f"cannot read the passphrase file {path}: {exc.strerror}")
+    if os.environ.get(PASSPHRASE_ENV):
+        return os.environ[PASSPHRASE_ENV]
+    if not sys.stdin.isatty():
+        fail(f"no passphrase: give --passphrase-file or set {PASSPHRASE_ENV}")
+    return str(typer.prompt("passphrase", hide_input=True, confirmation_prompt=confirm))
+
+
+def _progress_bar() -> tuple[Progress, Callable[[str, int, int], None]]:
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+    tasks: dict[str, Any] = {}
+
+    def update(step: str, done: int, total: int) -> None:
+        if step not in tasks:
+            tasks[step] = bar.add_task(step, total=total or None)
+        bar.update(tasks[step], completed=done, total=total or None)
+
+    return bar, update
+
+
+@app.command("backup")
+def backup_command(
+    out: Annotated[
+        Path, typer.Argument(help="the archive to write, e.g. wagecheck-2026-12-20.wcb")
+    ],
+    passphrase_file: PassphraseFile = None,
+) -> None:
+    """Back up the database and the secret key together, in one archive encrypted with a
+    passphrase (docs/operations.md "Backups and restore"). Keep the passphrase apart from it."""
+    phrase = _passphrase(passphrase_file, confirm=True)
+    bar, update = _progress_bar()
+
+    async def work(a: App) -> backups.BackupResult:
+        with bar:
+            return await backups.backup(a.settings, a.db, out, phrase, a.clock, update)
+
+    result = _run(work)
+    console.print(
+        f"backup written to {result.path} ({result.size / 1e6:.1f} MB, {result.backend}, "
+        f"schema {result.revision}, {result.rows.get('answers', 0)} answers)"
+    )
+
+
+@app.command("restore")
+def restore_command(
+    archive: Annotated[Path, typer.Argument(help="an archive written by wagecheck backup")],
+    passphrase_file: PassphraseFile = None,
+) -> None:
+    """Restore a backup into this instance, which must be new and empty; then check that the
+    answers are there, the key matches and every kept address can be decrypted."""
+    if not archive.is_file():
+        fail(f"no archive at {archive}")
+    phrase = _passphrase(passphrase_file, confirm=False)
+    settings = Settings()
+    bar, update = _progress_bar()
+
+    async def main() -> backups.RestoreResult:
+        with bar:
+            return await backups.restore_instance(settings, archive, phrase, utc_now, update)
+
+    try:
+        result = asyncio.run(main())
+    except StartupError as exc:
+        fail(str(exc))
+    console.print(
+        f"restored: {result.backend} database at schema {result.revision}, "
+        f"{result.answers} answers, {result.addresses} contact/member address(es) readable, "
+        f"key {', '.join(f'v{v} {fp[:12]}' for v, fp in result.fingerprints.items())}"
+    )
+    if result.unreadable:
+        fail(f"{result.unreadable} address(es) could not be decrypted with the restored key")
 
 
 @keys_app.command("rotate")

@@ -82,7 +82,8 @@ def _upgrade(connection: Connection, revision: str) -> None:
     command.upgrade(cfg, revision)
 
 
-def _current_revision(connection: Connection) -> str | None:
+def current_revision(connection: Connection) -> str | None:
+    """The schema revision of a database (None: no schema yet)."""
     return MigrationContext.configure(connection).get_current_revision()
 
 
@@ -157,7 +158,7 @@ class Database:
         """Whether the schema is at the newest migration."""
         head = ScriptDirectory.from_config(alembic_config()).get_current_head()
         async with self.engine.connect() as conn:
-            return await conn.run_sync(_current_revision) == head
+            return await conn.run_sync(current_revision) == head
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
