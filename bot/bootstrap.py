@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.engine import make_url
+
 from bot.clock import Clock, utc_now
 from bot.config import Settings, StartupError
 from bot.i18n import Catalogs
@@ -26,6 +28,7 @@ from bot.service.engines import EngineRegistry
 from bot.service.inbound import SurveyService
 from bot.service.members import MemberService
 from bot.storage import Database
+from bot.storage.database import migration_sql, pending_migrations
 from bot.survey.definition import Survey, load_survey
 from bot.survey.engine import EngineOptions
 from bot.survey.limits import check_channel_limits
@@ -87,14 +90,21 @@ async def build_app(
     """Build the application; on an empty or old database, run the migrations first. This
     is the composition root: every service is built here, once, with the one clock."""
     settings = settings or Settings()
+    settings.check()
     catalogs = Catalogs.load(settings.locales_dir)
     wages = WageTable.load(settings.surveys_dir / settings.wage_table)
     survey = load_default_survey(settings, catalogs, wages)
     engines = EngineRegistry(survey, wages, catalogs, EngineOptions(time_zone=settings.time_zone))
     db = Database(settings.effective_database_url, pool_size=settings.database_pool_size)
     try:
-        if upgrade:
-            await db.upgrade()
+        try:
+            if upgrade:
+                await db.upgrade()
+        except Exception as exc:
+            problem = connection_problem(exc, settings)
+            if problem is None:
+                raise
+            raise StartupError(problem) from exc
         keyring = await resolve_keyring(settings, db, clock)
     except BaseException:
         await db.dispose()
@@ -121,6 +131,44 @@ async def build_app(
         tokens=ApiTokenService(db, clock=clock),
         contacts=Contacts(db, keyring),
     )
+
+
+async def upgrade_plan(
+    settings: Settings, *, sql: bool = False
+) -> tuple[str | None, list[tuple[str, str]], str | None]:
+    """`wagecheck db upgrade --dry-run`: the current revision, the migrations pending and
+    (with `sql`) their SQL. Nothing is changed: no migration, no key."""
+    db = Database(settings.effective_database_url)
+    try:
+        current, pending = await pending_migrations(db.engine)
+        text = migration_sql(db.engine.dialect.name, current) if sql and pending else None
+    finally:
+        await db.dispose()
+    return current, pending, text
+
+
+def connection_problem(exc: BaseException, settings: Settings) -> str | None:
+    """One line for a database that cannot be reached or refuses us; None for other errors."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 6:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    names = {type(e).__name__ for e in chain}
+    shown = make_url(settings.effective_database_url).render_as_string(hide_password=True)
+    if names & {"InvalidPasswordError", "InvalidAuthorizationSpecificationError"}:
+        return (
+            f"the database at {shown} refused the user or password in WAGECHECK_DATABASE_URL "
+            "(postgresql+asyncpg://USER:PASSWORD@HOST:5432/DATABASE)"
+        )
+    if "InvalidCatalogNameError" in names:
+        return f"the database named in WAGECHECK_DATABASE_URL ({shown}) does not exist: create it"
+    if any(isinstance(e, OSError | TimeoutError) for e in chain):
+        return (
+            f"cannot reach the database at {shown} (WAGECHECK_DATABASE_URL): is the server "
+            "running and the host and port right?"
+        )
+    return None
 
 
 async def resolve_keyring(settings: Settings, db: Database, clock: Clock) -> Keyring:

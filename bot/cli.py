@@ -24,7 +24,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from bot.bootstrap import App, build_app, configure_logging, rotate_key
+from bot.bootstrap import App, build_app, configure_logging, rotate_key, upgrade_plan
 from bot.channels.senders import configured_senders
 from bot.channels.telegram import TelegramChannel, run_polling, run_webhook, webhook_app
 from bot.channels.telegram.adapter import bot_username
@@ -41,6 +41,8 @@ from bot.service import backup as backups
 from bot.service.admin import AdminError
 from bot.service.broadcasts import outbox_counts, queue_due_reminders
 from bot.service.rounds import default_help_texts
+from bot.survey.definition import SurveyError
+from bot.wages.table import WageTableError
 from bot.web.server import DEFAULT_WEB_LISTEN, parse_listen, run_together, serve_asgi, serve_web
 
 app = typer.Typer(
@@ -83,6 +85,8 @@ def _run(work: Callable[[App], Awaitable[T]], settings: Settings | None = None) 
         raise typer.Exit(2) from None
     except StartupError as exc:
         fail(str(exc))
+    except (SurveyError, WageTableError) as exc:
+        fail(f"{str(exc).splitlines()[0]} (WAGECHECK_SURVEY / WAGECHECK_WAGE_TABLE files)")
 
 
 DEBUG = {"on": False}
@@ -131,8 +135,26 @@ def config() -> None:
 
 
 @db_app.command("upgrade")
-def db_upgrade() -> None:
-    """Apply pending migrations."""
+def db_upgrade(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="print the migrations it would apply; change nothing")
+    ] = False,
+    sql: Annotated[bool, typer.Option("--sql", help="with --dry-run: and their SQL")] = False,
+) -> None:
+    """Apply pending migrations (back up first: wagecheck backup)."""
+    if dry_run:
+        try:
+            current, pending, text = asyncio.run(upgrade_plan(Settings(), sql=sql))
+        except StartupError as exc:
+            fail(str(exc))
+        console.print(f"database at revision {current or '(empty: no schema)'}")
+        if not pending:
+            console.print("nothing to apply: the schema is current")
+        for revision, doc in pending:
+            console.print(f"would apply {revision}: {doc}", markup=False, highlight=False)
+        if text:
+            print(text)
+        return
 
     async def work(a: App) -> None:
         console.print(f"schema is current: {await a.db.is_current()}")

@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 from datetime import time
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRET_KEY_FILE = "secret.key"
+
+
+TELEGRAM_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{10,}$")
+
+
+def _https_or_loopback(url: str) -> bool:
+    """https://, or plain http to this machine (the stand-ins and a local try-out)."""
+    parts = urlsplit(url)
+    return parts.scheme == "https" or (
+        parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
+    )
 
 
 class StartupError(Exception):
@@ -182,6 +195,48 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.home / 'wagecheck.db').resolve()}"
+
+    def check(self) -> None:
+        """The start-up checks that need no database: one StartupError line each, naming
+        the setting and an example of a right value."""
+        url = self.effective_database_url
+        scheme = url.split("://", 1)[0] if "://" in url else ""
+        if scheme in ("postgres", "postgresql") or (
+            scheme.startswith("postgresql+") and scheme != "postgresql+asyncpg"
+        ):
+            raise StartupError(
+                f"WAGECHECK_DATABASE_URL starts with {scheme}:// — WageCheck needs the asyncpg "
+                "driver: postgresql+asyncpg://USER:PASSWORD@HOST:5432/DATABASE"
+            )
+        if scheme in ("sqlite", "sqlite+pysqlite"):
+            raise StartupError(
+                f"WAGECHECK_DATABASE_URL starts with {scheme}:// — write "
+                "sqlite+aiosqlite:////absolute/path/wagecheck.db"
+            )
+        if scheme not in ("postgresql+asyncpg", "sqlite+aiosqlite"):
+            raise StartupError(
+                "WAGECHECK_DATABASE_URL must be postgresql+asyncpg://USER:PASSWORD@HOST:5432/"
+                "DATABASE or sqlite+aiosqlite:////absolute/path/wagecheck.db"
+            )
+        folder = self.home if self.home.exists() else self.home.resolve().parent
+        while not folder.exists():
+            folder = folder.parent
+        if not os.access(folder, os.W_OK | os.X_OK) or not folder.is_dir():
+            raise StartupError(
+                f"WAGECHECK_HOME {self.home.resolve()} is not a folder this user "
+                f"(uid {os.getuid()}) can write: fix its owner or point WAGECHECK_HOME elsewhere"
+            )
+        if self.telegram_webhook_url and not _https_or_loopback(self.telegram_webhook_url):
+            raise StartupError(
+                "WAGECHECK_TELEGRAM_WEBHOOK_URL must be an https:// URL (Telegram sends "
+                "webhooks only over HTTPS), e.g. https://bot.example.org/telegram"
+            )
+        token = self.telegram_token.get_secret_value() if self.telegram_token else None
+        if token is not None and not TELEGRAM_TOKEN.match(token):
+            raise StartupError(
+                "WAGECHECK_TELEGRAM_TOKEN is not a bot token: BotFather gives one like "
+                "123456789:AAH-the-rest-of-it (digits, a colon, letters)"
+            )
 
     @property
     def key_file(self) -> Path:
