@@ -164,7 +164,7 @@ async def backup(
                 url,
             )
         plain = tmp / "backup.tar"
-        with tarfile.open(plain, "w") as tar:
+        with tarfile.open(plain, "w:gz", compresslevel=6) as tar:
             _add_bytes(tar, "manifest.json", json.dumps(manifest, indent=1).encode())
             _add_bytes(tar, "secret.key", key_text.encode())
             tar.add(dump, arcname=dump.name)
