@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import secrets
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,13 +13,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.engine import make_url
 from starlette.routing import Route
 
 from bot.clock import Clock, utc_now
-from bot.config import Settings
+from bot.config import Settings, StartupError
 from bot.health import metrics_route
 from bot.i18n import Catalogs
 from bot.privacy import Keyring
+from bot.privacy.keys import KeyFileError, format_secrets, parse_secrets
+from bot.service import keys
 from bot.service.accounts import AccountService
 from bot.service.admin import AdminService
 from bot.service.api_tokens import ApiTokenService
@@ -28,6 +33,7 @@ from bot.service.inbound import SurveyService
 from bot.service.members import MemberService
 from bot.service.monitoring import Monitoring
 from bot.storage import Database
+from bot.storage.database import migration_sql, pending_migrations
 from bot.survey.definition import Survey, load_survey
 from bot.survey.engine import EngineOptions
 from bot.survey.limits import check_channel_limits
@@ -94,14 +100,25 @@ async def build_app(
     """Build the application; on an empty or old database, run the migrations first. This
     is the composition root: every service is built here, once, with the one clock."""
     settings = settings or Settings()
+    settings.check()
     catalogs = Catalogs.load(settings.locales_dir)
     wages = WageTable.load(settings.surveys_dir / settings.wage_table)
     survey = load_default_survey(settings, catalogs, wages)
     engines = EngineRegistry(survey, wages, catalogs, EngineOptions(time_zone=settings.time_zone))
-    keyring = Keyring(settings.secret_key_bytes())
     db = Database(settings.effective_database_url, pool_size=settings.database_pool_size)
-    if upgrade:
-        await db.upgrade()
+    try:
+        try:
+            if upgrade:
+                await db.upgrade()
+        except Exception as exc:
+            problem = connection_problem(exc, settings)
+            if problem is None:
+                raise
+            raise StartupError(problem) from exc
+        keyring = await resolve_keyring(settings, db, clock)
+    except BaseException:
+        await db.dispose()
+        raise
     return App(
         settings=settings,
         db=db,
@@ -125,6 +142,115 @@ async def build_app(
         contacts=Contacts(db, keyring),
         monitoring=Monitoring(db, clock=clock),
     )
+
+
+async def upgrade_plan(
+    settings: Settings, *, sql: bool = False
+) -> tuple[str | None, list[tuple[str, str]], str | None]:
+    """`wagecheck db upgrade --dry-run`: the current revision, the migrations pending and
+    (with `sql`) their SQL. Nothing is changed: no migration, no key."""
+    db = Database(settings.effective_database_url)
+    try:
+        current, pending = await pending_migrations(db.engine)
+        text = migration_sql(db.engine.dialect.name, current) if sql and pending else None
+    finally:
+        await db.dispose()
+    return current, pending, text
+
+
+def connection_problem(exc: BaseException, settings: Settings) -> str | None:
+    """One line for a database that cannot be reached or refuses us; None for other errors."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 6:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    names = {type(e).__name__ for e in chain}
+    shown = make_url(settings.effective_database_url).render_as_string(hide_password=True)
+    if names & {"InvalidPasswordError", "InvalidAuthorizationSpecificationError"}:
+        return (
+            f"the database at {shown} refused the user or password in WAGECHECK_DATABASE_URL "
+            "(postgresql+asyncpg://USER:PASSWORD@HOST:5432/DATABASE)"
+        )
+    if "InvalidCatalogNameError" in names:
+        return f"the database named in WAGECHECK_DATABASE_URL ({shown}) does not exist: create it"
+    if any(isinstance(e, OSError | TimeoutError) for e in chain):
+        return (
+            f"cannot reach the database at {shown} (WAGECHECK_DATABASE_URL): is the server "
+            "running and the host and port right?"
+        )
+    return None
+
+
+async def resolve_keyring(settings: Settings, db: Database, clock: Clock) -> Keyring:
+    """The instance's keyring, checked against the fingerprints in the database.
+
+    No key file (and no WAGECHECK_SECRET_KEY): a key is generated only when the database
+    holds nothing made with a key (a new instance: `wagecheck init`, or whichever command
+    starts first on an empty database); otherwise start-up is refused, because a new key
+    would split every worker's conversation and make every stored address unreadable."""
+    text = settings.secret_key_text()
+    if text is None:
+        if await keys.holds_keyed_data(db):
+            stored = await keys.stored_fingerprints(db)
+            fp = stored[1][0][:12] if 1 in stored else "not yet recorded"
+            raise StartupError(
+                f"the secret key file {settings.key_file} is missing, but the database "
+                f"holds data written with a key (fingerprint {fp}): put that key file back "
+                f"there ({keys.RESTORE_HINT}); a new key would make every stored address "
+                "unreadable and count workers twice"
+            )
+        settings.create_secret_file()
+        text = settings.secret_key_text()
+        assert text is not None
+    try:
+        keyring = Keyring(parse_secrets(text))
+    except KeyFileError as exc:
+        source = settings.key_source
+        raise StartupError(f"the secret key in {source} is not usable: {exc}") from None
+    try:
+        await keys.check_and_record(db, keyring, settings.key_source, clock)
+    except StartupError as exc:
+        staged = settings.key_file.with_name(settings.key_file.name + ".new")
+        if staged.exists():  # a rotation stopped between the database and the file
+            raise StartupError(
+                f"{exc} — {staged} holds the keyring of an unfinished `wagecheck keys rotate`: "
+                f"check it and move it to {settings.key_file}"
+            ) from None
+        raise
+    return keyring
+
+
+async def rotate_key(app: App) -> tuple[keys.Rotation, Path]:
+    """`wagecheck keys rotate`: a new key version, written with the old ones, and the
+    database moved to it (keys.rotate). Crash-safe in this order: the new keyring is written
+    to secret.key.new first, the database commits, then the file replaces secret.key. Until
+    that last step a start is refused, and the message names the .new file.
+
+    With WAGECHECK_SECRET_KEY set, the new keyring is left in secret.key.new (returned) for
+    the operator to put into the setting: the setting cannot be written from here."""
+    settings = app.settings
+    text = settings.secret_key_text()
+    assert text is not None  # the app was built with it
+    versions = parse_secrets(text)
+    versions[max(versions) + 1] = secrets.token_urlsafe(48).encode()
+    new = Keyring(versions)
+    staged = settings.key_file.with_name(settings.key_file.name + ".new")
+    staged.unlink(missing_ok=True)
+    fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(format_secrets(versions))
+        fh.flush()
+        os.fsync(fh.fileno())
+    try:
+        rotation = await keys.rotate(app.db, app.keyring, new, app.clock)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
+    if settings.secret_key is not None:
+        return rotation, staged
+    os.replace(staged, settings.key_file)
+    return rotation, settings.key_file
 
 
 class _KeyValueFormatter(logging.Formatter):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 import typer
@@ -23,21 +24,25 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from bot.bootstrap import App, build_app, configure_logging
+from bot.bootstrap import App, build_app, configure_logging, rotate_key, upgrade_plan
 from bot.channels.senders import configured_senders
 from bot.channels.telegram import TelegramChannel, run_polling, run_webhook, webhook_app
 from bot.channels.telegram.adapter import bot_username
 from bot.channels.terminal import TerminalChat
 from bot.channels.whatsapp import WhatsAppChannel, serve
-from bot.config import Settings, mask_url
+from bot.clock import utc_now
+from bot.config import Settings, StartupError, mask_url
 from bot.demo import BRANDS, CSO, set_up, simulate
 from bot.posters import deep_link, poster_links, render_poster, wa_link
 from bot.reports import compute_round_results, write_reports
 from bot.reports.cli import register as register_reports
 from bot.scheduler.runner import run_until_stopped, running_scheduler
+from bot.service import backup as backups
 from bot.service.admin import AdminError
 from bot.service.broadcasts import outbox_counts, queue_due_reminders
 from bot.service.rounds import default_help_texts
+from bot.survey.definition import SurveyError
+from bot.wages.table import WageTableError
 from bot.web.server import (
     DEFAULT_WEB_LISTEN,
     metrics_app,
@@ -62,6 +67,8 @@ app.add_typer(org_app, name="org")
 app.add_typer(round_app, name="round")
 portal_app = typer.Typer(help="The web portal: accounts and invites.", no_args_is_help=True)
 app.add_typer(portal_app, name="portal")
+keys_app = typer.Typer(help="The instance key (docs/operations.md 'Keys').", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 console = Console()
 err = Console(stderr=True)
@@ -83,6 +90,21 @@ def _run(work: Callable[[App], Awaitable[T]], settings: Settings | None = None) 
     except AdminError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
+    except StartupError as exc:
+        fail(str(exc))
+    except (SurveyError, WageTableError) as exc:
+        fail(f"{str(exc).splitlines()[0]} (WAGECHECK_SURVEY / WAGECHECK_WAGE_TABLE files)")
+
+
+DEBUG = {"on": False}
+
+
+def fail(line: str) -> NoReturn:
+    """One line on stderr and exit code 2; with --debug the traceback too (when there is one)."""
+    if DEBUG["on"] and sys.exc_info()[0] is not None:
+        err.print_exception()
+    err.print(f"[red]error:[/red] {line}", markup=True, highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
 
 
 @app.callback()
@@ -90,7 +112,11 @@ def _main(
     log_level: Annotated[
         str | None, typer.Option(help="logging level (default: WAGECHECK_LOG_LEVEL)")
     ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="show tracebacks of start-up errors")
+    ] = False,
 ) -> None:
+    DEBUG["on"] = debug
     settings = Settings()
     configure_logging(log_level or settings.log_level, settings.log_format)
 
@@ -117,13 +143,163 @@ def config() -> None:
 
 
 @db_app.command("upgrade")
-def db_upgrade() -> None:
-    """Apply pending migrations."""
+def db_upgrade(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="print the migrations it would apply; change nothing")
+    ] = False,
+    sql: Annotated[bool, typer.Option("--sql", help="with --dry-run: and their SQL")] = False,
+) -> None:
+    """Apply pending migrations (back up first: wagecheck backup)."""
+    if dry_run:
+        try:
+            current, pending, text = asyncio.run(upgrade_plan(Settings(), sql=sql))
+        except StartupError as exc:
+            fail(str(exc))
+        console.print(f"database at revision {current or '(empty: no schema)'}")
+        if not pending:
+            console.print("nothing to apply: the schema is current")
+        for revision, doc in pending:
+            console.print(f"would apply {revision}: {doc}", markup=False, highlight=False)
+        if text:
+            print(text)
+        return
 
     async def work(a: App) -> None:
         console.print(f"schema is current: {await a.db.is_current()}")
 
     _run(work)
+
+
+# ------------------------------------------------------------------ backups
+PASSPHRASE_ENV = "WAGECHECK_BACKUP_PASSPHRASE"
+PassphraseFile = Annotated[
+    Path | None,
+    typer.Option(
+        help=f"read the passphrase from this file (else ${PASSPHRASE_ENV}, else a prompt)"
+    ),
+]
+
+
+def _passphrase(path: Path | None, *, confirm: bool) -> str:
+    """From a file, the environment, or a prompt; never from the command line (it would show
+    in the shell's history and in the process list)."""
+    if path is not None:
+        try:
+            return path.read_text().rstrip("\n")
+        except OSError as exc:
+            fail(f"cannot read the passphrase file {path}: {exc.strerror}")
+    if os.environ.get(PASSPHRASE_ENV):
+        return os.environ[PASSPHRASE_ENV]
+    if not sys.stdin.isatty():
+        fail(f"no passphrase: give --passphrase-file or set {PASSPHRASE_ENV}")
+    return str(typer.prompt("passphrase", hide_input=True, confirmation_prompt=confirm))
+
+
+def _progress_bar() -> tuple[Progress, Callable[[str, int, int], None]]:
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+    tasks: dict[str, Any] = {}
+
+    def update(step: str, done: int, total: int) -> None:
+        if step not in tasks:
+            tasks[step] = bar.add_task(step, total=total or None)
+        bar.update(tasks[step], completed=done, total=total or None)
+
+    return bar, update
+
+
+@app.command("backup")
+def backup_command(
+    out: Annotated[
+        Path, typer.Argument(help="the archive to write, e.g. wagecheck-2026-12-20.wcb")
+    ],
+    passphrase_file: PassphraseFile = None,
+) -> None:
+    """Back up the database and the secret key together, in one archive encrypted with a
+    passphrase (docs/operations.md "Backups and restore"). Keep the passphrase apart from it."""
+    phrase = _passphrase(passphrase_file, confirm=True)
+    bar, update = _progress_bar()
+
+    async def work(a: App) -> backups.BackupResult:
+        with bar:
+            return await backups.backup(a.settings, a.db, out, phrase, a.clock, update)
+
+    result = _run(work)
+    console.print(
+        f"backup written to {result.path} ({result.size / 1e6:.1f} MB, {result.backend}, "
+        f"schema {result.revision}, {result.rows.get('answers', 0)} answers)"
+    )
+
+
+@app.command("restore")
+def restore_command(
+    archive: Annotated[Path, typer.Argument(help="an archive written by wagecheck backup")],
+    passphrase_file: PassphraseFile = None,
+) -> None:
+    """Restore a backup into this instance, which must be new and empty; then check that the
+    answers are there, the key matches and every kept address can be decrypted."""
+    if not archive.is_file():
+        fail(f"no archive at {archive}")
+    phrase = _passphrase(passphrase_file, confirm=False)
+    settings = Settings()
+    bar, update = _progress_bar()
+
+    async def main() -> backups.RestoreResult:
+        with bar:
+            return await backups.restore_instance(settings, archive, phrase, utc_now, update)
+
+    try:
+        result = asyncio.run(main())
+    except StartupError as exc:
+        fail(str(exc))
+    console.print(
+        f"restored: {result.backend} database at schema {result.revision}, "
+        f"{result.answers} answers, {result.addresses} contact/member address(es) readable, "
+        f"key {', '.join(f'v{v} {fp[:12]}' for v, fp in result.fingerprints.items())}"
+    )
+    if result.unreadable:
+        fail(f"{result.unreadable} address(es) could not be decrypted with the restored key")
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Add a new key version: rounds created from now on use it for pseudonyms; every kept
+    contact address is re-encrypted under it. Stop every wagecheck process first, and back up
+    the key file afterwards (it now holds both versions)."""
+
+    async def work(a: App) -> tuple[Any, Path]:
+        return await rotate_key(a)
+
+    rotation, path = _run(work)
+    console.print(
+        f"key version {rotation.version} added; rounds from id {rotation.rounds_from} use it. "
+        f"{rotation.addresses} contact address(es) and {rotation.members} member(s) moved to it"
+        + (f"; {rotation.unreadable} address(es) could not be read" if rotation.unreadable else "")
+    )
+    if path.name.endswith(".new"):
+        console.print(
+            f"WAGECHECK_SECRET_KEY is set: put the content of {path} into it (all lines), "
+            "then delete the file. Until then no process starts."
+        )
+    else:
+        console.print(f"the keyring is in {path}: back it up now (docs/operations.md 'Keys')")
+
+
+@keys_app.command("show")
+def keys_show() -> None:
+    """The key versions and their fingerprints (never the key)."""
+
+    async def work(a: App) -> dict[int, str]:
+        return a.keyring.fingerprints()
+
+    for version, fp in _run(work).items():
+        console.print(f"version {version}: fingerprint {fp[:12]}")
 
 
 # ------------------------------------------------------------------ organisations

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 from datetime import time
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -84,6 +85,23 @@ def mask_url(url: str) -> str:
     if ":" not in creds:
         return url
     return f"{scheme}://{creds.split(':', 1)[0]}:********@{host}"
+
+
+TELEGRAM_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{10,}$")
+
+
+def _https_or_loopback(url: str) -> bool:
+    """https://, or plain http to this machine (the stand-ins and a local try-out)."""
+    parts = urlsplit(url)
+    return parts.scheme == "https" or (
+        parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
+    )
+
+
+class StartupError(Exception):
+    """A configuration or instance problem found at start-up, said in one line (naming the
+    setting or file and what a right value looks like); the command line prints it and
+    exits with code 2, the traceback only with --debug."""
 
 
 class Settings(BaseSettings):
@@ -283,25 +301,95 @@ class Settings(BaseSettings):
             return _with_password(self.database_url, self.database_password.get_secret_value())
         return f"sqlite+aiosqlite:///{(self.home / 'wagecheck.db').resolve()}"
 
-    def secret_key_bytes(self) -> bytes:
-        """The instance secret: from the setting, else from (or newly into) home/secret.key."""
+    def check(self) -> None:
+        """The start-up checks that need no database: one StartupError line each, naming
+        the setting and an example of a right value."""
+        url = self.effective_database_url
+        scheme = url.split("://", 1)[0] if "://" in url else ""
+        if scheme in ("postgres", "postgresql") or (
+            scheme.startswith("postgresql+") and scheme != "postgresql+asyncpg"
+        ):
+            raise StartupError(
+                f"WAGECHECK_DATABASE_URL starts with {scheme}:// — WageCheck needs the asyncpg "
+                "driver: postgresql+asyncpg://USER:PASSWORD@HOST:5432/DATABASE"
+            )
+        if scheme in ("sqlite", "sqlite+pysqlite"):
+            raise StartupError(
+                f"WAGECHECK_DATABASE_URL starts with {scheme}:// — write "
+                "sqlite+aiosqlite:////absolute/path/wagecheck.db"
+            )
+        if scheme not in ("postgresql+asyncpg", "sqlite+aiosqlite"):
+            raise StartupError(
+                "WAGECHECK_DATABASE_URL must be postgresql+asyncpg://USER:PASSWORD@HOST:5432/"
+                "DATABASE or sqlite+aiosqlite:////absolute/path/wagecheck.db"
+            )
+        folder = self.home if self.home.exists() else self.home.resolve().parent
+        while not folder.exists():
+            folder = folder.parent
+        if not os.access(folder, os.W_OK | os.X_OK) or not folder.is_dir():
+            raise StartupError(
+                f"WAGECHECK_HOME {self.home.resolve()} is not a folder this user "
+                f"(uid {os.getuid()}) can write: fix its owner or point WAGECHECK_HOME elsewhere"
+            )
+        if self.telegram_webhook_url and not _https_or_loopback(self.telegram_webhook_url):
+            raise StartupError(
+                "WAGECHECK_TELEGRAM_WEBHOOK_URL must be an https:// URL (Telegram sends "
+                "webhooks only over HTTPS), e.g. https://bot.example.org/telegram"
+            )
+        token = self.telegram_token.get_secret_value() if self.telegram_token else None
+        if token is not None and not TELEGRAM_TOKEN.match(token):
+            raise StartupError(
+                "WAGECHECK_TELEGRAM_TOKEN is not a bot token: BotFather gives one like "
+                "123456789:AAH-the-rest-of-it (digits, a colon, letters)"
+            )
+
+    @property
+    def key_file(self) -> Path:
+        """Where the instance secret is kept unless WAGECHECK_SECRET_KEY is set."""
+        return self.home / SECRET_KEY_FILE
+
+    @property
+    def key_source(self) -> str:
+        """Where the key comes from, for messages: the setting or the file."""
+        return "WAGECHECK_SECRET_KEY" if self.secret_key is not None else str(self.key_file)
+
+    def secret_key_text(self) -> str | None:
+        """The instance secret(s) as written (one line per version, docs/privacy.md "Keys"):
+        the setting, else the key file; None when neither exists. Never creates a key: a
+        key is made only for an empty database (bootstrap.resolve_keyring)."""
         if self.secret_key is not None:
-            value = self.secret_key.get_secret_value().encode()
-            if len(value) < 32:
-                raise ValueError("WAGECHECK_SECRET_KEY must be at least 32 characters")
+            value = self.secret_key.get_secret_value()
+            if len(value.strip()) < 32:
+                raise StartupError(
+                    "WAGECHECK_SECRET_KEY must be at least 32 characters "
+                    "(e.g. the output of: python3 -c 'import secrets; "
+                    "print(secrets.token_urlsafe(48))')"
+                )
             return value
-        path = self.home / SECRET_KEY_FILE
-        if not path.exists():
+        try:
+            return self.key_file.read_text()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StartupError(
+                f"cannot read the secret key file {self.key_file}: {exc.strerror}"
+            ) from None
+
+    def create_secret_file(self) -> None:
+        """Write a new random secret to the key file unless one exists. O_EXCL: two
+        processes starting at once on an empty database agree on one key."""
+        try:
             self.home.mkdir(parents=True, exist_ok=True)
-            # O_EXCL: two processes starting at once must not write two different keys.
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                pass
-            else:
-                with os.fdopen(fd, "w") as fh:
-                    fh.write(secrets.token_urlsafe(48))
-        return path.read_text().strip().encode()
+            fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return
+        except OSError as exc:
+            raise StartupError(
+                f"cannot write the secret key file {self.key_file}: {exc.strerror} "
+                "(WAGECHECK_HOME must be a folder this user can write)"
+            ) from None
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48) + "\n")
 
     def masked(self) -> dict[str, str]:
         """Every setting as text, secrets masked, for `wagecheck config`."""
@@ -311,7 +399,7 @@ class Settings(BaseSettings):
             if isinstance(value, SecretStr):
                 value = "********"
             elif value is None and name == "secret_key":
-                value = f"(from {self.home / SECRET_KEY_FILE})"
+                value = f"(from {self.key_file})"
             elif value is None and name == "database_url":
                 value = f"(default) {self.effective_database_url}"
             out[name] = str(value)

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.bootstrap import App, build_app
-from bot.config import Settings
+from bot.config import Settings, StartupError
 from bot.privacy import Keyring
 from bot.privacy.keys import AddressDecryptionError
 from bot.storage.models import ContactAddress, Response
@@ -104,10 +104,13 @@ def test_pseudonyms_are_keyed_and_differ_per_round_and_purpose() -> None:
 
 def test_generated_secret_key_is_private_and_stable(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "h", _env_file=None)  # type: ignore[call-arg]
-    first = settings.secret_key_bytes()
+    assert settings.secret_key_text() is None  # reading never makes a key (tests/test_keys.py)
+    settings.create_secret_file()
+    first = settings.secret_key_text()
     key_file = tmp_path / "h" / "secret.key"
     assert key_file.stat().st_mode & 0o777 == 0o600
-    assert settings.secret_key_bytes() == first and len(first) >= 32
+    settings.create_secret_file()  # a second call keeps the first key
+    assert first is not None and settings.secret_key_text() == first and len(first) >= 32
     assert "secret.key" in settings.masked()["secret_key"]
 
 
@@ -121,8 +124,8 @@ def test_configured_secret_is_masked_and_must_be_long(tmp_path: Path) -> None:
     shown = settings.masked()
     assert shown["secret_key"] == "********"
     assert "hunter2" not in shown["database_url"] and "wc:********@db" in shown["database_url"]
-    with pytest.raises(ValueError, match="32"):
-        Settings(home=tmp_path, secret_key="short", _env_file=None).secret_key_bytes()  # type: ignore[call-arg]
+    with pytest.raises(StartupError, match="32"):
+        Settings(home=tmp_path, secret_key="short", _env_file=None).secret_key_text()  # type: ignore[call-arg]
 
 
 def test_small_cell_threshold_can_never_go_below_five() -> None:

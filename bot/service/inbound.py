@@ -20,7 +20,7 @@ from bot.clock import Clock
 from bot.enums import RoundStatus
 from bot.i18n import N_
 from bot.privacy import Keyring
-from bot.service import chat_trace, conversations
+from bot.service import chat_trace, conversations, keys
 from bot.service.chat_trace import ChatTrace
 from bot.service.conversations import StoredConversation, hour
 from bot.service.engines import EngineRegistry
@@ -113,6 +113,8 @@ class SurveyService:
         await conversations.record_message(conn, dedup, self.events.local_day(msg))
 
         key = self.keyring.conversation_key(msg.channel, msg.user_id)
+        if len(self.keyring.versions) > 1:  # after a key rotation: move an older conversation
+            await keys.move_conversation(session, self.keyring, msg.channel, msg.user_id)
         if msg.chat_message_id is not None:
             await chat_trace.remember_in(conn, key, [msg.chat_message_id], msg.received_at)
         # One query: the conversation (locked against a parallel message of the same worker)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -97,7 +98,8 @@ def _upgrade(connection: Connection, revision: str) -> None:
     command.upgrade(cfg, revision)
 
 
-def _current_revision(connection: Connection) -> str | None:
+def current_revision(connection: Connection) -> str | None:
+    """The schema revision of a database (None: no schema yet)."""
     return MigrationContext.configure(connection).get_current_revision()
 
 
@@ -125,6 +127,29 @@ async def upgrade_database(engine: AsyncEngine, revision: str = "head") -> None:
             if sqlite:
                 await conn.exec_driver_sql("PRAGMA foreign_keys=ON")
                 await conn.commit()
+
+
+async def pending_migrations(engine: AsyncEngine) -> tuple[str | None, list[tuple[str, str]]]:
+    """The database's revision and the migrations an upgrade would apply, oldest first, each
+    with the first line of its description. Changes nothing."""
+    async with engine.connect() as conn:
+        current = await conn.run_sync(current_revision)
+    script = ScriptDirectory.from_config(alembic_config())
+    pending = [
+        (s.revision, (s.doc or "").strip().splitlines()[0] if s.doc else "")
+        for s in script.iterate_revisions("head", current)
+    ]
+    return current, list(reversed(pending))
+
+
+def migration_sql(dialect: str, current: str | None) -> str:
+    """The SQL an upgrade from `current` would run, from Alembic's offline mode (not run)."""
+    buffer = io.StringIO()
+    cfg = Config(output_buffer=buffer)
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("dialect", dialect)
+    command.upgrade(cfg, f"{current}:head" if current else "head", sql=True)
+    return buffer.getvalue()
 
 
 def rowcount(result: Result[Any]) -> int:
@@ -172,7 +197,7 @@ class Database:
         """Whether the schema is at the newest migration."""
         head = ScriptDirectory.from_config(alembic_config()).get_current_head()
         async with self.engine.connect() as conn:
-            return await conn.run_sync(_current_revision) == head
+            return await conn.run_sync(current_revision) == head
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

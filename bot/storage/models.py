@@ -484,3 +484,15 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class KeyFingerprint(Base):
+    """A version of the instance secret this database was written with: its fingerprint
+    (reveals nothing of the key) and the first round whose respondent pseudonyms use it.
+    Written at the first start with a key and by `wagecheck keys rotate` (docs/privacy.md)."""
+
+    __tablename__ = "key_fingerprints"
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    rounds_from: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

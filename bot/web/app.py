@@ -11,8 +11,6 @@ that.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import importlib
 import importlib.util
 import logging
@@ -218,7 +216,7 @@ def create_web_app(
     """The portal for one WageCheck instance. `secure_cookies=False` only for plain-HTTP
     tests and a portal on the local machine (cookies then travel without the Secure flag).
     `bot_username` finds the Telegram bot's name for posters (default: the setting alone)."""
-    key = hmac.new(app.settings.secret_key_bytes(), b"portal-csrf", hashlib.sha256).digest()
+    key = app.keyring.subkey("portal-csrf")
     web = Starlette(
         routes=[
             *core.routes,
