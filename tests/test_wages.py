@@ -496,9 +496,7 @@ def test_an_undated_page_with_address_and_reading_date_is_a_citation() -> None:
     )
 
 
-def test_an_uncited_source_and_a_region_without_lines_are_errors() -> None:
-    extra = BASE.replace("minimum_wages:", "  t: {publisher: P, title: T, date: 2025}\nminimum_wages:")
-    assert "'t' is not cited by any line" in str(load_error(extra))
+def test_a_region_without_lines_is_an_error() -> None:
     region = BASE.replace("grades:", "  punjab: {name: Punjab, time_zone: Asia/Karachi}\ngrades:")
     assert "region 'punjab' has no unskilled line" in str(load_error(region))
 

@@ -562,11 +562,6 @@ class _Parser:
         entries = self.entries(
             top["minimum_wages"][1], data["minimum_wages"], regions, grades, sources
         )
-        unused = [s for s in sources if not any(s in e.source_ids for e in entries)]
-        if unused:
-            raise self.error(
-                top["sources"][1], f"sources: {unused[0]!r} is not cited by any line"
-            )
         for region_id, (key_node, _) in self.mapping(top["regions"][1], "regions").items():
             if not any(e.region == region_id and e.grade == UNSKILLED for e in entries):
                 raise self.error(
