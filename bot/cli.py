@@ -268,7 +268,9 @@ def portal_disable(org: str, account: int) -> None:
 def factory_add(
     code: str,
     name: Annotated[str, typer.Option(help="factory name")],
-    region: Annotated[str, typer.Option(help="sindh, punjab, islamabad, khyber_pakhtunkhwa or balochistan")] = "sindh",
+    region: Annotated[
+        str, typer.Option(help="sindh, punjab, islamabad, khyber_pakhtunkhwa or balochistan")
+    ] = "sindh",
     city: Annotated[str, typer.Option()] = "",
     os_id: Annotated[str | None, typer.Option(help="Open Supply Hub id")] = None,
     headcount: Annotated[int | None, typer.Option(min=1)] = None,

@@ -311,9 +311,12 @@ def test_the_report_command_writes_the_file(tmp_path: Path) -> None:
 
     assert wagecheck("org", "add", CSO, "--kind", "cso").returncode == 0
     assert wagecheck("factory", "add", "KHI-001", "--name", "Korangi").returncode == 0
-    assert wagecheck(
-        "round", "open", "--name", "R", "--cso", CSO, "-f", "KHI-001", "--accept-stale-wages"
-    ).returncode == 0
+    assert (
+        wagecheck(
+            "round", "open", "--name", "R", "--cso", CSO, "-f", "KHI-001", "--accept-stale-wages"
+        ).returncode
+        == 0
+    )
     out = tmp_path / "r.json"
     done = wagecheck("report", "1", "--for", f"cso:{CSO}", "--format", "json", "--out", str(out))
     assert done.returncode == 0, done.stderr

@@ -305,7 +305,7 @@ def test_latest_raise_ignores_a_line_that_does_not_raise(tmp_path: Path) -> None
     path = copy_with_line(
         tmp_path,
         "  - {region: punjab, grade: unskilled, from: 2026-07-01, amount: 40000, "
-        'status: notified, sources: [wagecheck-v1], confirmed_by: none}',
+        "status: notified, sources: [wagecheck-v1], confirmed_by: none}",
     )
     raise_ = WageTable.load(path).latest_raise("punjab", date(2026, 8, 1))
     assert raise_ is not None and raise_.in_force_from == date(2025, 7, 1)
@@ -335,7 +335,7 @@ def test_adding_one_line_changes_the_lookup(tmp_path: Path) -> None:
     path = copy_with_line(
         tmp_path,
         "  - {region: sindh, grade: unskilled, from: 2026-07-01, amount: 45000, "
-        'status: notified, notified_on: 2026-09-15, sources: [wagecheck-v1], confirmed_by: none}',
+        "status: notified, notified_on: 2026-09-15, sources: [wagecheck-v1], confirmed_by: none}",
     )
     edited = WageTable.load(path)
     assert found(edited.minimum_for("sindh", "unskilled", month("2026-06"))).amount == 40000
@@ -356,7 +356,7 @@ def test_grade_figure_from_an_older_notification_yields_to_a_newer_unskilled_one
     path = copy_with_line(
         tmp_path,
         "  - {region: sindh, grade: unskilled, from: 2026-07-01, amount: 45000, "
-        'status: notified, sources: [wagecheck-v1], confirmed_by: none}',
+        "status: notified, sources: [wagecheck-v1], confirmed_by: none}",
     )
     result = found(WageTable.load(path).minimum_for("sindh", "semi_skilled", month("2026-08")))
     assert (result.amount, result.grade_used, result.fell_back) == (45000, "unskilled", True)
@@ -366,7 +366,7 @@ def test_a_grade_figure_below_unskilled_is_never_used(tmp_path: Path) -> None:
     path = copy_with_line(
         tmp_path,
         "  - {region: punjab, grade: skilled, from: 2025-07-01, amount: 39000, "
-        'status: notified, sources: [wagecheck-v1], confirmed_by: none}',
+        "status: notified, sources: [wagecheck-v1], confirmed_by: none}",
     )
     result = found(WageTable.load(path).minimum_for("punjab", "skilled", month("2025-08")))
     assert (result.amount, result.fell_back) == (40000, True)
@@ -426,7 +426,9 @@ def test_base_text_for_the_error_tests_is_valid() -> None:
         pytest.param(good(sources="<drop>"), "missing field 'sources'", id="missing-sources"),
         pytest.param(good(sources="[]"), "at least one source", id="no-sources"),
         pytest.param(good(sources="[gazette]"), "unknown source 'gazette'", id="unknown-source"),
-        pytest.param(good(confirmed_by="<drop>"), "missing field 'confirmed_by'", id="no-confirmed"),
+        pytest.param(
+            good(confirmed_by="<drop>"), "missing field 'confirmed_by'", id="no-confirmed"
+        ),
         pytest.param(good(confirmed_by="maybe"), "'confirmed_by'", id="bad-confirmed"),
         pytest.param(good(source='"press reports"'), "unknown field 'source'", id="v1-source"),
         pytest.param(good(**{"from": "<drop>"}), "missing field 'from'", id="missing-from"),
@@ -478,8 +480,9 @@ def test_only_an_interim_figure_may_share_the_day_of_a_contested_one() -> None:
     ],
 )
 def test_a_citation_needs_publisher_title_and_date(source: str, expected: str) -> None:
-    text = BASE.replace("s: {publisher: Test Gazette, title: \"A notification\", date: 2024-09-01}",
-                        "s: " + source)
+    text = BASE.replace(
+        's: {publisher: Test Gazette, title: "A notification", date: 2024-09-01}', "s: " + source
+    )
     error = load_error(text)
     assert expected in str(error)
     assert error.line == 6

@@ -273,9 +273,7 @@ class RoundService(Audited):
                 reminder_delay,
                 help_text,
             )
-            await self._open(
-                s, rnd.id, now, wages, accept_stale_wages, created=details
-            )
+            await self._open(s, rnd.id, now, wages, accept_stale_wages, created=details)
         return await self.get_round(rnd.id)
 
     async def _transition(

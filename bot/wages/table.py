@@ -138,6 +138,9 @@ def _as_published(value: object) -> str:
     )
 
 
+_Day = date  # the type, for the class below, whose field `date` hides the name
+
+
 class Citation(BaseModel):
     """A source a reader can follow: who published what, when, and where to find it."""
 
@@ -148,7 +151,7 @@ class Citation(BaseModel):
     title: str = Field(min_length=1)
     date: str  # YYYY-MM-DD, YYYY-MM, YYYY, or "n.d." for a page that shows no date
     url: str | None = None
-    accessed: date | None = None  # when an undated page was read
+    accessed: _Day | None = None  # when an undated page was read
     note: str | None = None
 
     @field_validator("date", mode="before")
@@ -158,7 +161,7 @@ class Citation(BaseModel):
 
     @field_validator("accessed", mode="before")
     @classmethod
-    def _check_accessed(cls, value: object) -> date | None:
+    def _check_accessed(cls, value: object) -> _Day | None:
         return None if value is None else _as_date(value)
 
     @field_validator("url")
@@ -229,9 +232,7 @@ class WageEntry(BaseModel):
     def _check_sources(cls, value: object) -> tuple[str, ...]:
         if isinstance(value, str):
             value = [value]
-        if not isinstance(value, list | tuple) or not all(
-            isinstance(v, str) and v for v in value
-        ):
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v for v in value):
             raise ValueError(
                 f"must be a list of source ids from 'sources:', e.g. [br-2025-07-31], got {value!r}"
             )
@@ -575,7 +576,7 @@ class _Parser:
         if not items:
             raise self.error(node, "sources: at least one source is needed")
         sources: dict[str, Citation] = {}
-        for (source_id, (key_node, value_node)), value in zip(
+        for (source_id, (_key_node, value_node)), value in zip(
             items.items(), data.values(), strict=True
         ):
             fields = self.mapping(value_node, f"source {source_id!r}")
@@ -685,9 +686,7 @@ class _Parser:
                     )
             seen[key] = (_line(item_node), entry.status)
             entries.append(
-                entry.model_copy(
-                    update={"citations": tuple(sources[s] for s in entry.source_ids)}
-                )
+                entry.model_copy(update={"citations": tuple(sources[s] for s in entry.source_ids)})
             )
         return entries
 
