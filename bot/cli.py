@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -40,9 +41,9 @@ from bot.scheduler.runner import run_until_stopped, running_scheduler
 from bot.service import backup as backups
 from bot.service.admin import AdminError
 from bot.service.broadcasts import outbox_counts, queue_due_reminders
-from bot.service.rounds import default_help_texts
+from bot.service.rounds import default_help_texts, stale_wage_text
 from bot.survey.definition import SurveyError
-from bot.wages.table import WageTableError
+from bot.wages import WageTable, WageTableError, fiscal_year_start
 from bot.web.server import (
     DEFAULT_WEB_LISTEN,
     metrics_app,
@@ -69,6 +70,9 @@ portal_app = typer.Typer(help="The web portal: accounts and invites.", no_args_i
 app.add_typer(portal_app, name="portal")
 keys_app = typer.Typer(help="The instance key (docs/operations.md 'Keys').", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+wages_app = typer.Typer(help="The legal minimum-wage table.", no_args_is_help=True)
+app.add_typer(wages_app, name="wages")
+_KARACHI = ZoneInfo("Asia/Karachi")  # the wage tables' fiscal years turn in Pakistan
 
 console = Console()
 err = Console(stderr=True)
@@ -447,7 +451,9 @@ def portal_disable(org: str, account: int) -> None:
 def factory_add(
     code: str,
     name: Annotated[str, typer.Option(help="factory name")],
-    region: Annotated[str, typer.Option(help="sindh, punjab or islamabad")] = "sindh",
+    region: Annotated[
+        str, typer.Option(help="sindh, punjab, islamabad, khyber_pakhtunkhwa or balochistan")
+    ] = "sindh",
     city: Annotated[str, typer.Option()] = "",
     os_id: Annotated[str | None, typer.Option(help="Open Supply Hub id")] = None,
     headcount: Annotated[int | None, typer.Option(min=1)] = None,
@@ -646,6 +652,51 @@ def _utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment and not moment.tzinfo else moment
 
 
+@wages_app.command("check")
+def wages_check(
+    on: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="check as of this date, YYYY-MM-DD (default: today in Pakistan)",
+        ),
+    ] = None,
+    table: Annotated[
+        Path | None, typer.Option(help="the table file (default: the configured one)")
+    ] = None,
+) -> None:
+    """Validate the wage table and list the regions without a line for the current fiscal
+    year (from 1 July). Exit code 1 when any region is stale, 2 when the file has a mistake."""
+    settings = Settings()
+    path = table or settings.surveys_dir / settings.wage_table
+    try:
+        wages = WageTable.load(path)
+    except (WageTableError, OSError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    day = on.date() if on is not None else datetime.now(UTC).astimezone(_KARACHI).date()
+    start = fiscal_year_start(day)
+    console.print(
+        f"{path}: {len(wages.entries)} lines, {len(wages.regions)} regions; "
+        f"fiscal year from {start.isoformat()}, as of {day.isoformat()}"
+    )
+    stale = wages.stale_regions(day)
+    for s in wages.regions:
+        found = wages.staleness(s, day)
+        mark = "STALE" if found.stale else "ok"
+        console.print(f"  {mark:5}  {stale_wage_text(found)}", highlight=False)
+    if stale:
+        console.print(
+            f"{len(stale)} region(s) without a minimum for the fiscal year from "
+            f"{start.isoformat()}: {', '.join(x.region for x in stale)}. Add the new "
+            "notifications to the table (docs/minimum-wages.md), or open rounds with "
+            "--accept-stale-wages.",
+            highlight=False,
+        )
+        raise typer.Exit(1)
+    console.print("every region has a line for this fiscal year")
+
+
 @round_app.command("open")
 def round_open(
     round_id: Annotated[int | None, typer.Argument(help="open this draft/scheduled round")] = None,
@@ -658,6 +709,14 @@ def round_open(
     help_text_en: HelpEn = None,
     help_text_ur: HelpUr = None,
     help_text_sd: HelpSd = None,
+    accept_stale_wages: Annotated[
+        bool,
+        typer.Option(
+            help="open even though the wage table has no minimum for this fiscal year yet in a "
+            "region of the round (workers are told the latest notified minimum); see "
+            "`wagecheck wages check`"
+        ),
+    ] = False,
 ) -> None:
     """Open a round now: ROUND_ID (created before), or a new one from --name, --cso, -f."""
     texts = _help_texts(help_text_en, help_text_ur, help_text_sd)
@@ -666,15 +725,29 @@ def round_open(
         if round_id is not None:
             for lang, text in texts.items():
                 await a.admin.set_help_text(round_id, lang, text)
-            return await a.admin.start_round(round_id)
+            return await a.admin.start_round(
+                round_id, wages=a.wages, accept_stale_wages=accept_stale_wages
+            )
         if not (name and cso and factory):
             raise AdminError("give a ROUND_ID, or --name, --cso and --factory for a new round")
         return await a.admin.open_round(
-            name, cso, a.survey, factory, _utc(closes_at), help_text=texts
+            name,
+            cso,
+            a.survey,
+            factory,
+            _utc(closes_at),
+            help_text=texts,
+            wages=a.wages,
+            accept_stale_wages=accept_stale_wages,
         )
 
     rnd = _run(work)
     console.print(f"round {rnd.id} is open")
+    if accept_stale_wages:
+        console.print(
+            "[yellow]note:[/yellow] opened on the latest notified minimum wages where the table "
+            "has none for this fiscal year yet (see `wagecheck wages check`)"
+        )
     round_links(rnd.id)
     _print_help_defaults(rnd)
     console.print(f"Posters: wagecheck round poster {rnd.id} --factory CODE --out poster.pdf")

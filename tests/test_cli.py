@@ -13,10 +13,15 @@ WAGECHECK = [sys.executable, "-m", "bot"]
 
 
 def run(
-    home: Path, *args: str, stdin: str | None = None, check: bool = True
+    home: Path,
+    *args: str,
+    stdin: str | None = None,
+    check: bool = True,
+    settings: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WAGECHECK_")}
     env.update(WAGECHECK_HOME=str(home), COLUMNS="160", PYTHONIOENCODING="utf-8")
+    env.update(settings or {})
     result = subprocess.run(
         [*WAGECHECK, *args], input=stdin, capture_output=True, text=True, env=env, timeout=120
     )
@@ -40,6 +45,7 @@ def home(tmp_path: Path) -> Path:
         "Karachi Workers Centre",
         "-f",
         "KHI-001",
+        "--accept-stale-wages",
     )
     return home
 
@@ -71,7 +77,10 @@ def test_piped_chat_in_urdu_with_urdu_digits_completes_the_survey(home: Path) ->
     assert "✓ مشین آپریٹر" in out
     # The pay is saved but not repeated (echo: false in the Sindh survey): "✓ saved".
     assert "✓ محفوظ ہو گیا" in out and "42,500" not in out
-    assert "نیم ہنر مند کام کی قانونی کم از کم تنخواہ" in out  # an operator's own minimum
+    # an operator's own minimum (as the latest notified one, when its fiscal year has none yet)
+    assert "نیم ہنر مند کام کی قانونی کم از کم تنخواہ" in out or (
+        "آخری نوٹیفائی شدہ کم از کم تنخواہ" in out and "نیم ہنر مند کام کے لیے" in out
+    )
     assert "✓ نقد اور بینک اکاؤنٹ" in out
     assert "شکریہ!" in out
     assert "Please" not in out  # nothing fell back to English
@@ -193,6 +202,7 @@ def test_round_open_with_help_texts_says_nothing_about_the_default(tmp_path: Pat
         "CSO",
         "-f",
         "KHI-001",
+        "--accept-stale-wages",
         "--help-text-en",
         "Call 0300-1234567",
         "--help-text-ur",
@@ -215,3 +225,78 @@ def test_round_open_with_help_texts_says_nothing_about_the_default(tmp_path: Pat
         "فون: 0300-1234567",
     ).stdout
     assert "Where workers get help (en, sd): the default text will be used" in partly
+
+
+# ------------------------------------------------------------------ the wage table's age
+
+
+SHIPPED_TABLE = Path(__file__).resolve().parents[1] / "surveys" / "minimum-wages.yaml"
+
+
+def test_wages_check_lists_the_regions_without_a_current_line(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    ok = run(home, "wages", "check", "--on", "2025-12-01", check=False)
+    assert ok.returncode == 1  # Islamabad and Balochistan have no 2025-26 line
+    assert "STALE  islamabad (latest line from 2024-07-01)" in ok.stdout
+    assert "STALE  balochistan (latest line from 2024-07-01)" in ok.stdout
+    assert "ok     sindh (latest line from 2025-07-01)" in ok.stdout
+    june = run(home, "wages", "check", "--on", "2026-06-30", check=False)
+    assert "ok     punjab (latest line from 2025-07-01)" in june.stdout
+    july = run(home, "wages", "check", "--on", "2026-07-02", check=False)
+    assert july.returncode == 1
+    for region in ("sindh", "punjab", "khyber_pakhtunkhwa"):
+        assert f"STALE  {region} (latest line from 2025-07-01)" in july.stdout
+    assert "5 region(s) without a minimum for the fiscal year from 2026-07-01" in july.stdout
+    later = run(home, "wages", "check", "--on", "2027-07-02", check=False)
+    assert "STALE  sindh (latest line from 2025-07-01)" in later.stdout
+
+
+def test_wages_check_passes_with_current_lines_and_reports_a_bad_file(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    table = tmp_path / "wages.yaml"
+    lines = [
+        f"  - {{region: {r}, grade: unskilled, from: 2026-07-01, amount: 45000, "
+        "status: notified, sources: [wagecheck-v1], confirmed_by: none}"
+        for r in ("sindh", "punjab", "islamabad", "khyber_pakhtunkhwa", "balochistan")
+    ]
+    table.write_text(
+        SHIPPED_TABLE.read_text(encoding="utf-8").rstrip("\n") + "\n" + "\n".join(lines) + "\n",
+        encoding="utf-8",
+    )
+    out = run(home, "wages", "check", "--table", str(table), "--on", "2026-07-02")
+    assert "every region has a line for this fiscal year" in out.stdout
+    table.write_text("version: 2\n", encoding="utf-8")
+    bad = run(home, "wages", "check", "--table", str(table), check=False)
+    assert bad.returncode == 2 and "missing top-level field" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def test_a_round_opens_on_a_stale_wage_table_only_when_the_cso_confirms(tmp_path: Path) -> None:
+    # Sindh without its 2025 lines: stale whatever the wall clock says (after 1 July 2025).
+    surveys = tmp_path / "surveys"
+    surveys.mkdir()
+    for f in SHIPPED_TABLE.parent.iterdir():
+        if f.is_file():
+            (surveys / f.name).write_bytes(f.read_bytes())
+    text = (surveys / "minimum-wages.yaml").read_text(encoding="utf-8")
+    kept = [
+        line
+        for line in text.splitlines()
+        if not (line.startswith("  - {region: sindh,") and "from: 2025-07-01" in line)
+    ]
+    (surveys / "minimum-wages.yaml").write_text("\n".join(kept) + "\n", encoding="utf-8")
+    home = tmp_path / "home"
+
+    def wc(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return run(home, *args, check=check, settings={"WAGECHECK_SURVEYS_DIR": str(surveys)})
+
+    wc("org", "add", "CSO", "--kind", "cso")
+    wc("factory", "add", "KHI-001", "--name", "Korangi Knitwear")
+    opening = ("round", "open", "--name", "R", "--cso", "CSO", "-f", "KHI-001")
+    refused = wc(*opening, check=False)
+    assert refused.returncode == 2
+    assert "sindh (latest line from 2024-07-01)" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    opened = wc(*opening, "--accept-stale-wages")
+    assert "round 1 is open" in opened.stdout  # the refused opening left nothing behind
+    assert "latest notified minimum wages" in opened.stdout

@@ -276,10 +276,54 @@ def test_complete_survey_in_english_by_buttons_records_typed_answers_in_order(
     assert list(given_answers) == survey_questions
     assert conv.state.phase == "done"
     assert conv.text.startswith("Thank you! Your answers are saved without your name or number.")
+    # No 2026-27 line yet: the latest notified minimum, said to be that, not "the minimum for
+    # October 2026".
     assert (
-        "the legal minimum wage in Sindh for October 2026 is PKR 40,000 a month for unskilled work"
-        in conv.text
+        "no new legal minimum wage has been notified in Sindh for October 2026 yet. The latest "
+        "notified minimum (from July 2025) is PKR 40,000 a month for unskilled work" in conv.text
     )
+    assert "the legal minimum wage in Sindh for October 2026 is" not in conv.text
+
+
+# ------------------------------------------------------------ the minimum's age (no wall clock)
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize(
+    ("at", "pay_month", "stale"),
+    [
+        (datetime(2026, 7, 2, 10, 0, tzinfo=UTC), date(2026, 6, 1), False),
+        (datetime(2026, 8, 2, 10, 0, tzinfo=UTC), date(2026, 7, 1), True),
+        (datetime(2027, 7, 2, 10, 0, tzinfo=UTC), date(2027, 6, 1), True),
+    ],
+)
+def test_the_minimum_shown_says_when_it_is_only_the_latest_notified_one(
+    engine: Engine,
+    factory_ref: FactoryRef,
+    catalogs: Catalogs,
+    lang: str,
+    at: datetime,
+    pay_month: date,
+    stale: bool,
+) -> None:
+    loc = catalogs.get(lang)
+    conv = begin(engine, at, factory_ref, lang, at="pay_month")
+    conv.press(pay_month.strftime("%Y-%m"))  # last month
+    advance_to(conv, "contact_opt_in")
+    conv.press("no")
+    params = {
+        "region": loc.gettext("Sindh"),
+        "month": loc.month(pay_month),
+        "minimum": loc.money(40000),
+        "grade": loc.gettext(P.GRADE_WORDS["unskilled"]),
+    }
+    current = loc.gettext(P.MINIMUM_INFO, **params)
+    latest = loc.gettext(P.MINIMUM_INFO_STALE, since=loc.month(date(2025, 7, 1)), **params)
+    assert (latest if stale else current) in conv.text
+    assert (current if stale else latest) not in conv.text
+    if lang != "en":
+        assert latest != catalogs.get("en").gettext(
+            P.MINIMUM_INFO_STALE, since="July 2025", **params
+        )
+        assert loc.month(date(2025, 7, 1)) in latest
 
 
 def test_declining_contact_is_reported_on_completion(

@@ -24,6 +24,7 @@ from benchmarks.synthetic import Answers, insert_responses, set_up_round
 from bot.bootstrap import App
 from bot.config import PROJECT_ROOT
 from bot.reports import DisclosureError, Report, build_report, export_answers, render
+from bot.reports.text import method_text, report_text
 
 SCHEMA = json.loads((PROJECT_ROOT / "docs" / "report.schema.json").read_text())
 CANARY = "Supervisor Rashid takes our money"  # free text that must never reach a brand
@@ -311,7 +312,12 @@ def test_the_report_command_writes_the_file(tmp_path: Path) -> None:
 
     assert wagecheck("org", "add", CSO, "--kind", "cso").returncode == 0
     assert wagecheck("factory", "add", "KHI-001", "--name", "Korangi").returncode == 0
-    assert wagecheck("round", "open", "--name", "R", "--cso", CSO, "-f", "KHI-001").returncode == 0
+    assert (
+        wagecheck(
+            "round", "open", "--name", "R", "--cso", CSO, "-f", "KHI-001", "--accept-stale-wages"
+        ).returncode
+        == 0
+    )
     out = tmp_path / "r.json"
     done = wagecheck("report", "1", "--for", f"cso:{CSO}", "--format", "json", "--out", str(out))
     assert done.returncode == 0, done.stderr
@@ -364,3 +370,29 @@ def test_verdict_thresholds_are_settings_that_cannot_overlap() -> None:
     assert (settings.verdict_likely_ok_lower, settings.verdict_likely_below_upper) == (0.8, 0.8)
     with pytest.raises(ValueError, match="must not exceed"):
         Settings(verdict_likely_ok_lower=0.7, verdict_likely_below_upper=0.9, _env_file=None)  # type: ignore[call-arg]
+
+
+def test_the_method_says_the_minimum_was_stale_cites_sources_and_treats_deductions(
+    reports: tuple[Report, Report],
+) -> None:
+    # The pay months (autumn 2026) fall in FY 2026-27, for which Sindh has no line yet.
+    for report in reports:
+        data = json.loads(render(report, "json"))
+        (line,) = [m for m in data["minimum_wages"] if m["region"] == "sindh"]
+        assert line["in_force_from"] == "2025-07-01" and line["stale_months"]
+        assert "Business Recorder" in line["source"] and "https://" in line["source"]
+        stale = [p for p in data["method"] if p.startswith("When this report was made")]
+        assert stale == [
+            "When this report was made, no minimum wage had been notified in Sindh for the "
+            "fiscal year from Jul 1, 2026. Pay for "
+            + ", ".join(report_text("en").month(m) for m in line["stale_months"])
+            + " is compared with the latest notified minimum, in force from Jul 1, 2025. A "
+            "later notification may apply retroactively and change the result."
+        ]
+        assert any("Punjab" in p and "agrees" in p for p in data["method"])
+        assert any("Legal minimum wages used" in p for p in data["method"])
+    nl = method_text(reports[1], report_text("nl"))
+    assert any(p.startswith("Toen dit rapport werd gemaakt") and "Sindh" in p for p in nl)
+    assert any("inhouding" in p for p in nl)
+    text = pdf_text(render(reports[1], "pdf"))
+    assert "no minimum wage had been notified in Sindh" in " ".join(text.split())

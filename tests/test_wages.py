@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.wages import DEFAULT_TABLE_PATH, MinimumWage, WageTable, WageTableError
+from bot.wages import (
+    DEFAULT_TABLE_PATH,
+    MinimumWage,
+    WageTable,
+    WageTableError,
+    fiscal_year_start,
+    staleness,
+)
 
 SHIPPED = Path(__file__).resolve().parents[1] / "surveys" / "minimum-wages.yaml"
 
@@ -31,12 +38,69 @@ def found(result: MinimumWage | None) -> MinimumWage:
 # ---------------------------------------------------------------- the shipped file
 
 
-def test_shipped_file_loads_with_three_regions_and_four_grades(table: WageTable) -> None:
+def test_shipped_file_loads_with_five_regions_and_four_grades(table: WageTable) -> None:
     assert DEFAULT_TABLE_PATH == SHIPPED
-    assert set(table.regions) == {"sindh", "punjab", "islamabad"}
+    assert set(table.regions) == {
+        "sindh",
+        "punjab",
+        "islamabad",
+        "khyber_pakhtunkhwa",
+        "balochistan",
+    }
     assert table.grades == ("unskilled", "semi_skilled", "skilled", "highly_skilled")
     assert all(r.time_zone == "Asia/Karachi" for r in table.regions.values())
     assert all(e.source for e in table.entries)
+
+
+def test_every_shipped_line_cites_a_dated_source_a_reader_can_follow(table: WageTable) -> None:
+    for entry in table.entries:
+        assert entry.citations, entry
+        assert any(c.publisher and c.title and c.date for c in entry.citations), entry
+        for c in entry.citations:
+            assert c.url or c.id == "wagecheck-v1", c
+            assert not c.undated or c.accessed is not None, c
+        # a line whose figure no source confirms says so in its note
+        if not entry.confirmed:
+            assert entry.note is not None and "NOT CONFIRMED" in entry.note, entry
+    # the free-text "press reports: ..." of version 1 is gone
+    assert "press reports:" not in SHIPPED.read_text(encoding="utf-8")
+
+
+def test_every_region_of_the_shipped_file_has_lines_up_to_2024(table: WageTable) -> None:
+    for region in table.regions:
+        found(table.minimum_for(region, "unskilled", month("2024-08")))
+        assert table.history(region)[0].in_force_from <= date(2021, 7, 1)
+
+
+@pytest.mark.parametrize(
+    ("region", "when", "amount"),
+    [
+        ("khyber_pakhtunkhwa", "2021-07", 21000),
+        ("khyber_pakhtunkhwa", "2022-07", 25000),
+        ("khyber_pakhtunkhwa", "2023-07", 32000),
+        ("khyber_pakhtunkhwa", "2024-07", 36000),
+        ("khyber_pakhtunkhwa", "2025-07", 40000),
+        ("balochistan", "2021-07", 20000),
+        ("balochistan", "2023-07", 32000),
+        ("balochistan", "2024-07", 37000),
+        ("balochistan", "2025-09", 37000),
+    ],
+)
+def test_new_regions_follow_their_notifications(
+    table: WageTable, region: str, when: str, amount: int
+) -> None:
+    assert found(table.minimum_for(region, "unskilled", month(when))).amount == amount
+
+
+def test_notification_dates_where_known(table: WageTable) -> None:
+    def notified(region: str, since: str) -> date | None:
+        line = next(e for e in table.history(region) if e.in_force_from == month(since))
+        return line.notified_on
+
+    assert notified("punjab", "2024-07") == date(2024, 9, 5)
+    assert notified("punjab", "2025-07") == date(2025, 9, 9)
+    assert notified("khyber_pakhtunkhwa", "2025-07") == date(2025, 9, 10)
+    assert notified("punjab", "2023-07") is None  # the 19 Sep 2023 lead was not confirmed
 
 
 def test_shipped_file_has_one_flow_style_line_per_entry() -> None:
@@ -52,10 +116,13 @@ def test_shipped_file_has_one_flow_style_line_per_entry() -> None:
 def test_shipped_file_flags_the_contested_and_interim_sindh_figures(table: WageTable) -> None:
     statuses = {(e.in_force_from, e.amount): e.status for e in table.history("sindh")}
     assert statuses[(date(2021, 7, 1), 25000)] == "contested"
-    assert statuses[(date(2022, 1, 1), 19000)] == "interim"
+    # the Supreme Court order of 7 Dec 2021: 19,000 from 1 July 2021 while the case lasts
+    assert statuses[(date(2021, 7, 1), 19000)] == "interim"
     assert statuses[(date(2022, 6, 1), 25000)] == "notified"
     interim = next(e for e in table.history("sindh") if e.status == "interim")
-    assert interim.note is not None and "not verified" in interim.note
+    assert interim.note is not None and "7 Dec 2021" in interim.note
+    contested = next(e for e in table.history("sindh") if e.status == "contested")
+    assert contested.notified_on == date(2021, 7, 19)
 
 
 # ---------------------------------------------------------------- look-ups by month
@@ -66,8 +133,8 @@ def test_shipped_file_flags_the_contested_and_interim_sindh_figures(table: WageT
     [
         ("2019-07", 17500, "notified"),
         ("2021-06", 17500, "notified"),
-        ("2021-07", 25000, "contested"),
-        ("2021-12", 25000, "contested"),
+        ("2021-07", 19000, "interim"),
+        ("2021-12", 19000, "interim"),
         ("2022-01", 19000, "interim"),
         ("2022-05", 19000, "interim"),
         ("2022-06", 25000, "notified"),
@@ -156,8 +223,8 @@ def test_unknown_region_or_grade_raises_key_error_naming_it(table: WageTable) ->
         table.minimum_for("sind", "unskilled", month("2025-07"))
     with pytest.raises(KeyError, match="expert"):
         table.minimum_for("sindh", "expert", month("2025-07"))
-    with pytest.raises(KeyError, match="balochistan"):
-        table.latest_raise("balochistan", date(2025, 7, 1))
+    with pytest.raises(KeyError, match="gilgit"):
+        table.latest_raise("gilgit", date(2025, 7, 1))
     with pytest.raises(KeyError, match="expert"):
         table.history("sindh", "expert")
 
@@ -238,7 +305,7 @@ def test_latest_raise_ignores_a_line_that_does_not_raise(tmp_path: Path) -> None
     path = copy_with_line(
         tmp_path,
         "  - {region: punjab, grade: unskilled, from: 2026-07-01, amount: 40000, "
-        'status: notified, source: "test"}',
+        "status: notified, sources: [wagecheck-v1], confirmed_by: none}",
     )
     raise_ = WageTable.load(path).latest_raise("punjab", date(2026, 8, 1))
     assert raise_ is not None and raise_.in_force_from == date(2025, 7, 1)
@@ -247,6 +314,7 @@ def test_latest_raise_ignores_a_line_that_does_not_raise(tmp_path: Path) -> None
 def test_history_is_oldest_first_per_region_and_grade(table: WageTable) -> None:
     sindh = table.history("sindh")
     assert [e.amount for e in sindh] == [17500, 25000, 19000, 25000, 32000, 37000, 40000]
+    assert [e.status for e in sindh[1:3]] == ["contested", "interim"]
     assert [e.in_force_from for e in sindh] == sorted(e.in_force_from for e in sindh)
     assert [e.amount for e in table.history("sindh", "skilled")] == [49628]
     assert table.history("punjab", "skilled") == []
@@ -267,7 +335,7 @@ def test_adding_one_line_changes_the_lookup(tmp_path: Path) -> None:
     path = copy_with_line(
         tmp_path,
         "  - {region: sindh, grade: unskilled, from: 2026-07-01, amount: 45000, "
-        'status: notified, notified_on: 2026-09-15, source: "test notification"}',
+        "status: notified, notified_on: 2026-09-15, sources: [wagecheck-v1], confirmed_by: none}",
     )
     edited = WageTable.load(path)
     assert found(edited.minimum_for("sindh", "unskilled", month("2026-06"))).amount == 40000
@@ -288,7 +356,7 @@ def test_grade_figure_from_an_older_notification_yields_to_a_newer_unskilled_one
     path = copy_with_line(
         tmp_path,
         "  - {region: sindh, grade: unskilled, from: 2026-07-01, amount: 45000, "
-        'status: notified, source: "test notification"}',
+        "status: notified, sources: [wagecheck-v1], confirmed_by: none}",
     )
     result = found(WageTable.load(path).minimum_for("sindh", "semi_skilled", month("2026-08")))
     assert (result.amount, result.grade_used, result.fell_back) == (45000, "unskilled", True)
@@ -298,7 +366,7 @@ def test_a_grade_figure_below_unskilled_is_never_used(tmp_path: Path) -> None:
     path = copy_with_line(
         tmp_path,
         "  - {region: punjab, grade: skilled, from: 2025-07-01, amount: 39000, "
-        'status: notified, source: "typo"}',
+        "status: notified, sources: [wagecheck-v1], confirmed_by: none}",
     )
     result = found(WageTable.load(path).minimum_for("punjab", "skilled", month("2025-08")))
     assert (result.amount, result.fell_back) == (40000, True)
@@ -307,15 +375,17 @@ def test_a_grade_figure_below_unskilled_is_never_used(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- validation errors
 
 BASE = """\
-version: 1
+version: 2
 regions:
   sindh: {name: Sindh, time_zone: Asia/Karachi}
 grades: [unskilled, semi_skilled]
+sources:
+  s: {publisher: Test Gazette, title: "A notification", date: 2024-09-01}
 minimum_wages:
   - {region: sindh, grade: unskilled, from: 2024-07-01, amount: 37000, status: notified, \
-source: "s"}
+sources: [s], confirmed_by: notification_text}
 """
-BAD_LINE = 7  # the line appended to BASE
+BAD_LINE = 9  # the line appended to BASE
 
 
 def good(**changes: str) -> str:
@@ -325,7 +395,8 @@ def good(**changes: str) -> str:
         "from": "2025-07-01",
         "amount": "40000",
         "status": "notified",
-        "source": '"s"',
+        "sources": "[s]",
+        "confirmed_by": "secondary_source",
     }
     fields.update(changes)
     body = ", ".join(f"{k}: {v}" for k, v in fields.items() if v != "<drop>")
@@ -352,7 +423,14 @@ def test_base_text_for_the_error_tests_is_valid() -> None:
         pytest.param(good(amount='"40,000"'), "whole number", id="amount-with-comma"),
         pytest.param(good(amount="40000.5"), "whole number", id="amount-fraction"),
         pytest.param(good(amount="<drop>"), "missing field 'amount'", id="missing-amount"),
-        pytest.param(good(source="<drop>"), "missing field 'source'", id="missing-source"),
+        pytest.param(good(sources="<drop>"), "missing field 'sources'", id="missing-sources"),
+        pytest.param(good(sources="[]"), "at least one source", id="no-sources"),
+        pytest.param(good(sources="[gazette]"), "unknown source 'gazette'", id="unknown-source"),
+        pytest.param(
+            good(confirmed_by="<drop>"), "missing field 'confirmed_by'", id="no-confirmed"
+        ),
+        pytest.param(good(confirmed_by="maybe"), "'confirmed_by'", id="bad-confirmed"),
+        pytest.param(good(source='"press reports"'), "unknown field 'source'", id="v1-source"),
         pytest.param(good(**{"from": "<drop>"}), "missing field 'from'", id="missing-from"),
         pytest.param(good(**{"from": "2025-02-30"}), "not a valid date", id="impossible-date"),
         pytest.param(good(**{"from": "2025-7-1"}), "not a valid date", id="short-date"),
@@ -375,16 +453,64 @@ def test_a_bad_line_is_reported_with_file_line_number_and_problem(line: str, exp
 
 def test_duplicate_line_names_the_line_of_the_first_one() -> None:
     error = load_error(BASE + good(**{"from": "2024-07-01"}))
-    assert "already given on line 6" in str(error)
+    assert "already given on line 8" in str(error)
+
+
+def test_only_an_interim_figure_may_share_the_day_of_a_contested_one() -> None:
+    contested = good(**{"from": "2025-07-01", "status": "contested", "amount": "45000"})
+    interim = good(**{"from": "2025-07-01", "status": "interim", "amount": "39000"})
+    table = WageTable.from_yaml_text(BASE + interim + contested)
+    result = found(table.minimum_for("sindh", "unskilled", month("2025-08")))
+    assert (result.amount, result.entry.status) == (39000, "interim")
+    assert "duplicate line" in str(load_error(BASE + contested + good(**{"from": "2025-07-01"})))
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        pytest.param("{title: T, date: 2024-09-01}", "missing field 'publisher'", id="publisher"),
+        pytest.param("{publisher: P, date: 2024-09-01}", "missing field 'title'", id="title"),
+        pytest.param("{publisher: P, title: T}", "missing field 'date'", id="date"),
+        pytest.param("{publisher: P, title: T, date: 2024-13}", "not a valid month", id="month"),
+        pytest.param("{publisher: P, title: T, date: Sept}", "not a valid date", id="text-date"),
+        pytest.param('{publisher: P, title: T, date: "n.d."}', "needs 'url' and", id="undated"),
+        pytest.param(
+            "{publisher: P, title: T, date: 2024, url: www.x.pk}", "https://", id="bad-url"
+        ),
+    ],
+)
+def test_a_citation_needs_publisher_title_and_date(source: str, expected: str) -> None:
+    text = BASE.replace(
+        's: {publisher: Test Gazette, title: "A notification", date: 2024-09-01}', "s: " + source
+    )
+    error = load_error(text)
+    assert expected in str(error)
+    assert error.line == 6
+
+
+def test_an_undated_page_with_address_and_reading_date_is_a_citation() -> None:
+    text = BASE.replace(
+        "date: 2024-09-01}",
+        'date: "n.d.", url: "https://example.pk/x", accessed: 2026-12-06}',
+    )
+    entry = WageTable.from_yaml_text(text).entries[0]
+    assert entry.source == (
+        "Test Gazette, “A notification”, undated (read 6 Dec 2026), https://example.pk/x"
+    )
+
+
+def test_a_region_without_lines_is_an_error() -> None:
+    region = BASE.replace("grades:", "  punjab: {name: Punjab, time_zone: Asia/Karachi}\ngrades:")
+    assert "region 'punjab' has no unskilled line" in str(load_error(region))
 
 
 def test_an_error_in_the_shipped_file_names_the_path_and_line(tmp_path: Path) -> None:
-    path = copy_with_line(tmp_path, good(region="balochistan").rstrip("\n"))
+    path = copy_with_line(tmp_path, good(region="gilgit").rstrip("\n"))
     line = len(path.read_text(encoding="utf-8").splitlines())
     with pytest.raises(WageTableError) as info:
         WageTable.load(path)
     assert info.value.line == line
-    assert str(info.value).startswith(f"{path}, line {line}: unknown region 'balochistan'")
+    assert str(info.value).startswith(f"{path}, line {line}: unknown region 'gilgit'")
 
 
 @pytest.mark.parametrize(
@@ -392,7 +518,7 @@ def test_an_error_in_the_shipped_file_names_the_path_and_line(tmp_path: Path) ->
     [
         pytest.param("", "empty", 1, id="empty"),
         pytest.param(
-            BASE.replace("version: 1", "version: 2"), "unsupported version", 1, id="version"
+            BASE.replace("version: 2", "version: 1"), "unsupported version", 1, id="version"
         ),
         pytest.param(
             BASE.replace("grades: [unskilled, semi_skilled]", "grades: [skilled]"),
@@ -413,7 +539,7 @@ def test_an_error_in_the_shipped_file_names_the_path_and_line(tmp_path: Path) ->
             id="region-misspelt-field",
         ),
         pytest.param(
-            BASE + "currency: PKR\n", "unknown top-level field 'currency'", 7, id="extra-top-level"
+            BASE + "currency: PKR\n", "unknown top-level field 'currency'", 9, id="extra-top-level"
         ),
         pytest.param(
             BASE.replace("{name: Sindh, ", "{"),
@@ -433,3 +559,64 @@ def test_a_bad_header_is_reported_with_its_line(text: str, expected: str, line: 
     error = load_error(text)
     assert expected in str(error)
     assert error.line == line
+
+
+# ---------------------------------------------------------------- staleness (no wall clock)
+
+
+def test_the_fiscal_year_starts_on_1_july() -> None:
+    assert fiscal_year_start(date(2026, 6, 30)) == date(2025, 7, 1)
+    assert fiscal_year_start(date(2026, 7, 1)) == date(2026, 7, 1)
+    assert fiscal_year_start(datetime(2027, 1, 5, 23, 59)) == date(2026, 7, 1)
+
+
+@pytest.mark.parametrize(
+    ("day", "stale"),
+    [
+        (date(2026, 6, 30), False),  # the last day of FY 2025-26, which has its 2025 line
+        (date(2026, 7, 1), True),  # FY 2026-27 starts without a line
+        (date(2026, 7, 2), True),
+        (date(2026, 11, 1), True),
+        (date(2027, 7, 2), True),  # a year later, still the 2025 line
+    ],
+)
+def test_sindh_is_stale_from_the_first_day_of_a_fiscal_year_without_a_line(
+    table: WageTable, day: date, stale: bool
+) -> None:
+    result = staleness(table, "sindh", day)
+    assert result.stale is stale
+    assert result.latest_from == date(2025, 7, 1)
+    assert result.latest is not None and result.latest.amount == 40000
+    assert table.staleness("sindh", day) == result
+
+
+def test_a_region_without_a_line_for_fy_2025_26_is_stale_within_it(table: WageTable) -> None:
+    assert staleness(table, "balochistan", date(2025, 7, 2)).stale
+    assert staleness(table, "balochistan", date(2025, 6, 30)).stale is False
+    assert staleness(table, "islamabad", date(2026, 3, 1)).latest_from == date(2024, 7, 1)
+
+
+def test_stale_regions_on_2_july_2026_are_all_of_them(table: WageTable) -> None:
+    stale = table.stale_regions(date(2026, 7, 2))
+    assert [s.region for s in stale] == list(table.regions)
+    assert {s.region: s.latest_from for s in table.stale_regions(date(2026, 6, 30))} == {
+        "islamabad": date(2024, 7, 1),
+        "balochistan": date(2024, 7, 1),
+    }
+
+
+def test_a_new_line_makes_the_region_current_again(tmp_path: Path) -> None:
+    path = copy_with_line(
+        tmp_path,
+        "  - {region: sindh, grade: unskilled, from: 2026-07-01, amount: 45000, "
+        "status: notified, sources: [wagecheck-v1], confirmed_by: none}",
+    )
+    edited = WageTable.load(path)
+    assert not staleness(edited, "sindh", date(2026, 7, 2)).stale
+    assert staleness(edited, "sindh", date(2027, 7, 2)).stale
+    assert staleness(edited, "punjab", date(2026, 7, 2)).stale
+
+
+def test_before_any_line_a_region_is_stale_without_a_latest_line(table: WageTable) -> None:
+    result = staleness(table, "khyber_pakhtunkhwa", date(2020, 1, 1))
+    assert result.stale and result.latest is None and result.latest_from is None

@@ -437,6 +437,9 @@ def disclose(
                 status=figures.wage_entries[(region, grade, since)].status,
                 source=figures.wage_entries[(region, grade, since)].source,
                 note=figures.wage_entries[(region, grade, since)].note,
+                stale_months=tuple(
+                    sorted(figures.stale_months.get((region, grade, since), set()) & pool.months)
+                ),
             )
             for region, grade, since in sorted(pool.minimums)
         ),

@@ -51,7 +51,7 @@ from bot.storage.models import (
     SurveyVersion,
 )
 from bot.survey.definition import Question, Survey
-from bot.wages import UNSKILLED, MinimumWage, WageEntry, WageTable
+from bot.wages import UNSKILLED, MinimumWage, WageEntry, WageTable, staleness
 
 # Questions the report reads by id (the four wage roles are found by `role` instead).
 EMPLOYMENT = "employment"
@@ -162,6 +162,8 @@ class RoundFigures:
     payment_methods: list[Group]
     pay_question: Question | None
     wage_entries: dict[MinimumKey, WageEntry]  # the table lines behind Tally.minimums
+    # Pay months compared with a line although their fiscal year had no line yet (stale).
+    stale_months: dict[MinimumKey, set[str]] = field(default_factory=dict)
 
 
 async def compute_figures(
@@ -317,7 +319,7 @@ def _count(
             grade, _, month = combo.partition("@")
             key = (ff.region, grade, month)
             if key not in lines:
-                lines[key] = _line(wages, key, figures.wage_entries)
+                lines[key] = _line(wages, key, figures.wage_entries, figures.stale_months)
             line = lines[key]
             if line is not None:
                 t.minimums.add(line)
@@ -529,14 +531,21 @@ def _texts(values: str | list[Any] | None) -> list[Any]:
 
 
 def _line(
-    wages: WageTable, key: tuple[str, str, str], entries: dict[MinimumKey, WageEntry]
+    wages: WageTable,
+    key: tuple[str, str, str],
+    entries: dict[MinimumKey, WageEntry],
+    stale: dict[MinimumKey, set[str]],
 ) -> MinimumKey | None:
-    """The table line behind the minimum for (region, grade, "YYYY-MM")."""
+    """The table line behind the minimum for (region, grade, "YYYY-MM"); the month is noted
+    in `stale` when its fiscal year has no line of the region yet."""
     found = _minimum(wages, *key)
     if found is None:
         return None
     line = (found.entry.region, found.grade_used, found.entry.in_force_from)
     entries[line] = found.entry
+    year, mon = key[2].split("-")
+    if staleness(wages, key[0], date(int(year), int(mon), 1)).stale:
+        stale.setdefault(line, set()).add(key[2])
     return line
 
 

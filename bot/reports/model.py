@@ -165,6 +165,9 @@ class MinimumLine:
     status: str
     source: str
     note: str | None
+    # Pay months ("YYYY-MM") compared with this line although their fiscal year had no line
+    # of its own yet (the table was stale for them): the method section says so.
+    stale_months: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

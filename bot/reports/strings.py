@@ -202,6 +202,25 @@ METHOD_TEXT = (
         "a low response rate, or workers who are afraid to answer, can bias the result."
     ),
 )
+METHOD_SOURCES = T_(
+    "The legal minimums used are listed under “Legal minimum wages used”, each with its "
+    "sources (publisher, title, date and address) and a note on how far it is confirmed."
+)
+METHOD_DEDUCTIONS = T_(
+    "Since 2024 Punjab's notifications let employers deduct fixed amounts for housing and "
+    "transport (from 2025 also meals) from the minimum when the worker agrees. The survey does "
+    "not ask about such deductions: the pay a worker reports is compared with the full "
+    "minimum. A worker in Punjab whose pay was lowered by an agreed deduction can therefore be "
+    "counted below the minimum although the employer kept to the notification."
+)
+# {region}: a region of the report; {months}: pay months; {fiscal_year}: e.g. "1 July 2026";
+# {since}: the date the latest notified minimum is in force from.
+METHOD_STALE = T_(
+    "When this report was made, no minimum wage had been notified in {region} for the fiscal "
+    "year from {fiscal_year}. Pay for {months} is compared with the latest notified minimum, "
+    "in force from {since}. A later notification may apply retroactively and change the "
+    "result."
+)
 VERDICT_TEXT = T_(
     "Minimum likely met: the lower end of the interval (95%) is at least {ok}, so at least "
     "{ok} of workers were very likely paid the legal minimum. Minimum likely not met: the "

@@ -13,7 +13,7 @@ from typing import Literal
 from bot.enums import RoundStatus
 from bot.reports import strings as S
 from bot.reports.model import Count, FactoryReport, Figures, QualityFlag, Report, Share
-from bot.reports.text import ReportText
+from bot.reports.text import ReportText, method_text
 
 Kind = Literal["text", "int", "pct", "money", "ratio"]
 
@@ -363,7 +363,7 @@ def method_lines(report: Report, tx: ReportText) -> list[tuple[str, str]]:
         (tx(S.K_LABEL), tx(S.K_VALUE, k=report.k)),
         (tx(S.VERDICT_RULE), verdict_text(report, tx)),
     ]
-    lines += [(tx(S.METHOD), tx(p)) for p in S.METHOD_TEXT]
+    lines += [(tx(S.METHOD), p) for p in method_text(report, tx)]
     lines += [(tx(S.DISCLOSURE), p) for p in tx.disclosure_rules(report.k, report.small)]
     lines.append((tx(S.ALL_FACTORIES), tx(S.ALL_FACTORIES_NOTE)))
     return lines

@@ -12,7 +12,7 @@ from babel.numbers import format_decimal, format_percent
 from bot.i18n import Catalogs, Localizer
 from bot.paths import LOCALES_DIR
 from bot.reports import strings as S
-from bot.reports.model import Count, Share, Verdict
+from bot.reports.model import Count, Report, Share, Verdict
 
 REPORT_LANGUAGES = ("en", "nl")
 REPORTS_DOMAIN = "reports"
@@ -137,3 +137,32 @@ def report_text(lang: str, locales_dir: Path | None = None) -> ReportText:
 def _text(lang: str, locales_dir: Path) -> ReportText:
     reports, labels = _catalogs(locales_dir)
     return ReportText(lang, reports.get(lang), labels.get(lang))
+
+
+def region_name(region: str) -> str:
+    """'khyber_pakhtunkhwa' -> 'Khyber Pakhtunkhwa' (the wage table's region ids)."""
+    return region.replace("_", " ").title()
+
+
+def method_text(report: Report, tx: ReportText) -> list[str]:
+    """The method section's paragraphs: the fixed ones, where the minimums' sources are, how
+    agreed deductions are treated, and a note per region whose minimum may be out of date
+    (no line yet for the fiscal year of a pay month)."""
+    out = [tx(p) for p in S.METHOD_TEXT]
+    out += [tx(S.METHOD_SOURCES), tx(S.METHOD_DEDUCTIONS)]
+    stale: dict[tuple[str, date], set[str]] = {}
+    for m in report.minimums:
+        for month in m.stale_months:
+            stale.setdefault((m.region, m.in_force_from), set()).add(month)
+    for (region, since), months in sorted(stale.items()):
+        year = int(min(months)[:4]) if int(min(months)[5:]) >= 7 else int(min(months)[:4]) - 1
+        out.append(
+            tx(
+                S.METHOD_STALE,
+                region=region_name(region),
+                fiscal_year=tx.date(date(year, 7, 1)),
+                months=", ".join(tx.month(m) for m in sorted(months)),
+                since=tx.date(since),
+            )
+        )
+    return out

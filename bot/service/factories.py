@@ -22,7 +22,7 @@ from bot.storage.models import (
     Factory,
 )
 
-REGIONS = ("sindh", "punjab", "islamabad")
+REGIONS = ("sindh", "punjab", "islamabad", "khyber_pakhtunkhwa", "balochistan")
 
 
 def _region(text: str) -> str:

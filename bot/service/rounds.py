@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -36,6 +37,7 @@ from bot.storage.models import (
 from bot.survey import phrases
 from bot.survey.definition import Survey
 from bot.survey.state import ConversationState
+from bot.wages import Staleness, WageTable
 
 # No 0/O, 1/I/L: codes are read off a poster and typed on a phone.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -79,6 +81,39 @@ def _check_dates(opens_at: datetime | None, closes_at: datetime | None) -> None:
     validation.moment(closes_at, "closing time")
     if opens_at is not None and closes_at is not None and closes_at <= opens_at:
         raise AdminError("a round must close after it opens")
+
+
+class StaleWagesError(AdminError):
+    """Opening a round whose regions have no wage line for the current fiscal year, without the
+    CSO confirming it (``accept_stale_wages``)."""
+
+    def __init__(self, stale: Sequence[Staleness]) -> None:
+        self.stale = tuple(stale)
+        super().__init__(
+            "the wage table has no minimum yet for this fiscal year (from 1 July) in "
+            + "; ".join(stale_wage_text(s) for s in stale)
+            + ": workers will be told the latest notified minimum, which may be out of date. "
+            "Add the new notification to surveys/minimum-wages.yaml, or confirm opening the "
+            "round on the latest notified minimum"
+        )
+
+
+def stale_wage_text(s: Staleness) -> str:
+    """'sindh (latest line from 2025-07-01)' — for messages to CSO staff."""
+    since = s.latest_from.isoformat() if s.latest_from else "none"
+    return f"{s.region} (latest line from {since})"
+
+
+def stale_wages_on(wages: WageTable, regions: Sequence[str], now: datetime) -> list[Staleness]:
+    """The regions (of those given) whose wage lines are stale on `now`'s date in the region."""
+    out = []
+    for region in sorted(set(regions)):
+        if region not in wages.regions:
+            continue
+        day = now.astimezone(ZoneInfo(wages.regions[region].time_zone)).date()
+        if (found := wages.staleness(region, day)).stale:
+            out.append(found)
+    return out
 
 
 def default_help_texts(rnd: Round) -> dict[str, str]:
@@ -216,9 +251,14 @@ class RoundService(Audited):
         max_reminders: int = 1,
         reminder_delay: timedelta = timedelta(hours=24),
         help_text: dict[str, str | None] | None = None,
+        *,
+        wages: WageTable | None = None,
+        accept_stale_wages: bool = False,
     ) -> Round:
         """Create a round and open it now, with a fresh poster code per factory (one audit
-        entry, "round.open", with what was created)."""
+        entry, "round.open", with what was created). With `wages`, a round whose regions have
+        no wage line for the current fiscal year opens only with `accept_stale_wages`
+        (:class:`StaleWagesError` otherwise; the confirmation is audited)."""
         now = self.clock()
         async with self.db.transaction() as s:
             rnd, details = await self._new_round(
@@ -233,7 +273,7 @@ class RoundService(Audited):
                 reminder_delay,
                 help_text,
             )
-            await self._open(s, rnd.id, now, created=details)
+            await self._open(s, rnd.id, now, wages, accept_stale_wages, created=details)
         return await self.get_round(rnd.id)
 
     async def _transition(
@@ -270,23 +310,60 @@ class RoundService(Audited):
         return await self.get_round(round_id)
 
     async def start_round(
-        self, round_id: int, now: datetime | None = None, job_key: str | None = None
+        self,
+        round_id: int,
+        now: datetime | None = None,
+        job_key: str | None = None,
+        *,
+        wages: WageTable | None = None,
+        accept_stale_wages: bool = False,
     ) -> Round:
         """Open a draft or scheduled round now; workers who opted in at one of its factories
-        are invited (recorded in the broadcast outbox in the same transaction)."""
+        are invited (recorded in the broadcast outbox in the same transaction). `wages` and
+        `accept_stale_wages` as for :meth:`open_round`."""
         round_id = validation.row_id(round_id, "round")
         now = now or self.clock()
         try:
             async with self.db.transaction() as s:
                 await claim_job(s, job_key, self.actor, now)
-                await self._open(s, round_id, now)
+                await self._open(s, round_id, now, wages, accept_stale_wages)
         except IntegrityError:
             if job_key is None:
                 raise
             raise JobDone(f"{job_key} ran already") from None
         return await self.get_round(round_id)
 
-    async def _open(self, s: AsyncSession, round_id: int, now: datetime, **details: Any) -> None:
+    async def round_regions(self, round_id: int) -> list[str]:
+        """The regions of a round's factories, sorted."""
+        async with self.db.transaction() as s:
+            return await self._regions(s, round_id)
+
+    async def _regions(self, s: AsyncSession, round_id: int) -> list[str]:
+        query = (
+            select(Factory.region)
+            .join(RoundFactory, RoundFactory.factory_id == Factory.id)
+            .where(RoundFactory.round_id == round_id)
+            .distinct()
+        )
+        return sorted((await s.execute(query)).scalars())
+
+    async def _open(
+        self,
+        s: AsyncSession,
+        round_id: int,
+        now: datetime,
+        wages: WageTable | None = None,
+        accept_stale_wages: bool = False,
+        **details: Any,
+    ) -> None:
+        if wages is not None:
+            stale = stale_wages_on(wages, await self._regions(s, round_id), now)
+            if stale and not accept_stale_wages:
+                raise StaleWagesError(stale)
+            if stale:
+                details["stale_wages_accepted"] = {
+                    x.region: x.latest_from.isoformat() if x.latest_from else None for x in stale
+                }
         rnd = await self._transition(s, round_id, RoundStatus.OPEN, **details)
         rnd.opens_at = now
         if rnd.closes_at is not None and rnd.closes_at <= now:

@@ -46,7 +46,7 @@ from bot.survey.state import (
     ResponseStarted,
     Sprint,
 )
-from bot.wages import UNSKILLED, WageTable
+from bot.wages import UNSKILLED, WageTable, staleness
 
 SETUP_TYPES = frozenset({"language", "consent", "factory"})
 SKIP, DONE, OK, RETRY = "_skip", "_done", "_ok", "_retry"
@@ -479,13 +479,19 @@ class Engine:
         if minimum is None:
             return None
         region = self.wages.regions[state.factory.region].name
+        # No line yet for the fiscal year of that month: say it is the latest notified one.
+        age = staleness(self.wages, state.factory.region, month)
+        phrase, since = P.MINIMUM_INFO, {}
+        if age.stale and age.latest is not None:
+            phrase, since = P.MINIMUM_INFO_STALE, {"since": loc.month(age.latest.in_force_from)}
         lines = [
             loc.gettext(
-                P.MINIMUM_INFO,
+                phrase,
                 region=loc.gettext(region),
                 month=loc.month(month),
                 minimum=loc.money(minimum.amount),
                 grade=loc.gettext(P.GRADE_WORDS.get(minimum.grade_used, minimum.grade_used)),
+                **since,
             )
         ]
         if minimum.grade_used != grade:

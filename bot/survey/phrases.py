@@ -86,6 +86,12 @@ MINIMUM_INFO = N_(
     "For your information: the legal minimum wage in {region} for {month} is {minimum} a month "
     "for {grade} work."
 )
+# When no minimum has been notified yet for the fiscal year (from 1 July) of {month}: the
+# latest notified one still applies, but it may be about to change. {since}: e.g. "July 2025".
+MINIMUM_INFO_STALE = N_(
+    "For your information: no new legal minimum wage has been notified in {region} for {month} "
+    "yet. The latest notified minimum (from {since}) is {minimum} a month for {grade} work."
+)
 # The wage grades as a worker reads them, in MINIMUM_INFO's {grade}.
 GRADE_WORDS = {
     "unskilled": N_("unskilled"),

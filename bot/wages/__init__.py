@@ -3,21 +3,31 @@
 from bot.wages.table import (
     DEFAULT_TABLE_PATH,
     UNSKILLED,
+    Citation,
+    ConfirmedBy,
     MinimumWage,
     Region,
+    Staleness,
     Status,
     WageEntry,
     WageTable,
     WageTableError,
+    fiscal_year_start,
+    staleness,
 )
 
 __all__ = [
     "DEFAULT_TABLE_PATH",
     "UNSKILLED",
+    "Citation",
+    "ConfirmedBy",
     "MinimumWage",
     "Region",
+    "Staleness",
     "Status",
     "WageEntry",
     "WageTable",
     "WageTableError",
+    "fiscal_year_start",
+    "staleness",
 ]

@@ -9,6 +9,14 @@ Date rule: a minimum wage is compared per *month*. ``minimum_for`` returns the m
 on the **first day** of the month asked about — notifications take effect on the 1st (nearly
 always 1 July, the start of the fiscal year). Notifications are often published months later
 (``notified_on``) and then apply retroactively, so ``notified_on`` never affects a look-up.
+
+Sources: every line names one or more citations from the table's ``sources:`` list (publisher,
+title, date, address), and says how far its figure is confirmed (``confirmed_by``).
+
+Age: a region's table is *stale* on a date when the fiscal year that date falls in (1 July to
+30 June) has no line for the region yet (:func:`staleness`). The latest line still applies (a
+minimum stays in force until a new one is notified), but whoever shows it must say that it is
+the latest *notified* minimum, not necessarily the one in force.
 """
 
 from __future__ import annotations
@@ -27,12 +35,17 @@ from bot.paths import SURVEYS_DIR
 __all__ = [
     "DEFAULT_TABLE_PATH",
     "UNSKILLED",
+    "Citation",
+    "ConfirmedBy",
     "MinimumWage",
     "Region",
+    "Staleness",
     "Status",
     "WageEntry",
     "WageTable",
     "WageTableError",
+    "fiscal_year_start",
+    "staleness",
 ]
 
 #: The shipped table (``surveys/minimum-wages.yaml`` of the checkout, or the wheel's copy).
@@ -42,11 +55,31 @@ DEFAULT_TABLE_PATH = SURVEYS_DIR / "minimum-wages.yaml"
 UNSKILLED = "unskilled"
 
 Status = Literal["notified", "contested", "interim"]
+#: How far a line's figure (amount and in-force date) is confirmed: read in the text of the
+#: notification or court order itself (a copy of it), only in press reports or other secondary
+#: sources, or not found
+#: in any source checked (carried over from an earlier list, or a lead still to be checked).
+ConfirmedBy = Literal["notification_text", "secondary_source", "none"]
 
-_TOP_LEVEL_KEYS = ("version", "regions", "grades", "minimum_wages")
-_SUPPORTED_VERSION = 1
-_ENTRY_FIELDS = ("region", "grade", "from", "amount", "status", "notified_on", "source", "note")
+_TOP_LEVEL_KEYS = ("version", "regions", "grades", "sources", "minimum_wages")
+_SUPPORTED_VERSION = 2
+_ENTRY_FIELDS = (
+    "region",
+    "grade",
+    "from",
+    "amount",
+    "status",
+    "notified_on",
+    "sources",
+    "confirmed_by",
+    "note",
+)
+_CITATION_FIELDS = ("publisher", "title", "date", "url", "accessed", "note")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_PUBLISHED = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+#: The ``date`` of a web page that shows none; such a citation needs ``url`` and ``accessed``.
+UNDATED = "n.d."
+_MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 
 
 class WageTableError(ValueError):
@@ -83,6 +116,92 @@ class Region(BaseModel):
     time_zone: str = Field(min_length=1)
 
 
+def _as_published(value: object) -> str:
+    """A publication date as written: YYYY-MM-DD, YYYY-MM, YYYY or "n.d." (undated page)."""
+    if isinstance(value, datetime):
+        raise ValueError(f"must be a date (YYYY-MM-DD) without a time, got {value!r}")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text == UNDATED:
+            return text
+        if _PUBLISHED.match(text):
+            if len(text) == 10:
+                _as_date(text)
+            elif len(text) == 7 and not 1 <= int(text[5:]) <= 12:
+                raise ValueError(f"not a valid month: {value!r}")
+            return text
+    raise ValueError(
+        f"not a valid date: {value!r} (write YYYY-MM-DD, YYYY-MM or YYYY; {UNDATED!r} for a "
+        "page that shows no date, with 'url' and 'accessed')"
+    )
+
+
+_Day = date  # the type, for the class below, whose field `date` hides the name
+
+
+class Citation(BaseModel):
+    """A source a reader can follow: who published what, when, and where to find it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    publisher: str = Field(min_length=1)
+    title: str = Field(min_length=1)
+    date: str  # YYYY-MM-DD, YYYY-MM, YYYY, or "n.d." for a page that shows no date
+    url: str | None = None
+    accessed: _Day | None = None  # when an undated page was read
+    note: str | None = None
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _check_date(cls, value: object) -> str:
+        return _as_published(value)
+
+    @field_validator("accessed", mode="before")
+    @classmethod
+    def _check_accessed(cls, value: object) -> _Day | None:
+        return None if value is None else _as_date(value)
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError(f"must be a web address starting with https://, got {value!r}")
+        return value
+
+    @property
+    def undated(self) -> bool:
+        return self.date == UNDATED
+
+    def text(self) -> str:
+        """One line for a reader: 'Publisher, “Title”, 10 Sep 2025, https://…'."""
+        when = _published_text(self.date)
+        if self.undated and self.accessed is not None:
+            when += f" (read {_day_text(self.accessed)})"
+        parts = [self.publisher, f"“{self.title}”", when]
+        if self.url:
+            parts.append(self.url)
+        return ", ".join(parts)
+
+
+def _day_text(day: date) -> str:
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def _published_text(value: str) -> str:
+    if value == UNDATED:
+        return "undated"
+    if len(value) == 10:
+        return _day_text(date.fromisoformat(value))
+    if len(value) == 7:
+        return f"{_MONTHS[int(value[5:]) - 1]} {value[:4]}"
+    return value
+
+
 class WageEntry(BaseModel):
     """One line of the table: the minimum for one region and grade, in force from a date."""
 
@@ -94,8 +213,34 @@ class WageEntry(BaseModel):
     amount: int  # PKR per month, 26 days x 8 hours
     status: Status
     notified_on: date | None = None
-    source: str = Field(min_length=1)
+    source_ids: tuple[str, ...] = Field(alias="sources", min_length=1)
+    confirmed_by: ConfirmedBy
     note: str | None = None
+    # Filled in by the loader from the table's ``sources:`` (never written in a line).
+    citations: tuple[Citation, ...] = ()
+
+    @property
+    def source(self) -> str:
+        """The line's citations as one text for a reader, '; '-separated."""
+        return "; ".join(c.text() for c in self.citations) or "; ".join(self.source_ids)
+
+    @property
+    def confirmed(self) -> bool:
+        """True when the figure was found in at least one of the cited sources."""
+        return self.confirmed_by != "none"
+
+    @field_validator("source_ids", mode="before")
+    @classmethod
+    def _check_sources(cls, value: object) -> tuple[str, ...]:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v for v in value):
+            raise ValueError(
+                f"must be a list of source ids from 'sources:', e.g. [br-2025-07-31], got {value!r}"
+            )
+        if not value:
+            raise ValueError("at least one source is needed (an id from 'sources:')")
+        return tuple(value)
 
     @field_validator("in_force_from", mode="before")
     @classmethod
@@ -158,7 +303,12 @@ class WageTable:
         self.regions: dict[str, Region] = dict(regions)
         self.grades: tuple[str, ...] = tuple(grades)
         self.entries: tuple[WageEntry, ...] = tuple(
-            sorted(entries, key=lambda e: (e.region, e.grade, e.in_force_from))
+            # A contested line and the interim figure ordered in its place may start on the
+            # same day; the interim one sorts last, so that it is the one in force.
+            sorted(
+                entries,
+                key=lambda e: (e.region, e.grade, e.in_force_from, e.status == "interim"),
+            )
         )
         self._by_key: dict[tuple[str, str], tuple[WageEntry, ...]] = {}
         for entry in self.entries:
@@ -240,6 +390,19 @@ class WageTable:
         self._check_grade(grade)
         return list(self._by_key.get((region, grade), ()))
 
+    def latest_line(self, region: str, on: date) -> WageEntry | None:
+        """The latest unskilled line of ``region`` in force on ``on`` (any status)."""
+        self._check_region(region)
+        return self._in_force(region, UNSKILLED, _plain_date(on))
+
+    def staleness(self, region: str, on: date) -> Staleness:
+        """Whether ``region``'s lines are current on ``on``: see :func:`staleness`."""
+        return staleness(self, region, on)
+
+    def stale_regions(self, on: date) -> list[Staleness]:
+        """The regions without a line for the fiscal year of ``on``, in table order."""
+        return [s for r in self.regions if (s := staleness(self, r, on)).stale]
+
     # ------------------------------------------------------------------ helpers
 
     def _in_force(self, region: str, grade: str, day: date) -> WageEntry | None:
@@ -264,6 +427,56 @@ class WageTable:
             f"WageTable(regions={sorted(self.regions)}, grades={list(self.grades)}, "
             f"entries={len(self.entries)})"
         )
+
+
+# ---------------------------------------------------------------------- age
+
+
+def fiscal_year_start(day: date) -> date:
+    """1 July of the fiscal year ``day`` falls in (Pakistan's fiscal year runs July to June)."""
+    day = _plain_date(day)
+    return date(day.year if day.month >= 7 else day.year - 1, 7, 1)
+
+
+class Staleness(BaseModel):
+    """Whether a region's minimum is known for the fiscal year of a date.
+
+    ``stale`` is true when no unskilled line of the region starts in that fiscal year (on or
+    after its 1 July, and not after ``on``): a new notification may be due or overdue, and the
+    latest line is only the latest *notified* minimum. ``latest`` is that line (``None`` when
+    the region has no line in force at all, which is stale too).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    region: str
+    on: date
+    fiscal_year_from: date
+    latest: WageEntry | None
+
+    @property
+    def stale(self) -> bool:
+        return self.latest is None or self.latest.in_force_from < self.fiscal_year_from
+
+    @property
+    def latest_from(self) -> date | None:
+        """The date the latest line is in force from (``None`` without any line)."""
+        return None if self.latest is None else self.latest.in_force_from
+
+
+def staleness(table: WageTable, region: str, on: date) -> Staleness:
+    """Pure: is ``region``'s part of ``table`` current on ``on``? No clock is read.
+
+    Look-ups by month use the first of the month, so for a pay month pass its first day: pay
+    for July 2026 is stale when no line starts on or after 1 July 2026.
+    """
+    day = _plain_date(on)
+    return Staleness(
+        region=region,
+        on=day,
+        fiscal_year_from=fiscal_year_start(day),
+        latest=table.latest_line(region, day),
+    )
 
 
 # ---------------------------------------------------------------------- parsing
@@ -342,12 +555,51 @@ class _Parser:
         if data["version"] != _SUPPORTED_VERSION or isinstance(data["version"], bool):
             raise self.error(
                 version_node,
-                f"unsupported version {data['version']!r} (this program reads version 1)",
+                f"unsupported version {data['version']!r} (this program reads version "
+                f"{_SUPPORTED_VERSION}; version 1 had a free-text 'source' on each line, version 2 "
+                "lists citations under 'sources:', see docs/minimum-wages.md)",
             )
         regions = self.regions(top["regions"][1], data["regions"])
         grades = self.grades(top["grades"][1], data["grades"])
-        entries = self.entries(top["minimum_wages"][1], data["minimum_wages"], regions, grades)
+        sources = self.sources(top["sources"][1], data["sources"])
+        entries = self.entries(
+            top["minimum_wages"][1], data["minimum_wages"], regions, grades, sources
+        )
+        for region_id, (key_node, _) in self.mapping(top["regions"][1], "regions").items():
+            if not any(e.region == region_id and e.grade == UNSKILLED for e in entries):
+                raise self.error(
+                    key_node,
+                    f"region {region_id!r} has no {UNSKILLED} line (every region needs one)",
+                )
         return WageTable(regions, grades, entries)
+
+    def sources(self, node: yaml.Node, data: Any) -> dict[str, Citation]:
+        items = self.mapping(node, "sources")
+        if not items:
+            raise self.error(node, "sources: at least one source is needed")
+        sources: dict[str, Citation] = {}
+        for (source_id, (_key_node, value_node)), value in zip(
+            items.items(), data.values(), strict=True
+        ):
+            fields = self.mapping(value_node, f"source {source_id!r}")
+            if "id" in fields:
+                raise self.error(
+                    fields["id"][0], f"source {source_id!r}: unknown field 'id' (the key is the id)"
+                )
+            try:
+                citation = Citation(id=source_id, **value)
+            except ValidationError as exc:
+                raise self.validation_error(
+                    exc, value_node, fields, f"source {source_id!r}", _CITATION_FIELDS
+                ) from None
+            if citation.undated and (citation.url is None or citation.accessed is None):
+                raise self.error(
+                    value_node,
+                    f"source {source_id!r}: an undated source ({UNDATED!r}) needs 'url' and "
+                    "'accessed' (the day it was read)",
+                )
+            sources[source_id] = citation
+        return sources
 
     def regions(self, node: yaml.Node, data: Any) -> dict[str, Region]:
         items = self.mapping(node, "regions")
@@ -392,11 +644,12 @@ class _Parser:
         data: Any,
         regions: Mapping[str, Region],
         grades: tuple[str, ...],
+        sources: Mapping[str, Citation],
     ) -> list[WageEntry]:
         if not isinstance(node, yaml.SequenceNode) or data is None:
             raise self.error(node, "minimum_wages must be a list of lines starting with '- '")
         entries: list[WageEntry] = []
-        seen: dict[tuple[str, str, date], int] = {}
+        seen: dict[tuple[str, str, date], tuple[int, str]] = {}
         for item_node, value in zip(node.value, data, strict=True):
             fields = self.mapping(item_node, "minimum wage line")
             try:
@@ -416,15 +669,27 @@ class _Parser:
                     fields["grade"][1],
                     f"unknown grade {entry.grade!r} (known grades: {', '.join(grades)})",
                 )
+            unknown = [s for s in entry.source_ids if s not in sources]
+            if unknown:
+                raise self.error(
+                    fields["sources"][1],
+                    f"unknown source {unknown[0]!r} (add it under 'sources:' first)",
+                )
+            # One line per region, grade and date; only an interim figure may start on the
+            # same day as the contested one it stands in for.
             key = (entry.region, entry.grade, entry.in_force_from)
             if key in seen:
-                raise self.error(
-                    item_node,
-                    f"duplicate line: {entry.region} / {entry.grade} from "
-                    f"{entry.in_force_from.isoformat()} is already given on line {seen[key]}",
-                )
-            seen[key] = _line(item_node)
-            entries.append(entry)
+                first_line, first_status = seen[key]
+                if {first_status, entry.status} != {"contested", "interim"}:
+                    raise self.error(
+                        item_node,
+                        f"duplicate line: {entry.region} / {entry.grade} from "
+                        f"{entry.in_force_from.isoformat()} is already given on line {first_line}",
+                    )
+            seen[key] = (_line(item_node), entry.status)
+            entries.append(
+                entry.model_copy(update={"citations": tuple(sources[s] for s in entry.source_ids)})
+            )
         return entries
 
     def validation_error(

@@ -44,7 +44,7 @@ from bot.service import cso_portal as data
 from bot.service import validation
 from bot.service.admin import REGIONS, AdminError, AdminService
 from bot.service.lifecycle import TRANSITIONS
-from bot.service.rounds import default_help_texts
+from bot.service.rounds import default_help_texts, stale_wages_on
 from bot.survey import phrases
 from bot.web import convertors  # noqa: F401  (the {…:id} route parameter)
 from bot.web.auth import WebUser, accounts, require
@@ -328,6 +328,24 @@ def _round_actions(rnd: Round) -> list[tuple[str, str, bool]]:
     ]
 
 
+def _accepts_stale(form: dict[str, Any]) -> bool:
+    """The CSO ticked "open on the latest notified minimum wages" (a stale wage table)."""
+    return form.get("accept_stale_wages") == "yes"
+
+
+def _stale_wages(request: Request, rnd: Round) -> list[tuple[str, date | None]]:
+    """(region name, latest line's date) for each region of a round not yet closed whose wage
+    table has no line for the current fiscal year; empty when all are current."""
+    if rnd.status not in data.ACTIVE_STATUSES:
+        return []
+    wc = _wc(request)
+    regions = [rf.factory.region for rf in rnd.factories]
+    return [
+        (wc.wages.regions[s.region].name, s.latest_from)
+        for s in stale_wages_on(wc.wages, regions, wc.clock())
+    ]
+
+
 async def _round_context(request: Request, user: WebUser, rnd: Round) -> dict[str, Any]:
     wc = _wc(request)
     counts = await data.round_counts(wc.db, rnd)
@@ -356,6 +374,7 @@ async def _round_context(request: Request, user: WebUser, rnd: Round) -> dict[st
         "help_missing": [
             lang for lang, _, _ in HELP_LANGUAGES if lang not in (rnd.help_text or {})
         ],
+        "stale_wages": _stale_wages(request, rnd),
         "errors": [],
     }
 
@@ -402,7 +421,9 @@ async def round_action(request: Request) -> Response:
     elif action == "unschedule":
         work = lambda: admin.unschedule_round(rnd.id)  # noqa: E731
     elif action == "open":
-        work = lambda: admin.start_round(rnd.id)  # noqa: E731
+        work = lambda: admin.start_round(  # noqa: E731
+            rnd.id, wages=_wc(request).wages, accept_stale_wages=_accepts_stale(form)
+        )
     elif action == "close":
         work = lambda: admin.close_round(rnd.id)  # noqa: E731
     elif action == "cancel":
@@ -526,7 +547,9 @@ async def new_round_page(request: Request) -> Response:
                     await admin.schedule_round(rnd.id)
                     done = "schedule"
                 elif then == "open":
-                    await admin.start_round(rnd.id)
+                    await admin.start_round(
+                        rnd.id, wages=wc.wages, accept_stale_wages=_accepts_stale(form)
+                    )
                     done = "open"
             except AdminError as exc:
                 # The draft exists; say why it was not scheduled/opened, on its own page.

@@ -54,7 +54,10 @@ _SCHEMAS: dict[str, Any] = {
         "properties": {
             "code": {"type": "string", "description": "The factory's code, e.g. KHI-001."},
             "name": {"type": "string"},
-            "region": {"type": "string", "description": "sindh, punjab or islamabad."},
+            "region": {
+                "type": "string",
+                "description": "sindh, punjab, islamabad, khyber_pakhtunkhwa or balochistan.",
+            },
             "city": {"type": "string"},
             "os_id": {"type": ["string", "null"], "description": "Open Supply Hub id."},
             "headcount": {

@@ -14,7 +14,7 @@ from bot.posters import deep_link
 from bot.service import cso_portal, validation
 from bot.service.admin import AdminError
 from bot.service.members import Membership
-from bot.service.rounds import default_help_texts
+from bot.service.rounds import default_help_texts, stale_wage_text, stale_wages_on
 
 if TYPE_CHECKING:
     from bot.channels.telegram.adapter import TelegramChannel
@@ -186,6 +186,18 @@ class StaffCommands:
                 f"{c.code} {c.name}: {c.complete} complete, {c.started} started{rate}{link}"
             )
         lines += ["", _help_status(rnd)]
+        if rnd.status in (RoundStatus.DRAFT, RoundStatus.SCHEDULED, RoundStatus.OPEN):
+            regions = await self.app.admin.round_regions(rnd.id)
+            stale = stale_wages_on(self.app.wages, regions, self.app.clock())
+            if stale:
+                lines += [
+                    "",
+                    "Note: the wage table has no minimum for this fiscal year (from 1 July) yet "
+                    "in " + "; ".join(stale_wage_text(s) for s in stale) + ". Workers are told "
+                    "the latest notified minimum, and the reports say it may be out of date. "
+                    "Opening such a round needs a confirmation (portal, or "
+                    "`wagecheck round open --accept-stale-wages`).",
+                ]
         await self._send(update, "\n".join(lines))
 
     async def _helptext(self, update: Update, m: Membership, argument: str) -> bool:
@@ -216,6 +228,18 @@ class StaffCommands:
         for code in ("en", "ur", "sd"):
             lines.append(f"{code}: {texts.get(code, '(the default)')}")
         lines += ["", _help_status(rnd)]
+        if rnd.status in (RoundStatus.DRAFT, RoundStatus.SCHEDULED, RoundStatus.OPEN):
+            regions = await self.app.admin.round_regions(rnd.id)
+            stale = stale_wages_on(self.app.wages, regions, self.app.clock())
+            if stale:
+                lines += [
+                    "",
+                    "Note: the wage table has no minimum for this fiscal year (from 1 July) yet "
+                    "in " + "; ".join(stale_wage_text(s) for s in stale) + ". Workers are told "
+                    "the latest notified minimum, and the reports say it may be out of date. "
+                    "Opening such a round needs a confirmation (portal, or "
+                    "`wagecheck round open --accept-stale-wages`).",
+                ]
         await self._send(update, "\n".join(lines))
         return True
 

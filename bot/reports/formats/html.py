@@ -13,7 +13,7 @@ from bot.reports.formats import charts
 from bot.reports.formats import view as V
 from bot.reports.model import FactoryReport, Figures, Report
 from bot.reports.tables import flag_text, verdict_text
-from bot.reports.text import ReportText
+from bot.reports.text import ReportText, method_text
 
 CHART_ROWS = 36
 
@@ -284,7 +284,7 @@ def render_html(report: Report, tx: ReportText) -> bytes:
         else [
             (q.factory, names.get(q.factory, ""), *flag_text(q, report, tx)) for q in report.quality
         ],
-        method=[tx(p) for p in S.METHOD_TEXT],
+        method=method_text(report, tx),
         disclosure=tx.disclosure_rules(report.k, report.small),
         confidential=tx(S.CONFIDENTIAL if report.for_brand else S.CSO_ONLY),
     )

@@ -19,7 +19,7 @@ from bot.reports.model import (
 )
 from bot.reports.nogc import no_gc_pauses
 from bot.reports.tables import flag_text, verdict_text
-from bot.reports.text import ReportText
+from bot.reports.text import ReportText, method_text
 
 SCHEMA_ID = "https://github.com/wagecheck/wagecheck/docs/report.schema.json"
 
@@ -138,7 +138,7 @@ def report_json(report: Report, tx: ReportText) -> dict[str, Any]:
             "likely_below_upper": report.verdict_rule.below_upper,
             "text": verdict_text(report, tx),
         },
-        "method": [tx(p) for p in S.METHOD_TEXT],
+        "method": method_text(report, tx),
         "groups": {
             by: [{"group": g, "label": tx.label(label)} for g, label in groups]
             for by, groups in report.groups.items()
@@ -155,6 +155,7 @@ def report_json(report: Report, tx: ReportText) -> dict[str, Any]:
                 "status": m.status,
                 "source": m.source,
                 "note": m.note,
+                "stale_months": list(m.stale_months),
             }
             for m in report.minimums
         ],

@@ -40,7 +40,7 @@ from bot.reports.formats import charts
 from bot.reports.formats import view as V
 from bot.reports.model import FactoryReport, Figures, Report
 from bot.reports.tables import flag_text, verdict_text
-from bot.reports.text import ReportText
+from bot.reports.text import ReportText, method_text
 
 PAGE_W, PAGE_H = A4
 MARGIN = 18 * mm
@@ -598,7 +598,7 @@ def _quality(report: Report, tx: ReportText, st: _Styles) -> list[Flowable]:
 
 def _method(report: Report, tx: ReportText, st: _Styles) -> list[Flowable]:
     out: list[Flowable] = [_p(tx(S.METHOD), st.h2)]
-    out += [_p(tx(p), st.body) for p in S.METHOD_TEXT]
+    out += [_p(p, st.body) for p in method_text(report, tx)]
     out += [_p(tx(S.VERDICT_RULE), st.h3), _p(verdict_text(report, tx), st.body)]
     out.append(_p(tx(S.DISCLOSURE), st.h2))
     out += [_p("•  " + p, st.body) for p in tx.disclosure_rules(report.k, report.small)]
