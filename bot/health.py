@@ -9,6 +9,7 @@ import hmac
 from collections.abc import Awaitable, Callable
 
 from pydantic import SecretStr
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -37,10 +38,10 @@ def metrics_route(token: SecretStr | None, render: Callable[[], Awaitable[bytes]
     expected = f"Bearer {token.get_secret_value()}".encode() if token else None
 
     async def metrics(request: Request) -> Response:
-        if expected is None:
-            return PlainTextResponse("Not Found", status_code=404)
+        if expected is None:  # as every unknown address of the app (the portal: its page)
+            raise HTTPException(404)
         given = request.headers.get("authorization", "").encode()
-        if not hmac.compare_digest(given, expected):
+        if not hmac.compare_digest(given, expected):  # a scraper, not a person: no log-in page
             return PlainTextResponse(
                 "Unauthorized", status_code=401, headers={"www-authenticate": "Bearer"}
             )

@@ -48,7 +48,8 @@ ENTRY = WageEntry.model_validate(
         "from": "2025-07-01",
         "amount": MINIMUM,
         "status": "notified",
-        "source": "Sindh Minimum Wages Board notification (test)",
+        "sources": ["sindh-notification-test"],
+        "confirmed_by": "notification_text",
     }
 )
 EMPLOYMENT = ("permanent", "contractor")

@@ -63,7 +63,18 @@ def test_a_worker_conversation_logs_json_lines_without_texts_ids_or_secrets(
     home = tmp_path / "home"
     _run(home, "org", "add", "Karachi Workers Centre", "--kind", "cso")
     _run(home, "factory", "add", "KHI-001", "--name", "Korangi Knitwear")
-    _run(home, "round", "open", "--name", "R1", "--cso", "Karachi Workers Centre", "-f", "KHI-001")
+    _run(
+        home,
+        "round",
+        "open",
+        "--name",
+        "R1",
+        "--cso",
+        "Karachi Workers Centre",
+        "-f",
+        "KHI-001",
+        "--accept-stale-wages",
+    )
     chat = _run(
         home,
         "--log-level",

@@ -289,6 +289,9 @@ ROUTES: dict[str, Spec] = {
             "max_reminders",
             "reminder_delay_hours",
             "then",
+            "help_en",
+            "help_ur",
+            "help_sd",
         ),
         who=CSO_PEOPLE,
     ),
@@ -297,7 +300,10 @@ ROUTES: dict[str, Spec] = {
     "cso_poster": Spec(who=CSO_PEOPLE),
     "cso_results": Spec(who=CSO_PEOPLE),
     "cso_results_download": Spec(who=CSO_PEOPLE),
-    "cso_round_action": Spec(("confirm", "closes_at"), who=CSO_PEOPLE),
+    "cso_round_action": Spec(
+        ("confirm", "closes_at", "accept_stale_wages", "help_en", "help_ur", "help_sd"),
+        who=CSO_PEOPLE,
+    ),
     "cso_factories": Spec(who=CSO_PEOPLE),
     "cso_factory_new": Spec(("code", *FACTORY_FIELDS), who=CSO_PEOPLE),
     "cso_factory_import": Spec(("text",), who=CSO_PEOPLE, files=True),
@@ -329,6 +335,7 @@ ROUTES: dict[str, Spec] = {
     "font": Spec(),
     "static": Spec(),
     "healthz": Spec(),
+    "metrics": Spec(),
 }
 QUERY_NAMES = ("done", "page", "lang", "revoked", "next", "limit", "since", "until")
 OTHER_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
