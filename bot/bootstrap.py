@@ -189,9 +189,14 @@ async def resolve_keyring(settings: Settings, db: Database, clock: Clock) -> Key
     holds nothing made with a key (a new instance: `wagecheck init`, or whichever command
     starts first on an empty database); otherwise start-up is refused, because a new key
     would split every worker's conversation and make every stored address unreadable."""
-    text = settings.secret_key_text()
+    text, keyed = settings.secret_key_text(), False
     if text is None:
-        if await keys.holds_keyed_data(db):
+        keyed = await keys.holds_keyed_data(db)
+        # Several processes starting at once on a new instance: another one may have made the
+        # key (and recorded its fingerprint) since we looked. Its file is the key to use.
+        text = settings.secret_key_text()
+    if text is None:
+        if keyed:
             stored = await keys.stored_fingerprints(db)
             fp = stored[1][0][:12] if 1 in stored else "not yet recorded"
             raise StartupError(
