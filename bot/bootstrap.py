@@ -66,10 +66,18 @@ class App:
         s = self.settings
         return QuietHours(s.quiet_hours_start, s.quiet_hours_end, ZoneInfo(s.time_zone))
 
-    def broadcaster(self, senders: Sequence[BroadcastSender]) -> Broadcaster:
+    def broadcaster(
+        self, senders: Sequence[BroadcastSender], holder: str | None = None
+    ) -> Broadcaster:
         """The outbox's sender for the channels given (each process has its own clients)."""
         return Broadcaster(
-            self.db, self.keyring, self.catalogs, senders, self.quiet, clock=self.clock
+            self.db,
+            self.keyring,
+            self.catalogs,
+            senders,
+            self.quiet,
+            clock=self.clock,
+            holder=holder,
         )
 
     def metrics_route(self) -> Route:

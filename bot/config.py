@@ -153,6 +153,20 @@ class Settings(BaseSettings):
         time(21, 0), description="no message to workers from this local time (time_zone) ..."
     )
     quiet_hours_end: time = Field(time(8, 0), description="... until this local time")
+    scheduler_lease_seconds: float = Field(
+        30,
+        ge=2,
+        le=600,
+        description="how long the scheduler's lease lasts unrenewed: a second `wagecheck "
+        "scheduler` takes over this long after the first died (renewed every sixth of it)",
+    )
+    scheduler_tick_seconds: float = Field(
+        60,
+        ge=0.5,
+        le=3600,
+        description="how often the scheduler follows round changes, queues due reminders and "
+        "sends what the outbox holds",
+    )
     daily_status_hour: int = Field(
         9, ge=0, le=23, description="local hour of the daily status message to CSO members"
     )
