@@ -198,7 +198,7 @@ async def test_the_scheduler_process_says_it_runs_the_jobs(
     app: App, database_url: str, tmp_path: Path
 ) -> None:
     """`wagecheck scheduler --metrics-listen`: the process that runs the jobs has no other
-    HTTP server, so it serves /metrics itself: lease held 1 and its host:pid (and a few random characters)."""
+    HTTP server, so it serves /metrics itself: lease held 1 and its host:pid:random."""
     port = _free_port()
     env: Mapping[str, str] = {
         **os.environ,
