@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import make_url
@@ -66,10 +67,18 @@ class App:
         s = self.settings
         return QuietHours(s.quiet_hours_start, s.quiet_hours_end, ZoneInfo(s.time_zone))
 
-    def broadcaster(self, senders: Sequence[BroadcastSender]) -> Broadcaster:
+    def broadcaster(
+        self, senders: Sequence[BroadcastSender], holder: str | None = None
+    ) -> Broadcaster:
         """The outbox's sender for the channels given (each process has its own clients)."""
         return Broadcaster(
-            self.db, self.keyring, self.catalogs, senders, self.quiet, clock=self.clock
+            self.db,
+            self.keyring,
+            self.catalogs,
+            senders,
+            self.quiet,
+            clock=self.clock,
+            holder=holder,
         )
 
     def metrics_route(self) -> Route:
@@ -189,9 +198,14 @@ async def resolve_keyring(settings: Settings, db: Database, clock: Clock) -> Key
     holds nothing made with a key (a new instance: `wagecheck init`, or whichever command
     starts first on an empty database); otherwise start-up is refused, because a new key
     would split every worker's conversation and make every stored address unreadable."""
-    text = settings.secret_key_text()
+    text, keyed = settings.secret_key_text(), False
     if text is None:
-        if await keys.holds_keyed_data(db):
+        keyed = await keys.holds_keyed_data(db)
+        # Several processes starting at once on a new instance: another one may have made the
+        # key (and recorded its fingerprint) since we looked. Its file is the key to use.
+        text = settings.secret_key_text()
+    if text is None:
+        if keyed:
             stored = await keys.stored_fingerprints(db)
             fp = stored[1][0][:12] if 1 in stored else "not yet recorded"
             raise StartupError(
@@ -340,3 +354,137 @@ def configure_logging(level: str = "INFO", log_format: str = "text") -> None:
         "python_multipart",
     ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+# ------------------------------------------------------------------ wagecheck config --check
+@dataclass(frozen=True)
+class Check:
+    """One line of `wagecheck config --check`: what was checked, its outcome (ok, FAIL, or
+    "could not check" when the other side could not be reached) and what was found."""
+
+    name: str
+    outcome: str  # "ok" | "FAIL" | "could not check" | "not set"
+    detail: str
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome == "FAIL"
+
+
+CHECK_TIMEOUT = 5.0
+
+
+async def check_instance(settings: Settings) -> list[Check]:
+    """Every check an operator wants before starting the processes; changes nothing (no
+    migration, no key made)."""
+    out: list[Check] = []
+    try:
+        settings.check()
+        out.append(Check("settings", "ok", "database URL, home folder, token format"))
+    except StartupError as exc:
+        out.append(Check("settings", "FAIL", str(exc)))
+    out.extend(await _check_database_and_key(settings))
+    out.append(await _check_telegram_token(settings))
+    out.append(_check_webhook_url(settings))
+    return out
+
+
+async def _check_database_and_key(settings: Settings) -> list[Check]:
+    shown = make_url(settings.effective_database_url).render_as_string(hide_password=True)
+    try:
+        db = Database(settings.effective_database_url)
+    except Exception as exc:
+        return [Check("database", "FAIL", f"{shown}: {type(exc).__name__}: {exc}")]
+    try:
+        try:
+            current, pending = await pending_migrations(db.engine)
+        except Exception as exc:
+            problem = connection_problem(exc, settings) or f"{type(exc).__name__}: {exc}"
+            return [Check("database", "FAIL", problem.splitlines()[0])]
+        if pending:
+            revision = Check(
+                "database",
+                "FAIL",
+                f"{shown} reachable, at revision {current or '(empty)'}: {len(pending)} "
+                "migration(s) to apply — run `wagecheck db upgrade` (back up first)",
+            )
+        else:
+            revision = Check("database", "ok", f"{shown} reachable, schema current ({current})")
+        return [revision, await _check_key(settings, db)]
+    finally:
+        await db.dispose()
+
+
+async def _check_key(settings: Settings, db: Database) -> Check:
+    try:
+        text = settings.secret_key_text()
+    except StartupError as exc:
+        return Check("key", "FAIL", str(exc))
+    stored = await keys.stored_fingerprints(db)
+    if text is None:
+        if stored or await keys.holds_keyed_data(db):
+            return Check("key", "FAIL", f"{settings.key_file} is missing: {keys.RESTORE_HINT}")
+        return Check("key", "ok", f"none yet: the first start makes {settings.key_file}")
+    try:
+        keyring = Keyring(parse_secrets(text))
+    except KeyFileError as exc:
+        return Check("key", "FAIL", f"the secret key in {settings.key_source}: {exc}")
+    problem = keys.mismatch(settings.key_source, stored, keyring)
+    if problem:
+        return Check("key", "FAIL", problem)
+    if not stored:
+        return Check("key", "ok", f"{settings.key_source} (no fingerprint recorded yet)")
+    return Check("key", "ok", f"{settings.key_source} matches the database's fingerprint")
+
+
+async def _check_telegram_token(settings: Settings) -> Check:
+    import httpx  # only here: the check is the one place bootstrap talks to a platform
+
+    if settings.telegram_token is None:
+        return Check("telegram token", "not set", "WAGECHECK_TELEGRAM_TOKEN")
+    token = settings.telegram_token.get_secret_value()
+    url = f"{settings.telegram_api_url.rstrip('/')}/bot{token}/getMe"
+    try:
+        async with httpx.AsyncClient(timeout=CHECK_TIMEOUT) as client:
+            answer = await client.get(url)
+    except httpx.HTTPError as exc:
+        return Check(
+            "telegram token",
+            "could not check",
+            f"{settings.telegram_api_url} did not answer ({type(exc).__name__})",
+        )
+    try:
+        body = answer.json()
+    except ValueError:
+        body = {}
+    if answer.status_code == 200 and body.get("ok"):
+        name = (body.get("result") or {}).get("username", "?")
+        return Check("telegram token", "ok", f"accepted by Telegram: @{name}")
+    if answer.status_code in (401, 404):
+        return Check(
+            "telegram token",
+            "FAIL",
+            "Telegram refused WAGECHECK_TELEGRAM_TOKEN (401 Unauthorized): copy it again from "
+            "@BotFather (/mybots → API Token)",
+        )
+    return Check(
+        "telegram token",
+        "could not check",
+        f"{settings.telegram_api_url} answered {answer.status_code}",
+    )
+
+
+def _check_webhook_url(settings: Settings) -> Check:
+    url = settings.telegram_webhook_url
+    if not url:
+        return Check("telegram webhook", "not set", "WAGECHECK_TELEGRAM_WEBHOOK_URL (long polling)")
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return Check("telegram webhook", "ok", url)
+    if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1"):
+        return Check("telegram webhook", "ok", f"{url} (plain http to this machine: tests only)")
+    return Check(
+        "telegram webhook",
+        "FAIL",
+        f"{url}: Telegram sends webhooks only over HTTPS (e.g. https://bot.example.org/telegram)",
+    )

@@ -25,7 +25,14 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from bot.bootstrap import App, build_app, configure_logging, rotate_key, upgrade_plan
+from bot.bootstrap import (
+    App,
+    build_app,
+    check_instance,
+    configure_logging,
+    rotate_key,
+    upgrade_plan,
+)
 from bot.channels.senders import configured_senders
 from bot.channels.telegram import TelegramChannel, run_polling, run_webhook, webhook_app
 from bot.channels.telegram.adapter import bot_username
@@ -138,8 +145,29 @@ def init() -> None:
 
 
 @app.command()
-def config() -> None:
-    """Print the effective configuration (secrets masked)."""
+def config(
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="check instead: database reachable and current, key matches, Telegram "
+            "accepts the token, webhook URL https (exit code 2 when any fails)",
+        ),
+    ] = False,
+) -> None:
+    """Print the effective configuration (secrets masked), or check it (--check)."""
+    if check:
+        results = asyncio.run(check_instance(Settings()))
+        for c in results:
+            console.print(
+                f"{c.outcome:<15} {c.name}: {c.detail}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+        if any(c.failed for c in results):
+            raise typer.Exit(2)
+        return
     table = Table("setting", "value", title="WageCheck configuration")
     for name, value in Settings().masked().items():
         table.add_row(f"WAGECHECK_{name.upper()}", value)

@@ -153,6 +153,20 @@ class Settings(BaseSettings):
         time(21, 0), description="no message to workers from this local time (time_zone) ..."
     )
     quiet_hours_end: time = Field(time(8, 0), description="... until this local time")
+    scheduler_lease_seconds: float = Field(
+        30,
+        ge=2,
+        le=600,
+        description="how long the scheduler's lease lasts unrenewed: a second `wagecheck "
+        "scheduler` takes over this long after the first died (renewed every sixth of it)",
+    )
+    scheduler_tick_seconds: float = Field(
+        60,
+        ge=0.5,
+        le=3600,
+        description="how often the scheduler follows round changes, queues due reminders and "
+        "sends what the outbox holds",
+    )
     daily_status_hour: int = Field(
         9, ge=0, le=23, description="local hour of the daily status message to CSO members"
     )
@@ -376,11 +390,17 @@ class Settings(BaseSettings):
             ) from None
 
     def create_secret_file(self) -> None:
-        """Write a new random secret to the key file unless one exists. O_EXCL: two
-        processes starting at once on an empty database agree on one key."""
+        """Write a new random secret to the key file unless one exists: two processes
+        starting at once on an empty database agree on one key."""
+        # Written to a file of its own, then linked into place (link fails if the key file
+        # exists): another process never reads a key file half written.
+        draft = self.key_file.with_name(f".{self.key_file.name}.{os.getpid()}.new")
         try:
             self.home.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48) + "\n")
+            os.link(draft, self.key_file)
         except FileExistsError:
             return
         except OSError as exc:
@@ -388,8 +408,8 @@ class Settings(BaseSettings):
                 f"cannot write the secret key file {self.key_file}: {exc.strerror} "
                 "(WAGECHECK_HOME must be a folder this user can write)"
             ) from None
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(48) + "\n")
+        finally:
+            draft.unlink(missing_ok=True)
 
     def masked(self) -> dict[str, str]:
         """Every setting as text, secrets masked, for `wagecheck config`."""

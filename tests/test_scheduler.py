@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from bot.bootstrap import App
 from bot.config import PROJECT_ROOT
 from bot.scheduler import running_scheduler
+from bot.scheduler.runner import RunningScheduler
 from bot.storage.models import AuditEntry, BroadcastMessage, ContactAddress, JobRun
 
 
@@ -184,3 +185,89 @@ async def test_a_long_write_transaction_neither_stalls_the_loop_nor_stops_the_sc
         await watcher
     assert max(gaps) < 1.0, f"the event loop stalled for {max(gaps):.1f} s"
     assert await _opens(app) == 1
+
+
+# ------------------------------------------------------------------ the lease
+async def test_the_lease_goes_to_one_holder_and_passes_on_only_when_it_expires(app: App) -> None:
+    """Renewed by its holder, refused to another until it has expired, then taken over (the
+    new holder learns whose it was); given up, it is taken at once."""
+    from bot.service import lease
+
+    t0 = app.clock()
+    db = app.db
+    assert (await lease.take_or_renew(db, "a", t0, 30)).held
+    other = await lease.take_or_renew(db, "b", t0 + timedelta(seconds=1), 30)
+    assert not other.held and other.holder == "a"
+    assert (await lease.take_or_renew(db, "a", t0 + timedelta(seconds=10), 30)).held
+    assert not (await lease.take_or_renew(db, "b", t0 + timedelta(seconds=35), 30)).held
+    assert await lease.current_holder(db, t0 + timedelta(seconds=39)) == "a"
+    taken = await lease.take_or_renew(db, "b", t0 + timedelta(seconds=41), 30)
+    assert taken.held and taken.taken_from == "a"
+    back = await lease.take_or_renew(db, "a", t0 + timedelta(seconds=42), 30)
+    assert not back.held and back.holder == "b"  # the old holder learns it lost it
+    assert await lease.release(db, "b", t0 + timedelta(seconds=43))
+    assert (await lease.take_or_renew(db, "a", t0 + timedelta(seconds=43), 30)).held
+
+
+async def test_many_attempts_at_once_give_the_lease_to_one(app: App) -> None:
+    """Ten processes' attempts at the same moment on a new database: one holds it."""
+    from bot.service import lease
+
+    now = app.clock()
+    states = await asyncio.gather(
+        *(lease.take_or_renew(app.db, f"p{i}", now, 30) for i in range(10))
+    )
+    assert sum(s.held for s in states) == 1
+    later = await asyncio.gather(
+        *(lease.take_or_renew(app.db, f"p{i}", now + timedelta(seconds=31), 30) for i in range(10))
+    )
+    assert sum(s.held for s in later) == 1
+
+
+async def test_a_second_scheduler_waits_and_takes_over_when_the_first_stops_or_dies(
+    app: App,
+) -> None:
+    """Two running schedulers: only the lease holder runs jobs. When it stops (giving the
+    lease up), the waiting one takes it within one renewal interval; when a holder stops
+    renewing (killed, frozen), another takes it once it expired, and the old holder, should
+    it come back, learns so at its next attempt and pauses its jobs."""
+    from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING
+
+    from bot import metrics
+    from bot.clock import SetClock
+
+    assert isinstance(app.clock, SetClock)
+    app.clock.set(app.clock(), tick=True)
+    app.settings = app.settings.model_copy(update={"scheduler_lease_seconds": 1.2})
+
+    def held(running: RunningScheduler) -> Callable[[], Awaitable[bool]]:
+        async def check() -> bool:
+            return running.lease is not None and running.lease.held
+
+        return check
+
+    async with running_scheduler(app, []) as second:
+        async with running_scheduler(app, []) as first:
+            assert first.lease is not None and second.lease is not None
+            # whichever came first holds it; the other waits, paused
+            holder, waiting = (second, first) if second.lease.held else (first, second)
+            assert holder.lease.held and not waiting.lease.held  # type: ignore[union-attr]
+            assert waiting.scheduler.state == STATE_PAUSED
+            await asyncio.sleep(0.6)  # a few renewals: nothing changes
+            assert holder.lease.held and not waiting.lease.held  # type: ignore[union-attr]
+        if holder is first:  # the holder stopped cleanly: the other takes over at once
+            await _until(held(second), 2)
+        async with running_scheduler(app, []) as third:
+            assert third.lease is not None and not third.lease.held
+            keeper = second.lease
+            assert keeper.held and keeper.task is not None
+            keeper.task.cancel()  # the holder stops renewing, as if killed
+            started = asyncio.get_running_loop().time()
+            await _until(held(third), 5)
+            waited = asyncio.get_running_loop().time() - started
+            assert 0.8 < waited < 3.0, waited  # the lease ran out first
+            assert third.scheduler.state == STATE_RUNNING
+            label = metrics.SCHEDULER_HOLDER.labels(third.lease.holder)
+            assert label._value.get() == 1
+            assert not await keeper.attempt()  # back: it learns and pauses
+            assert second.scheduler.state == STATE_PAUSED

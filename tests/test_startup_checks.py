@@ -3,14 +3,18 @@ the setting and a right value, exit code 2, a traceback only with --debug."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import socket
+import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
+from bot.bootstrap import App
 from bot.cli import app
 from bot.config import PROJECT_ROOT
 from tests.conftest import PG_URL
@@ -136,3 +140,97 @@ def test_a_database_that_does_not_exist_is_one_line(tmp_path: Path) -> None:
         WAGECHECK_DATABASE_URL=url.render_as_string(hide_password=False),
     )
     assert code == 2 and "does not exist: create it" in output, output
+
+
+# ------------------------------------------------------------------ wagecheck config --check
+async def _config_check(env: dict[str, str]) -> tuple[int, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("WAGECHECK_")}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "config",
+        "--check",
+        env={**clean, "COLUMNS": "300", **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return process.returncode, out.decode()
+
+
+def _line(output: str, name: str) -> str:
+    return next(line for line in output.splitlines() if f" {name}:" in line)
+
+
+async def test_config_check_passes_on_a_ready_instance(app: App, tmp_path: Path) -> None:
+    """Database reachable and current, the key matching its fingerprint, the token accepted
+    by (the stand-in of) Telegram, an https webhook: one "ok" line each, exit code 0."""
+    from tests.telegram_standin import TelegramStandin
+
+    s = app.settings
+    assert s.secret_key is not None
+    async with TelegramStandin("4242:TEST-token") as api:
+        code, output = await _config_check(
+            {
+                "WAGECHECK_HOME": str(s.home),
+                "WAGECHECK_DATABASE_URL": s.effective_database_url,
+                "WAGECHECK_SECRET_KEY": s.secret_key.get_secret_value(),
+                "WAGECHECK_TELEGRAM_TOKEN": "4242:TEST-token",
+                "WAGECHECK_TELEGRAM_API_URL": api.url,
+                "WAGECHECK_TELEGRAM_WEBHOOK_URL": "https://bot.example.org/telegram",
+            }
+        )
+    assert code == 0, output
+    assert _line(output, "database").startswith("ok") and "schema current" in output
+    assert _line(output, "key").startswith("ok") and "matches" in _line(output, "key")
+    assert _line(output, "telegram token").startswith("ok")
+    assert "accepted by Telegram: @" in output
+    assert _line(output, "telegram webhook").startswith("ok")
+    assert s.secret_key.get_secret_value() not in output and "TEST-token" not in output
+
+
+async def test_config_check_says_what_is_wrong_in_one_line_each(
+    app: App, empty_database_url: str, tmp_path: Path
+) -> None:
+    """A token Telegram refuses, a webhook over plain http, a key that is not the
+    database's: FAIL lines and exit code 2; an API that does not answer: "could not check";
+    an empty database: migrations to apply."""
+    from tests.telegram_standin import TelegramStandin
+
+    s = app.settings
+    async with TelegramStandin("4242:TEST-token") as api:
+        code, output = await _config_check(
+            {
+                "WAGECHECK_HOME": str(s.home),
+                "WAGECHECK_DATABASE_URL": s.effective_database_url,
+                "WAGECHECK_SECRET_KEY": "another-key-" + "y" * 40,
+                "WAGECHECK_TELEGRAM_TOKEN": "4242:WRONG-token",
+                "WAGECHECK_TELEGRAM_API_URL": api.url,
+                "WAGECHECK_TELEGRAM_WEBHOOK_URL": "http://bot.example.org/telegram",
+            }
+        )
+    assert code == 2, output
+    assert _line(output, "database").startswith("ok")
+    assert _line(output, "key").startswith("FAIL") and "does not match" in output
+    assert _line(output, "telegram token").startswith("FAIL") and "@BotFather" in output
+    assert _line(output, "telegram webhook").startswith("FAIL")
+    assert "Traceback" not in output
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        nobody = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    code, output = await _config_check(
+        {
+            "WAGECHECK_HOME": str(tmp_path / "empty-home"),
+            "WAGECHECK_DATABASE_URL": empty_database_url,
+            "WAGECHECK_TELEGRAM_TOKEN": "4242:TEST-token",
+            "WAGECHECK_TELEGRAM_API_URL": nobody,
+        }
+    )
+    assert code == 2, output
+    assert _line(output, "database").startswith("FAIL") and "wagecheck db upgrade" in output
+    assert _line(output, "telegram token").startswith("could not check")
+    assert _line(output, "telegram webhook").startswith("not set")
+    assert not (tmp_path / "empty-home" / "secret.key").exists()  # checking changes nothing

@@ -476,6 +476,7 @@ class Broadcaster:
         clock: Clock,
         lease: timedelta = timedelta(minutes=5),
         batch: int = 200,
+        holder: str | None = None,
     ) -> None:
         self.db, self.keyring, self.catalogs = db, keyring, catalogs
         self.senders = {s.channel: s for s in senders}
@@ -483,7 +484,9 @@ class Broadcaster:
         self.clock = clock
         self.lease = lease
         self.batch = batch
-        self.holder = secrets.token_hex(8)
+        # Its claims are marked with this (the scheduler's lease holder gives its own name, so
+        # the process taking the lease over can end a dead holder's claims: service/lease.py).
+        self.holder = holder or secrets.token_hex(8)
         self._draining = asyncio.Lock()
         self._next_slot: dict[str, float] = {}
         self._started: dict[str, list[list[float]]] = {}  # [let go, answered] in the last second

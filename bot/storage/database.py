@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # How our sessions show in PostgreSQL's pg_stat_activity (unless the URL's caller sets another).
 APPLICATION_NAME = "wagecheck"
+# PostgreSQL advisory lock taken around a migration (any 64-bit number no one else uses: here
+# the bytes of "wagechk" + 1). Processes started at once on an empty database wait for the
+# first one's migration instead of creating the same tables at the same time.
+MIGRATION_LOCK = 0x77616765636B01
 
 
 def alembic_config() -> Config:
@@ -106,6 +110,11 @@ def current_revision(connection: Connection) -> str | None:
 async def upgrade_database(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the schema to `revision` (creates every table on an empty database).
 
+    PostgreSQL: under an advisory lock (MIGRATION_LOCK), so several processes starting at once
+    on an empty or old database migrate one after the other: the first applies the
+    migrations, the others wait and find the schema current (SQLite: its write lock does the
+    same).
+
     SQLite: with foreign keys off. Batch mode changes a table by copying it and dropping the
     old one, and with foreign keys on, that DROP first deletes every row that refers to the
     table (ON DELETE CASCADE) or empties the reference (SET NULL): recreating `organisations`
@@ -118,6 +127,12 @@ async def upgrade_database(engine: AsyncEngine, revision: str = "head") -> None:
             await conn.commit()
         try:
             async with conn.begin():
+                if not sqlite:
+                    # Held until this transaction ends; the next process then reads the
+                    # revision this one committed and has nothing left to do.
+                    await conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+                    )
                 await conn.run_sync(_upgrade, revision)
                 if sqlite:
                     broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all()

@@ -390,6 +390,17 @@ class JobRun(Base):
     holder: Mapped[str] = mapped_column(String(80))
 
 
+class SchedulerLease(Base):
+    """Who runs the scheduled jobs (bot/scheduler/lease.py): renewed by its holder every few
+    seconds, taken by another process only once `expires_at` has passed."""
+
+    __tablename__ = "scheduler_lease"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    acquired_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 # ------------------------------------------------------------------ web portal (docs/portal.md)
 class WebAccount(Base):
     """A person of a CSO or brand who logs in to the web portal. Same roles as in the bot;
