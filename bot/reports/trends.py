@@ -22,6 +22,7 @@ between shares shown as exact figures (a range, "at least 94%", has no single di
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import date
 
 from sqlalchemy import select
@@ -69,19 +70,32 @@ def _point(
     )
 
 
-def raise_sides(f: FactoryFigures, wages: WageTable) -> list[tuple[date, Tally]]:
-    """The factory's assessed answers split by the wage line in force for their pay month
-    (the region's unskilled line: raises move every grade at once); one side when the
-    months do not straddle a raise."""
+SideOf = Callable[[str, str], date | None]  # (region, "YYYY-MM") -> wage line in force from
+
+
+def line_start(wages: WageTable) -> SideOf:
+    """The start of the region's unskilled wage line in force for a pay month (raises move
+    every grade at once), or None when none is."""
+
+    def side(region: str, month: str) -> date | None:
+        try:
+            found = wages.minimum_for(region, UNSKILLED, date(int(month[:4]), int(month[5:]), 1))
+        except (KeyError, ValueError):
+            return None
+        return None if found is None else found.entry.in_force_from
+
+    return side
+
+
+def raise_sides(f: FactoryFigures, side_of: SideOf) -> list[tuple[date, Tally]]:
+    """The factory's assessed answers split by the wage line in force for their pay month;
+    one side when the months do not straddle a raise."""
     sides: dict[date, Tally] = {}
     for month, ratios in f.month_ratios.items():
-        try:
-            found = wages.minimum_for(f.region, UNSKILLED, date(int(month[:4]), int(month[5:]), 1))
-        except (KeyError, ValueError):
+        since = side_of(f.region, month)
+        if since is None:
             continue
-        if found is None:
-            continue
-        t = sides.setdefault(found.entry.in_force_from, Tally())
+        t = sides.setdefault(since, Tally())
         t.assessed += len(ratios)
         t.at_least_minimum += sum(r >= 1.0 for r in ratios)
         t.ratios += ratios
@@ -92,10 +106,10 @@ def raise_sides(f: FactoryFigures, wages: WageTable) -> list[tuple[date, Tally]]
 
 
 def _trend_round(
-    rnd: RoundFigures, f: FactoryFigures, wages: WageTable, k: int, small: int
+    rnd: RoundFigures, f: FactoryFigures, side_of: SideOf, k: int, small: int
 ) -> TrendRound:
     point = _point(rnd, f.total, k, small)
-    sides = raise_sides(f, wages) if point.paid_at_least_minimum.share is not None else []
+    sides = raise_sides(f, side_of) if point.paid_at_least_minimum.share is not None else []
     if len(sides) < 2:
         return TrendRound(point=point, change=None)
     hidden = hidden_share_cells(
@@ -175,15 +189,25 @@ async def compute_trends(
         if allowed:
             history.append((await compute_figures(session, rid, wages, allowed), other))
     history.append((figures, scope))
+    return factory_trends(history, [f.factory_id for f in mine], line_start(wages))
+
+
+def factory_trends(
+    history: Sequence[tuple[RoundFigures, Scope]], factory_ids: Sequence[int], side_of: SideOf
+) -> tuple[FactoryTrend, ...]:
+    """The trends of the factories from their raw figures in each round (oldest first) and
+    what the audience may see of each round (no I/O)."""
     trends = []
-    for f in mine:
+    for fid in factory_ids:
         rounds: list[TrendRound] = []
         previous: tuple[Share, Tally] | None = None
+        code = name = ""
         for rnd, s in history:
-            found = next((x for x in rnd.factories if x.factory_id == f.factory_id), None)
-            if found is None:
+            found = next((x for x in rnd.factories if x.factory_id == fid), None)
+            if found is None or (s.factory_ids is not None and fid not in s.factory_ids):
                 continue
-            tr = _trend_round(rnd, found, wages, s.k, s.small)
+            code, name = found.code, found.name
+            tr = _trend_round(rnd, found, side_of, s.k, s.small)
             paid, t = tr.point.paid_at_least_minimum, found.total
             if previous is not None:
                 before, bt = previous
@@ -201,5 +225,5 @@ async def compute_trends(
                 )
             rounds.append(tr)
             previous = (paid, t)
-        trends.append(FactoryTrend(code=f.code, name=f.name, rounds=tuple(rounds)))
+        trends.append(FactoryTrend(code=code, name=name, rounds=tuple(rounds)))
     return tuple(trends)
