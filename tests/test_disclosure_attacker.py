@@ -48,7 +48,8 @@ ENTRY = WageEntry.model_validate(
         "from": "2025-07-01",
         "amount": MINIMUM,
         "status": "notified",
-        "source": "Sindh Minimum Wages Board notification (test)",
+        "sources": ["test"],
+        "confirmed_by": "none",
     }
 )
 EMPLOYMENT = ("permanent", "contractor")
