@@ -19,6 +19,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -38,12 +39,15 @@ from bot.channels.telegram import TelegramChannel, run_polling, run_webhook, web
 from bot.channels.telegram.adapter import bot_username
 from bot.channels.terminal import TerminalChat
 from bot.channels.whatsapp import WhatsAppChannel, serve
-from bot.clock import utc_now
+from bot.clock import Clock, SetClock, utc_now
 from bot.config import Settings, StartupError, mask_url
-from bot.demo import BRANDS, CSO, set_up, simulate
+from bot.demo import BRANDS, CSO, ROUNDS, open_round, set_up, simulate
 from bot.posters import deep_link, poster_links, render_poster, wa_link
-from bot.reports import compute_round_results, write_reports
+from bot.reports import build_report, compute_round_results, write_reports
+from bot.reports.build import verdict_rule
 from bot.reports.cli import register as register_reports
+from bot.reports.model import VerdictRule
+from bot.reports.targets import target
 from bot.scheduler.runner import run_until_stopped, running_scheduler
 from bot.service import backup as backups
 from bot.service.admin import AdminError
@@ -86,11 +90,15 @@ err = Console(stderr=True)
 T = TypeVar("T")
 
 
-def _run(work: Callable[[App], Awaitable[T]], settings: Settings | None = None) -> T:
+def _run(
+    work: Callable[[App], Awaitable[T]],
+    settings: Settings | None = None,
+    clock: Clock = utc_now,
+) -> T:
     """Build the app, run one piece of work, close it; AdminError becomes a clean exit."""
 
     async def main() -> T:
-        application = await build_app(settings)
+        application = await build_app(settings, clock=clock)
         try:
             return await work(application)
         finally:
@@ -824,8 +832,14 @@ def round_list() -> None:
 
 @round_app.command("status")
 def round_status(round_id: int) -> None:
-    """Response counts per factory (counts only; answers are never shown here)."""
-    counts = _run(lambda a: a.admin.counts(round_id))
+    """Response counts per factory (counts only; answers are never shown here), with the
+    answers each factory needs: for ±5 and ±10 points at 95 % from its headcount, and the
+    fewest after which a verdict could be conclusive (docs/rounds.md)."""
+
+    async def work(a: App) -> tuple[list[Any], int, VerdictRule]:
+        return await a.admin.counts(round_id), a.settings.k_brand, verdict_rule(a)
+
+    counts, k, rule = _run(work)
     table = Table(
         "factory",
         "name",
@@ -833,12 +847,30 @@ def round_status(round_id: int) -> None:
         "started",
         "complete",
         "response rate",
+        "needed ±5",
+        "needed ±10",
+        "verdict from",
+        "progress (±5)",
         title=f"round {round_id}",
     )
     for c in counts:
         rate = f"{c.complete / c.headcount:.0%}" if c.headcount else "–"
-        table.add_row(c.code, c.name, c.access_code, str(c.started), str(c.complete), rate)
+        t = target(c.headcount, k, rule)
+        table.add_row(
+            c.code,
+            c.name,
+            c.access_code,
+            str(c.started),
+            str(c.complete),
+            rate,
+            str(t.plus_minus_5),
+            str(t.plus_minus_10),
+            str(t.conclusive_from),
+            f"{t.progress(c.complete):.0%}",
+        )
     console.print(table)
+    if any(not c.headcount for c in counts):
+        console.print("Factories without a headcount: targets for an unlimited workforce.")
     messages = _run(lambda a: outbox_counts(a.db, round_id))
     if messages:
         sent = Table("message", "status", "count", title=f"round {round_id}: messages we sent")
@@ -1132,37 +1164,53 @@ def demo(
         Path(f"{db_file}{suffix}").unlink(missing_ok=True)
     settings = base.model_copy(update={"database_url": f"sqlite+aiosqlite:///{db_file}"})
 
+    clock = SetClock(_demo_moment(ROUNDS[0][1]), tick=True)
+
     async def work(a: App) -> None:
         console.print(f"[bold]WageCheck demo[/bold] — database {db_file}")
-        round_id, codes = await set_up(a)
         console.print(
-            f"round {round_id} opened for {len(codes)} factories; poster codes: "
-            + ", ".join(f"{f}={c}" for f, c in codes.items())
+            "two rounds either side of Sindh's raise of 1 July 2025, on a clock set to 2025"
         )
-        with Progress(
-            TextColumn("simulating workers"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as progress:
-            task = progress.add_task("workers", total=workers)
-            result = await simulate(
-                a,
-                round_id,
-                codes,
-                workers,
-                seed,
-                progress=lambda n: progress.update(task, completed=n),
+        round_ids = []
+        codes: dict[str, str] = {}
+        for i, (name, opens, closes) in enumerate(ROUNDS):
+            clock.set(_demo_moment(opens), tick=True)
+            if i == 0:
+                round_id, codes = await set_up(a, name)
+            else:
+                round_id, codes = await open_round(a, name)
+            round_ids.append(round_id)
+            console.print(
+                f"round {round_id} opened for {len(codes)} factories; poster codes: "
+                + ", ".join(f"{f}={c}" for f, c in codes.items())
             )
-        console.print(
-            f"{result.messages} messages handled in {result.seconds:.1f} s "
-            f"({result.messages / result.seconds:.0f}/s); {result.completed} "
-            f"completed, {result.stopped} stopped halfway"
-        )
-        purged = await a.admin.close_round(round_id)
-        console.print(f"round closed; {purged['addresses_purged']} contact addresses purged")
-        await _print_results(a, round_id, a.settings.k_cso)
+            with Progress(
+                TextColumn("simulating workers"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+            ) as progress:
+                task = progress.add_task("workers", total=workers)
+                result = await simulate(
+                    a,
+                    round_id,
+                    codes,
+                    workers,
+                    seed + i,
+                    progress=functools.partial(_advance, progress, task),
+                )
+            console.print(
+                f"{result.messages} messages handled in {result.seconds:.1f} s "
+                f"({result.messages / result.seconds:.0f}/s); {result.completed} "
+                f"completed, {result.stopped} stopped halfway"
+            )
+            clock.set(_demo_moment(closes), tick=True)
+            purged = await a.admin.close_round(round_id)
+            console.print(f"round closed; {purged['addresses_purged']} contact addresses purged")
+            await _print_results(a, round_id, a.settings.k_cso)
+        round_id = round_ids[-1]
+        await _print_trend(a, round_id, f"brand:{next(iter(BRANDS))}")
         folder = (base.home / "reports").resolve()
         written = await write_reports(
             a, round_id, f"cso:{CSO}", ("pdf", "html", "xlsx", "json", "csv", "answers"), folder
@@ -1171,11 +1219,66 @@ def demo(
             written += await write_reports(
                 a, round_id, f"brand:{brand}", ("pdf", "html", "xlsx", "json", "csv"), folder
             )
-        console.print(f"reports for the CSO and the brands written to {folder}:")
+        console.print(
+            f"reports of round {round_id} for the CSO and the brands written to {folder}:"
+        )
         for path in written:
             console.print(f"  {path.name}")
 
-    _run(work, settings)
+    _run(work, settings, clock)
+
+
+def _advance(progress: Progress, task: TaskID, n: int) -> None:
+    progress.update(task, completed=n)
+
+
+def _demo_moment(day: tuple[int, int, int]) -> datetime:
+    return datetime(*day, 9, 0, tzinfo=UTC)
+
+
+async def _print_trend(a: App, round_id: int, audience: str) -> None:
+    """The trend of each factory as the brand sees it (bot/reports/trends.py)."""
+    report = await build_report(a, round_id, audience)
+    table = Table(
+        "factory",
+        "round",
+        "paid ≥ minimum",
+        "95% interval",
+        "change",
+        "95% interval",
+        title=f"Trend across rounds — {audience} (k = {report.k})",
+    )
+
+    def pct(x: float | None) -> str:
+        return "–" if x is None else f"{x:.0%}"
+
+    for t in report.trends:
+        for tr in t.rounds:
+            paid = tr.point.paid_at_least_minimum
+            rows = [(tr.point, tr.change)] + [
+                (side, tr.side_change if j else None) for j, side in enumerate(tr.sides)
+            ]
+            for j, (point, ch) in enumerate(rows):
+                label = (
+                    point.round_name if j == 0 else f"  pay months {', '.join(point.pay_months)}"
+                )
+                paid = point.paid_at_least_minimum
+                share_text = (
+                    pct(paid.share)
+                    if paid.bound is None
+                    else f"{'≥' if paid.bound == 'at_least' else '≤'} {pct(paid.share)}"
+                )
+                table.add_row(
+                    f"{t.code}",
+                    label,
+                    share_text,
+                    "–" if paid.ci95 is None else f"{pct(paid.ci95[0])} – {pct(paid.ci95[1])}",
+                    "–" if ch is None or ch.difference is None else f"{ch.difference:+.0%}",
+                    "–"
+                    if ch is None or ch.ci95 is None
+                    else f"{ch.ci95[0]:+.0%} – {ch.ci95[1]:+.0%}",
+                )
+    console.print(table)
 
 
 async def _print_results(a: App, round_id: int, k: int) -> None:

@@ -1,4 +1,9 @@
-"""The embedded demo: a CSO, two brands, factories in Sindh, one round, simulated workers.
+"""The embedded demo: a CSO, two brands, factories in Sindh, two rounds, simulated workers.
+
+The rounds lie either side of Sindh's raise of 1 July 2025 (37,000 to 40,000 PKR): the first
+asks in early July 2025 about June (and May), the second in mid-August about July (and, for a
+fifth of the workers, June: its pay months straddle the raise). Some factories pass the raise
+on, others do not (`RAISE_PASSED`), so the reports of the second round show a trend.
 
 Workers answer through the real service and engine, as a phone would: they read the bot's
 last question and press a button or type, in Urdu, Sindhi or English, with Urdu digits,
@@ -34,6 +39,21 @@ FACTORIES = [
     ("KHI-004", "Bin Qasim Garments", "Karachi", 140, 0.70, 0.09),
     ("KHI-005", "Orangi Tailoring Unit", "Karachi", 35, 0.50, 0.03),
 ]
+# Of the workers paid at least the minimum before the raise, the share whose pay followed it.
+RAISE_PASSED = {
+    "KHI-001": 0.98,
+    "KHI-002": 0.55,
+    "KHI-003": 1.0,
+    "HYD-001": 0.6,
+    "KHI-004": 0.9,
+    "KHI-005": 0.8,
+}
+# The two rounds: name, the moment it opens (answers come in over the 6 days before the moment
+# given here), the moment it closes; before and after the raise.
+ROUNDS = (
+    ("Sindh minimum wage check, June 2025 (before the raise)", (2025, 7, 9), (2025, 7, 20)),
+    ("Sindh minimum wage check, July 2025 (after the raise)", (2025, 8, 12), (2025, 8, 25)),
+)
 # job -> wage grade, as in the survey file
 JOBS = {
     "helper": "unskilled",
@@ -70,8 +90,9 @@ class Worker:
     lang: str
     factory_code: str
     access_code: str
-    compliant: bool
-    minimum: int
+    # by the month the worker tells about: [last month, the month before] (months_back 1, 2)
+    compliant_by: tuple[bool, bool]
+    minimums: tuple[int, int]
     job: str
     rng: random.Random
     via_link: bool
@@ -81,6 +102,15 @@ class Worker:
     changes_mind: bool
     answered: set[str] = field(default_factory=set)
     backed: bool = False
+    month_index: int = 0
+
+    @property
+    def compliant(self) -> bool:
+        return self.compliant_by[self.month_index]
+
+    @property
+    def minimum(self) -> int:
+        return self.minimums[self.month_index]
 
     def pay(self) -> int:
         if self.compliant:
@@ -163,7 +193,8 @@ class Worker:
         if qid == "comment":
             return say(COMMENTS[self.lang]) if rng.random() < 0.12 else press("_skip")
         if qid == "pay_month":
-            return Action("button", payload=reply.buttons[0 if rng.random() < 0.8 else 1].payload)
+            self.month_index = 0 if rng.random() < 0.8 else 1
+            return Action("button", payload=reply.buttons[self.month_index].payload)
         if qid == "job":
             return press(self.job)
         if qid == "employment":
@@ -187,7 +218,7 @@ class DemoResult:
     seconds: float
 
 
-async def set_up(app: App) -> tuple[int, dict[str, str]]:
+async def set_up(app: App, round_name: str = ROUNDS[0][0]) -> tuple[int, dict[str, str]]:
     """Register the CSO, brands and factories and open a round; return its id and codes."""
     admin = app.admin
     await admin.add_org(CSO, OrgKind.CSO)
@@ -199,9 +230,12 @@ async def set_up(app: App) -> tuple[int, dict[str, str]]:
         )
     for brand, codes in BRANDS.items():
         await admin.link(brand, codes)
-    rnd = await admin.open_round(
-        "Sindh minimum wage check, demo round", CSO, app.survey, [f[0] for f in FACTORIES]
-    )
+    return await open_round(app, round_name)
+
+
+async def open_round(app: App, name: str) -> tuple[int, dict[str, str]]:
+    """Open a round of every demo factory; its id and poster codes."""
+    rnd = await app.admin.open_round(name, CSO, app.survey, [f[0] for f in FACTORIES])
     return rnd.id, {rf.factory.code: rf.code for rf in rnd.factories}
 
 
@@ -219,6 +253,7 @@ async def simulate(
     started = time.perf_counter()
     now = app.clock().replace(microsecond=0)
     last_month = date(now.year, now.month, 1) - timedelta(days=1)
+    month_before = date(last_month.year, last_month.month, 1) - timedelta(days=1)
     ids = itertools.count(1)
     weights = [f[5] for f in FACTORIES]
     people: list[tuple[Worker, datetime]] = []
@@ -226,15 +261,20 @@ async def simulate(
         f = rng.choices(FACTORIES, weights)[0]
         wrng = random.Random(rng.random())
         job = wrng.choices(list(JOBS), [4, 5, 2, 1])[0]
-        minimum = app.wages.minimum_for("sindh", JOBS[job], last_month)
-        assert minimum is not None
+        minimums = [
+            app.wages.minimum_for("sindh", JOBS[job], m) for m in (last_month, month_before)
+        ]
+        assert minimums[0] is not None and minimums[1] is not None
+        paid = wrng.random() < f[4]
+        # After a raise (last month's minimum above the month before's), only some pay follows.
+        followed = minimums[0].amount == minimums[1].amount or wrng.random() < RAISE_PASSED[f[0]]
         worker = Worker(
             user_id=f"demo-{seed}-{i}",
             lang=rng.choices([lang for lang, _ in LANGUAGES], [w for _, w in LANGUAGES])[0],
             factory_code=f[0],
             access_code=codes[f[0]],
-            compliant=wrng.random() < f[4],
-            minimum=minimum.amount,
+            compliant_by=(paid and followed, paid),
+            minimums=(minimums[0].amount, minimums[1].amount),
             job=job,
             rng=wrng,
             via_link=wrng.random() < 0.75,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 WAGECHECK = [sys.executable, "-m", "bot"]
@@ -85,6 +87,8 @@ def test_piped_chat_in_urdu_with_urdu_digits_completes_the_survey(home: Path) ->
     assert "شکریہ!" in out
     assert "Please" not in out  # nothing fell back to English
     status = run(home, "round", "status", "1").stdout
+    # headcount 200: 132 answers for ±5 points, 66 for ±10, a verdict possible from 16
+    assert "│ 132 " in status and "│ 66 " in status and "│ 16 " in status
     assert "KHI-001" in status and "│ 1 " in status.replace("│ 1       │ 1", "│ 1 ")
 
 
@@ -156,6 +160,16 @@ def test_factory_import_and_brand_link(tmp_path: Path) -> None:
 def test_demo_runs_a_whole_round_and_prints_results(tmp_path: Path) -> None:
     out = run(tmp_path / "home", "demo", "--workers", "60", "--seed", "3").stdout
     assert "round 1 opened for 6 factories" in out
+    # Two rounds either side of the July 2025 raise: the second round's reports have a trend.
+    assert "round 2 opened for 6 factories" in out and "Trend across rounds" in out
+    reports = tmp_path / "home" / "reports"
+    brand = json.loads(next(reports.glob("round-2-brand-noordzee*.json")).read_text())
+    jsonschema.validate(brand, json.loads(Path("docs/report.schema.json").read_text()))
+    trend = {t["code"]: t["rounds"] for t in brand["trends"]}
+    assert sorted(trend) == ["KHI-001", "KHI-002", "KHI-003"]  # the brand's linked factories
+    assert all(len(rounds) == 2 for rounds in trend.values())
+    assert all(m < "2025-07" for r in trend.values() for m in r[0]["pay_months"])  # before
+    assert all(m >= "2025-06" for r in trend.values() for m in r[1]["pay_months"])  # after
     assert "completed" in out and "round closed" in out
     assert "KHI-001" in out and "95% interval" in out
     assert "< 5 answers" in out  # the smallest factory is suppressed

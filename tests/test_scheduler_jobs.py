@@ -190,7 +190,11 @@ async def test_daily_status_counts_per_factory_to_cso_members_once_a_day(
         assert "KHI-001 Factory 0: 3 complete, 3 started" in lines
         assert "KHI-002 Factory 1: 0 complete, 1 started" in lines
         assert f"Closes {closes_at:%Y-%m-%d %H:%M} UTC" in lines
-        assert len(lines) == 4  # header, one line per factory, closing time: nothing else
+        # Each factory's progress toward the answers it needs (headcount 100, brands' k 10).
+        target = "  {} of 80 for ±5 points ({}); 50 for ±10; a verdict is possible from 16"
+        assert lines[2] == target.format(3, "4%")
+        assert lines[4] == target.format(0, "0%")
+        assert len(lines) == 6  # header, two lines per factory, closing time: nothing else
     for chat in (8104, 8105):
         assert api.messages_to(chat) == []
     assert api.call_count("sendMessage") == 6

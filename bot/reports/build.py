@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections import defaultdict
 from datetime import date
@@ -25,6 +26,7 @@ from bot.reports.figures import compute_figures
 from bot.reports.model import Audience, Report, VerdictRule
 from bot.reports.nogc import no_gc_pauses
 from bot.reports.quality import QualityRules, detect
+from bot.reports.trends import compute_trends
 from bot.storage import Database
 from bot.storage.models import Answer, Factory, Response, Round
 from bot.survey.definition import Survey
@@ -91,9 +93,18 @@ async def build_report(
         figures = await compute_figures(
             s, round_id, app.wages, scope.factory_ids, quality=scope.quality_flags
         )
+        trends = await compute_trends(
+            s,
+            figures,
+            scope,
+            app.wages,
+            k_brand=app.settings.k_brand,
+            k_cso=app.settings.k_cso,
+        )
     with no_gc_pauses():
         flags = detect(figures, quality) if scope.quality_flags else []
-        return disclose(figures, scope, verdict_rule(app), today or local_today(app), flags)
+        report = disclose(figures, scope, verdict_rule(app), today or local_today(app), flags)
+    return dataclasses.replace(report, trends=trends)
 
 
 async def export_answers(app: App, round_id: int, audience: Audience | str) -> bytes:

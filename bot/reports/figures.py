@@ -138,6 +138,9 @@ class FactoryFigures:
     started: int = 0  # complete + in progress
     busiest_hour: int = 0  # most completions within one clock hour (hours are rounded)
     implausible_pays: int = 0
+    # Pay month ("YYYY-MM") -> pay / applicable minimum of each assessed answer about it: the
+    # two sides of a raise within one round (bot/reports/trends.py).
+    month_ratios: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -303,7 +306,11 @@ def _count(
         t.assessed += assessed
         t.at_least_minimum += ok
         t.pays += _floats(pays)
-        t.ratios += _floats(ratios)
+        row_ratios = _floats(ratios)
+        t.ratios += row_ratios
+        # The same assessed answers in the same order as the ratios (one pass of one group).
+        for month, ratio in zip(_texts(row[-3]), row_ratios, strict=True):
+            ff.month_ratios.setdefault(month, []).append(ratio)
         t.pay_rise.n += row[10]
         t.pay_rise.yes += row[11]
         t.pay_rise.dont_know += row[12]
@@ -451,6 +458,7 @@ def _aggregate_query(
         count_if(c.deduct == "dont_know").label("deduct_dk"),
         func.count(c.paid_by).label("methods_n"),
         *(count_if(c.paid_by.like(f'%"{m}"%')).label(f"method_{m}") for m in methods),
+        collect(c.month, assessed).label("ratio_months"),
         c.status,
         (collect(hour, c.hour.is_not(None)) if hours else null()).label("hours"),
     ).group_by(c.factory_id, c.employment, c.gender, c.status)

@@ -213,6 +213,47 @@ class VerdictRule:
 
 
 @dataclass(frozen=True)
+class TrendPoint:
+    """A factory's share paid at least the minimum in one round (or one side of a raise within
+    a round), exactly as that round's own report shows it; all None when not shown."""
+
+    round_id: int
+    round_name: str
+    pay_months: tuple[str, ...]  # of the shown share only
+    paid_at_least_minimum: Share
+    median_pct_of_minimum: float | None
+    minimum_from: date | None = None  # a side of a raise: the wage line in force for it
+
+
+@dataclass(frozen=True)
+class Change:
+    """The change of a share from one point to a later one (later minus earlier), with
+    Newcombe's hybrid score interval; None unless both shares are shown as exact figures."""
+
+    difference: float | None = None
+    ci95: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class TrendRound:
+    """One round of a factory's trend: the round's point, and when its pay months straddle a
+    raise, the two sides (shown only when every side may be shown: else `sides_withheld`)."""
+
+    point: TrendPoint
+    change: Change | None  # from the previous round of the trend; None for the first
+    sides: tuple[TrendPoint, ...] = ()
+    side_change: Change | None = None  # first side to last
+    sides_withheld: bool = False
+
+
+@dataclass(frozen=True)
+class FactoryTrend:
+    code: str
+    name: str
+    rounds: tuple[TrendRound, ...]  # oldest first, this report's round last
+
+
+@dataclass(frozen=True)
 class Report:
     audience: Audience
     round: RoundInfo
@@ -229,7 +270,14 @@ class Report:
     plausible_pay: tuple[int, int] | None = None  # the survey's plausible pay range (PKR)
     notes: tuple[str, ...] = field(default=())
     small: int = 0  # brands: counts behind a share below this are shown as ranges (rule 5)
+    # Each factory's trend over the rounds this audience may see, up to this one (rule 8).
+    trends: tuple[FactoryTrend, ...] = ()
 
     @property
     def for_brand(self) -> bool:
         return self.audience.kind == "brand"
+
+    @property
+    def has_trend(self) -> bool:
+        """Whether any factory has two points to compare (two rounds, or two sides)."""
+        return any(len(t.rounds) > 1 or any(r.sides for r in t.rounds) for t in self.trends)

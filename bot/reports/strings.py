@@ -260,3 +260,27 @@ RANGE_TEXT = T_(
     "not itself say that one or two workers are behind it. Such shares do not enter the "
     "figures for all factories, and the shares of a factory's groups are then hidden."
 )
+
+# --------------------------------------------------------------------- trends across rounds
+TRENDS = T_("Trends across rounds")
+TRENDS_INTRO = T_(
+    "Each factory's share paid at least the minimum in each survey round up to this one, "
+    "as each round's own report shows it, and the change from the round before. When a "
+    "round's pay months lie either side of a raise, its two sides are shown as well, if "
+    "each side has enough answers."
+)
+TRENDS_METHOD = T_(
+    "Trends: each round's figure comes from that round's answers alone, with the same "
+    "disclosure rules as the round's own report. The change between two rounds (later minus "
+    "earlier, in percentage points) has a 95% interval by Newcombe's hybrid score method "
+    "(Newcombe 1998, Statistics in Medicine 17:873-890, method 10), built from the Wilson "
+    "intervals of the two shares; it is given only when both shares are shown as exact "
+    "figures. A change whose interval includes 0 may be chance."
+)
+TREND_ROUND = T_("Round")
+TREND_CHANGE = T_("Change")
+TREND_CHANGE_INTERVAL = T_("Change, interval (95%)")
+TREND_SIDE = T_("Pay months {months} (minimum from {date})")
+TREND_SIDES_WITHHELD = T_("Pay months either side of a raise: sides not shown (too few answers)")
+TREND_POINTS = T_("{change} points")
+TREND_POINTS_RANGE = T_("{low} to {high} points")

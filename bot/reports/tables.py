@@ -12,7 +12,15 @@ from typing import Literal
 
 from bot.enums import RoundStatus
 from bot.reports import strings as S
-from bot.reports.model import Count, FactoryReport, Figures, QualityFlag, Report, Share
+from bot.reports.model import (
+    Change,
+    Count,
+    FactoryReport,
+    Figures,
+    QualityFlag,
+    Report,
+    Share,
+)
 from bot.reports.text import ReportText, method_text
 
 Kind = Literal["text", "int", "pct", "money", "ratio"]
@@ -374,6 +382,82 @@ def verdict_text(report: Report, tx: ReportText) -> str:
     return tx(S.VERDICT_TEXT, ok=tx.pct(rule.ok_lower), below=tx.pct(rule.below_upper), k=report.k)
 
 
+def trends_table(report: Report, tx: ReportText) -> Table | None:
+    """Each factory's rounds and the sides of a raise within one (docs/report-format.md,
+    "Trends across rounds"); None when no factory has two points to compare."""
+    if not report.has_trend:
+        return None
+    k = report.k
+
+    def change_cells(c: Change | None) -> tuple[Cell, Cell, Cell]:
+        if c is None or c.difference is None or c.ci95 is None:
+            return BLANK, BLANK, BLANK
+        return (
+            Value(round(c.difference, 3), "pct"),
+            Value(round(c.ci95[0], 3), "pct"),
+            Value(round(c.ci95[1], 3), "pct"),
+        )
+
+    rows: list[tuple[Cell, ...]] = []
+    for t in report.trends:
+        for tr in t.rounds:
+            points = [(tr.point, tr.change)] + [
+                (side, tr.side_change if i else None) for i, side in enumerate(tr.sides)
+            ]
+            for p, c in points:
+                paid = p.paid_at_least_minimum
+                rows.append(
+                    (
+                        text(t.code),
+                        text(t.name),
+                        Value(p.round_id, "int"),
+                        text(p.round_name),
+                        text(", ".join(p.pay_months)),
+                        text(p.minimum_from.isoformat()) if p.minimum_from else BLANK,
+                        _share(paid, k, tx),
+                        _ci(paid, k, 0),
+                        _ci(paid, k, 1),
+                        BLANK
+                        if p.median_pct_of_minimum is None
+                        else Value(round(p.median_pct_of_minimum / 100, 3), "ratio"),
+                        *change_cells(c),
+                    )
+                )
+            if tr.sides_withheld:
+                rows.append(
+                    (
+                        text(t.code),
+                        text(t.name),
+                        Value(tr.point.round_id, "int"),
+                        text(tx(S.TREND_SIDES_WITHHELD)),
+                        *([BLANK] * 9),
+                    )
+                )
+    return Table(
+        "trends",
+        tx(S.TRENDS),
+        tuple(
+            tx(c)
+            for c in (
+                S.CODE,
+                S.NAME,
+                S.TREND_ROUND,
+                S.ROUND,
+                S.PAY_MONTHS,
+                S.IN_FORCE_FROM,
+                S.PAID_MINIMUM_SHORT,
+                S.INTERVAL_LOW,
+                S.INTERVAL_HIGH,
+                S.MEDIAN_PCT,
+                S.TREND_CHANGE,
+                S.INTERVAL_LOW,
+                S.INTERVAL_HIGH,
+            )
+        ),
+        tuple(rows),
+    )
+
+
 def all_tables(report: Report, tx: ReportText) -> list[Table]:
     """Every data table of a report, in reading order (the method comes separately)."""
     tables = [
@@ -384,6 +468,9 @@ def all_tables(report: Report, tx: ReportText) -> list[Table]:
         distribution_table(report, tx),
         minimums_table(report, tx),
     ]
+    trends = trends_table(report, tx)
+    if trends is not None:
+        tables.append(trends)
     quality = quality_table(report, tx)
     if quality is not None:
         tables.append(quality)

@@ -150,6 +150,8 @@ def method_text(report: Report, tx: ReportText) -> list[str]:
     (no line yet for the fiscal year of a pay month)."""
     out = [tx(p) for p in S.METHOD_TEXT]
     out += [tx(S.METHOD_SOURCES), tx(S.METHOD_DEDUCTIONS)]
+    if report.has_trend:
+        out.append(tx(S.TRENDS_METHOD))
     stale: dict[tuple[str, date], set[str]] = {}
     for m in report.minimums:
         for month in m.stale_months:

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from bot.bootstrap import App
+from bot.reports.build import verdict_rule
 from bot.service.admin import AdminError, AdminService
 from bot.service.broadcasts import Broadcaster, queue_daily_status, queue_due_reminders
 
@@ -85,7 +86,14 @@ class Jobs:
         day = now.astimezone(self.broadcaster.quiet.zone).date()
         rounds = await self.app.admin.open_round_ids(opened_by)
         counts = {r: await self.app.admin.counts(r) for r in rounds}
-        queued = await queue_daily_status(self.app.db, day, now, counts)
+        queued = await queue_daily_status(
+            self.app.db,
+            day,
+            now,
+            counts,
+            k=self.app.settings.k_brand,
+            rule=verdict_rule(self.app),
+        )
         await self.broadcaster.drain(kinds=("status",))
         return queued
 

@@ -30,6 +30,8 @@ from bot.enums import ContactPurpose, RoundStatus
 from bot.i18n import N_, Catalogs, isolate
 from bot.privacy import Keyring
 from bot.privacy.keys import AddressDecryptionError
+from bot.reports.model import VerdictRule
+from bot.reports.targets import target
 from bot.service.contacts import SENDER_UNKNOWN, sender_name
 from bot.service.delivery import delivery_uncertain
 from bot.storage import Database, rowcount
@@ -345,13 +347,19 @@ async def queue_due_reminders(db: Database, now: datetime, round_id: int | None 
 
 
 async def queue_daily_status(
-    db: Database, day: date, now: datetime, counts: Mapping[int, Sequence[Any]]
+    db: Database,
+    day: date,
+    now: datetime,
+    counts: Mapping[int, Sequence[Any]],
+    *,
+    k: int = 10,
+    rule: VerdictRule | None = None,
 ) -> int:
     """`enqueue_daily_status` in a transaction of its own; a second run the same day (another
     process, a restart) queues none: status messages are keyed by day."""
     try:
         async with db.transaction() as s:
-            return await enqueue_daily_status(s, day, now, counts)
+            return await enqueue_daily_status(s, day, now, counts, k=k, rule=rule)
     except IntegrityError:
         return 0
 
@@ -386,11 +394,18 @@ async def outbox_counts(db: Database, round_id: int) -> dict[tuple[str, str], in
 
 
 async def enqueue_daily_status(
-    s: AsyncSession, day: date, now: datetime, counts: Mapping[int, Sequence[Any]]
+    s: AsyncSession,
+    day: date,
+    now: datetime,
+    counts: Mapping[int, Sequence[Any]],
+    *,
+    k: int = 10,
+    rule: VerdictRule | None = None,
 ) -> int:
     """Today's response counts per factory (counts only, never answers) of the open rounds in
-    `counts`, for every member of each round's CSO (the people who run it; /subscribe is about
-    reports)."""
+    `counts`, each with its progress toward the answers it needs (bot/reports/targets.py; `k`
+    is the brands' small-cell threshold, `rule` the verdict thresholds), for every member of
+    each round's CSO (the people who run it; /subscribe is about reports)."""
     queued = 0
     query = select(Round).where(Round.status == RoundStatus.OPEN, Round.id.in_(list(counts)))
     for rnd in (await s.execute(query)).scalars():
@@ -407,6 +422,7 @@ async def enqueue_daily_status(
         lines = [f"Round #{rnd.id} {rnd.name} — {day.isoformat()}"]
         for c in counts.get(rnd.id, ()):
             lines.append(f"{c.code} {c.name}: {c.complete} complete, {c.started} started")
+            lines.append("  " + target(c.headcount, k, rule or VerdictRule()).text(c.complete))
         if rnd.closes_at is not None:
             lines.append(f"Closes {rnd.closes_at:%Y-%m-%d %H:%M} UTC")
         payload = {"text": "\n".join(lines)}

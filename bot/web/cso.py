@@ -38,11 +38,13 @@ from bot.reports import FORMATS, Audience, ReportError, build_report, export_ans
 from bot.reports import strings as S
 from bot.reports.files import ANSWERS, file_name
 from bot.reports.formats import view
+from bot.reports.model import VerdictRule
 from bot.reports.tables import display, flag_text, pay_table, verdict_text
+from bot.reports.targets import Target, target
 from bot.reports.text import REPORT_LANGUAGES, report_text
 from bot.service import cso_portal as data
 from bot.service import validation
-from bot.service.admin import REGIONS, AdminError, AdminService
+from bot.service.admin import REGIONS, AdminError, AdminService, FactoryCount
 from bot.service.lifecycle import TRANSITIONS
 from bot.service.rounds import default_help_texts, stale_wages_on
 from bot.survey import phrases
@@ -346,6 +348,17 @@ def _stale_wages(request: Request, rnd: Round) -> list[tuple[str, date | None]]:
     ]
 
 
+def _targets(request: Request, counts: Sequence[FactoryCount]) -> dict[str, Target]:
+    """Each factory's answer targets (bot/reports/targets.py), by factory code: from its
+    headcount, at the brands' k and the verdict thresholds of the settings."""
+    wc = _wc(request)
+    rule = VerdictRule(
+        ok_lower=wc.settings.verdict_likely_ok_lower,
+        below_upper=wc.settings.verdict_likely_below_upper,
+    )
+    return {c.code: target(c.headcount, wc.settings.k_brand, rule) for c in counts}
+
+
 async def _round_context(request: Request, user: WebUser, rnd: Round) -> dict[str, Any]:
     wc = _wc(request)
     counts = await data.round_counts(wc.db, rnd)
@@ -360,6 +373,7 @@ async def _round_context(request: Request, user: WebUser, rnd: Round) -> dict[st
     return {
         "round": rnd,
         "counts": counts,
+        "targets": _targets(request, counts),
         "rf_ids": rf_ids,
         "chart": chart,
         "actions": _round_actions(rnd),
@@ -396,6 +410,7 @@ async def round_counts_fragment(request: Request) -> Response:
         {
             "round": rnd,
             "counts": counts,
+            "targets": _targets(request, counts),
             "rf_ids": {rf.factory.code: rf.id for rf in rnd.factories},
             "updated": _wc(request).clock(),
             "status_labels": _status_labels(request),

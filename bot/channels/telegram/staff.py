@@ -11,6 +11,8 @@ from telegram import LinkPreviewOptions, Update
 
 from bot.enums import Role, RoundStatus
 from bot.posters import deep_link
+from bot.reports.build import verdict_rule
+from bot.reports.targets import target
 from bot.service import cso_portal, validation
 from bot.service.admin import AdminError
 from bot.service.members import Membership
@@ -173,6 +175,7 @@ class StaffCommands:
             await self._send(update, "Usage: /round <number> (a round of your organisation).")
             return
         counts = await self.app.admin.counts(rnd.id)
+        rule = verdict_rule(self.app)
         closes = rnd.closes_at.date().isoformat() if rnd.closes_at else "not set"
         lines = [f"#{rnd.id} {rnd.name}", f"Status: {rnd.status}; closes: {closes}", ""]
         for c in counts:
@@ -184,6 +187,9 @@ class StaffCommands:
             )
             lines.append(
                 f"{c.code} {c.name}: {c.complete} complete, {c.started} started{rate}{link}"
+            )
+            lines.append(
+                "  " + target(c.headcount, self.app.settings.k_brand, rule).text(c.complete)
             )
         lines += ["", _help_status(rnd)]
         if rnd.status in (RoundStatus.DRAFT, RoundStatus.SCHEDULED, RoundStatus.OPEN):

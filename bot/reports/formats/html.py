@@ -53,6 +53,7 @@ tbody tr:nth-child(even) td { background:var(--zebra); }
 td.num, th.num { text-align:right; white-space:nowrap; }
 table.summary td:first-child { min-width:16em; }
 td.hidden { color:var(--muted); font-style:italic; }
+tr.side td { color:var(--muted); font-size:12px; }
 .chip { display:inline-block; color:#fff; font-weight:700; font-size:12px; padding:2px 8px;
         border-radius:3px; white-space:nowrap; }
 .likely_met { background:var(--met); } .likely_not_met { background:var(--notmet); }
@@ -112,6 +113,31 @@ footer { padding:16px 40px 0; color:var(--muted); font-size:12px; border-top:1px
   {% for chart in shares_charts %}<img src="{{ chart }}" alt="{{ t.CHART_SHARES }}">{% endfor %}
   <p class="muted">{{ verdict_rule }}</p>
 </section>
+
+{% if trends %}
+<section class="trends">
+  <h2>{{ t.TRENDS }}</h2>
+  <p>{{ t.TRENDS_INTRO }}</p>
+  <table class="trends">
+    <thead><tr><th>{{ t.FACTORY }}</th><th>{{ t.TREND_ROUND }}</th>
+    <th class="num">{{ t.PAID_MINIMUM_SHORT }}</th><th class="num">{{ t.INTERVAL }}</th>
+    <th class="num">{{ t.MEDIAN_PCT }}</th><th class="num">{{ t.TREND_CHANGE }}</th>
+    <th class="num">{{ t.TREND_CHANGE_INTERVAL }}</th></tr></thead>
+    <tbody>
+    {% for row in trends %}
+    <tr data-factory="{{ row.code }}"{% if row.side %} class="side"{% endif %}>
+      <td>{% if not row.side %}<b>{{ row.code }}</b> {{ row.name }}{% endif %}</td>
+      <td>{% if row.side %}&nbsp;&nbsp;↳ {% endif %}{{ row.label }}</td>
+      <td class="num{% if row.interval == '' and row.share %} hidden{% endif %}">
+        {{ row.share }}</td>
+      <td class="num">{{ row.interval }}</td><td class="num">{{ row.median_pct }}</td>
+      <td class="num">{{ row.change }}</td><td class="num">{{ row.change_interval }}</td>
+    </tr>
+    {% endfor %}</tbody>
+  </table>
+  <p class="muted">{{ t.TRENDS_METHOD }}</p>
+</section>
+{% endif %}
 
 {% macro block(b) %}
   <div class="kpis{% if not b.factory %} pooled{% endif %}">
@@ -259,6 +285,7 @@ def render_html(report: Report, tx: ReportText) -> bytes:
         meta=V.meta(report, tx),
         findings=V.findings(report, tx),
         summary=V.summary_rows(report, tx),
+        trends=V.trend_rows(report, tx) if report.has_trend else [],
         shares_charts=[
             _data_uri(charts.shares_chart(report, tx, factories[i : i + CHART_ROWS]))
             for i in range(0, len(factories), CHART_ROWS)

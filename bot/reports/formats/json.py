@@ -10,12 +10,15 @@ from bot.reports import strings as S
 from bot.reports.model import (
     FORMAT_VERSION,
     Breakdown,
+    Change,
     Count,
     FactoryReport,
     Figures,
     PayFigures,
     Report,
     Share,
+    TrendPoint,
+    TrendRound,
 )
 from bot.reports.nogc import no_gc_pauses
 from bot.reports.tables import flag_text, verdict_text
@@ -109,6 +112,50 @@ def _factory(f: FactoryReport, k: int, tx: ReportText) -> dict[str, Any]:
     return out
 
 
+def _change(c: Change | None) -> dict[str, Any] | None:
+    if c is None:
+        return None
+    if c.difference is None or c.ci95 is None:
+        return {"shown": False}
+    return {"shown": True, "difference": _r(c.difference), "ci95": [_r(x) for x in c.ci95]}
+
+
+def _point(p: TrendPoint, k: int, tx: ReportText) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "round_id": p.round_id,
+        "round_name": p.round_name,
+        "pay_months": list(p.pay_months),
+        "paid_at_least_minimum": share_json(p.paid_at_least_minimum, k, tx),
+        "median_pct_of_minimum": None
+        if p.median_pct_of_minimum is None
+        else round(p.median_pct_of_minimum, 1),
+    }
+    if p.minimum_from is not None:
+        out["minimum_from"] = p.minimum_from.isoformat()
+    return out
+
+
+def _trend_round(tr: TrendRound, k: int, tx: ReportText) -> dict[str, Any]:
+    return {
+        **_point(tr.point, k, tx),
+        "change": _change(tr.change),
+        "sides": [_point(p, k, tx) for p in tr.sides],
+        "side_change": _change(tr.side_change),
+        "sides_withheld": tr.sides_withheld,
+    }
+
+
+def trends_json(report: Report, tx: ReportText) -> list[dict[str, Any]]:
+    return [
+        {
+            "code": t.code,
+            "name": t.name,
+            "rounds": [_trend_round(tr, report.k, tx) for tr in t.rounds],
+        }
+        for t in report.trends
+    ]
+
+
 def report_json(report: Report, tx: ReportText) -> dict[str, Any]:
     """The report as a JSON-ready dict."""
     k = report.k
@@ -161,6 +208,7 @@ def report_json(report: Report, tx: ReportText) -> dict[str, Any]:
         ],
         "overall": {"factories": report.overall_factories, **figures_json(report.overall, k, tx)},
         "factories": [_factory(f, k, tx) for f in report.factories],
+        "trends": trends_json(report, tx),
     }
     if report.quality is not None:
         out["quality_flags"] = [

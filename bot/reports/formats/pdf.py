@@ -237,6 +237,9 @@ def render_pdf(report: Report, tx: ReportText) -> bytes:
     story: list[Flowable] = []
     story += _cover(report, tx, st)
     story += _summary(report, tx, st)
+    if report.has_trend:
+        story.append(CondPageBreak(80 * mm))
+        story += _trends(report, tx, st)
     shown = [f for f in report.factories if not f.suppressed]
     hidden = [f for f in report.factories if f.suppressed]
     for f in shown:
@@ -399,6 +402,48 @@ def _summary(report: Report, tx: ReportText, st: _Styles) -> list[Flowable]:
         out.append(_image(charts.shares_chart(report, tx, part), CONTENT_W))
     out += [Spacer(1, 2 * mm), _p(verdict_text(report, tx), st.muted)]
     return out
+
+
+def _trends(report: Report, tx: ReportText, st: _Styles) -> list[Flowable]:
+    """Each factory's rounds (and the sides of a raise within one) with the change."""
+    rows: list[list[Any]] = [
+        [
+            _p(tx(S.FACTORY), st.head_small),
+            _p(tx(S.TREND_ROUND), st.head_small),
+            _p(tx(S.PAID_MINIMUM_SHORT), st.head_small_right),
+            _p(tx(S.INTERVAL), st.head_small_right),
+            _p(tx(S.MEDIAN_PCT), st.head_small_right),
+            _p(tx(S.TREND_CHANGE), st.head_small_right),
+            _p(tx(S.TREND_CHANGE_INTERVAL), st.head_small_right),
+        ]
+    ]
+    extra: list[tuple[Any, ...]] = []
+    for i, r in enumerate(V.trend_rows(report, tx), start=1):
+        name = "" if r.side else Paragraph(f"<b>{escape(r.code)}</b>  {escape(r.name)}", st.cell)
+        label = _p(("↳ " if r.side else "") + r.label, st.cell_muted if r.side else st.cell)
+        share_style = st.cell_muted_right if r.share and not r.interval else st.cell_right
+        rows.append(
+            [
+                name,
+                label,
+                _p(r.share, share_style),
+                _p(r.interval, st.cell_right),
+                _p(r.median_pct, st.cell_right),
+                _p(r.change, st.cell_right),
+                _p(r.change_interval, st.cell_right),
+            ]
+        )
+        if r.side:
+            extra.append(("LINEABOVE", (1, i), (-1, i), 0, RULE))
+    widths = [0.2, 0.24, 0.1, 0.12, 0.1, 0.1, 0.14]
+    return [
+        _p(tx(S.TRENDS), st.h2),
+        _p(tx(S.TRENDS_INTRO), st.body),
+        Spacer(1, 2 * mm),
+        _table(rows, [w * CONTENT_W for w in widths], extra=extra),
+        Spacer(1, 2 * mm),
+        _p(tx(S.TRENDS_METHOD), st.muted),
+    ]
 
 
 def _kpi_row(

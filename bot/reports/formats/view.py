@@ -6,7 +6,17 @@ from dataclasses import dataclass
 
 from bot.enums import RoundStatus
 from bot.reports import strings as S
-from bot.reports.model import Breakdown, FactoryReport, Figures, Report, Share, Verdict
+from bot.reports.model import (
+    Breakdown,
+    Change,
+    FactoryReport,
+    FactoryTrend,
+    Figures,
+    Report,
+    Share,
+    TrendPoint,
+    Verdict,
+)
 from bot.reports.text import ReportText
 
 
@@ -208,3 +218,74 @@ def place(f: FactoryReport, tx: ReportText) -> str:
     if f.headcount:
         parts.append(f"{tx(S.HEADCOUNT)} {tx.number(f.headcount)}")
     return " · ".join(parts)
+
+
+@dataclass(frozen=True)
+class TrendRow:
+    """One line of the trends table: a round, or one side of a raise within it."""
+
+    code: str
+    name: str
+    label: str
+    side: bool  # a side of a raise (indented under its round)
+    share: str
+    interval: str
+    median_pct: str
+    change: str
+    change_interval: str
+
+
+def points(value: float) -> str:
+    """A signed change in whole percentage points: "+12", "−33", "0"."""
+    n = round(100 * value)
+    return f"+{n}" if n > 0 else (f"−{-n}" if n < 0 else "0")
+
+
+def change_texts(c: Change | None, tx: ReportText) -> tuple[str, str]:
+    if c is None or c.difference is None or c.ci95 is None:
+        return ("", "") if c is None else ("–", "")
+    return (
+        tx(S.TREND_POINTS, change=points(c.difference)),
+        tx(S.TREND_POINTS_RANGE, low=points(c.ci95[0]), high=points(c.ci95[1])),
+    )
+
+
+def trend_rows(report: Report, tx: ReportText) -> list[TrendRow]:
+    """Every factory's rounds, oldest first, with the sides of a raise under their round."""
+    k = report.k
+    rows: list[TrendRow] = []
+
+    def row(t: FactoryTrend, label: str, p: TrendPoint, c: Change | None, side: bool) -> None:
+        paid = p.paid_at_least_minimum
+        change, change_interval = change_texts(c, tx)
+        rows.append(
+            TrendRow(
+                code=t.code,
+                name=t.name,
+                label=label,
+                side=side,
+                share=share_text(paid, tx, k),
+                interval=interval_text(paid, tx),
+                median_pct=""
+                if p.median_pct_of_minimum is None
+                else tx.pct(p.median_pct_of_minimum / 100),
+                change=change,
+                change_interval=change_interval,
+            )
+        )
+
+    for t in report.trends:
+        for tr in t.rounds:
+            row(t, tr.point.round_name, tr.point, tr.change, False)
+            for i, side in enumerate(tr.sides):
+                label = tx(
+                    S.TREND_SIDE,
+                    months=", ".join(tx.month(m) for m in side.pay_months),
+                    date=tx.date(side.minimum_from),
+                )
+                row(t, label, side, tr.side_change if i else None, True)
+            if tr.sides_withheld:
+                rows.append(
+                    TrendRow(t.code, t.name, tx(S.TREND_SIDES_WITHHELD), True, "", "", "", "", "")
+                )
+    return rows
