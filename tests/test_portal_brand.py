@@ -266,7 +266,8 @@ async def test_a_factory_page_shows_each_closed_round_with_verdict_interval_and_
         html = (await client.get("/brand/factories/KHI-001")).text
         small = text_of((await client.get("/brand/factories/KHI-003")).text)
     page = text_of(html)
-    assert page.index("Korangi pilot") < page.index("Sindh wages 2026")  # newest first
+    rounds = text_of(re.sub(r'<section class="trends".*?</section>', "", html, flags=re.S))
+    assert rounds.index("Korangi pilot") < rounds.index("Sindh wages 2026")  # newest first
     assert "Minimum likely not met" in page and "Inconclusive" in page
     assert "49%–81%" in page  # the interval of round 1
     assert "Sindh wages 2027" not in page  # open
@@ -375,3 +376,117 @@ async def test_an_administrator_makes_sees_once_and_revokes_a_token(app: App, wo
             client, f"/brand/tokens/{token_id.group(1)}/revoke", page="/brand/tokens"
         )
         assert response.status_code == 404
+
+
+# ----------------------------------------------------------------------------- trends
+
+
+def trend_table(html: str, code: str) -> list[list[str]] | None:
+    """The rows (round, share and interval, change and interval) of a factory's trend table."""
+    found = re.search(rf'<table class="compact trend" id="trend-{code}".*?</table>', html, re.S)
+    if found is None:
+        return None
+    body = found.group(0).split("<tbody", 1)[1]
+    cells = re.compile(r"<t[hd][^>]*>(.*?)</t[hd]>", re.S)
+    return [
+        [" ".join(text_of(cell).split()) for cell in cells.findall(row)]
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)
+    ]
+
+
+def expected_rows(report: dict[str, object], code: str) -> list[list[object]]:
+    """The same rows from the brand's JSON report: every figure as the report has it."""
+    trend = next(t for t in report["trends"] if t["code"] == code)  # type: ignore[index,union-attr]
+
+    def pct(x: float) -> str:
+        return f"{round(100 * x)}%"
+
+    rows = []
+    for r in trend["rounds"]:
+        paid = r["paid_at_least_minimum"]
+        if paid["suppressed"]:
+            share = paid["note"]
+        else:
+            share = f"{pct(paid['ci95'][0])}–{pct(paid['ci95'][1])}"  # the interval line
+        c = r["change"]
+        change: object = "" if c is None else ("–" if not c["shown"] else
+            (c["difference"], *c["ci95"]))  # fmt: skip
+        rows.append([r["round_name"], share, change])
+    return rows
+
+
+def assert_same(page_rows: list[list[str]], report_rows: list[list[object]]) -> None:
+    """The page's rows hold the report's figures (the JSON's are rounded to 0.001, the
+    page's whole points from the exact figure: each within half a point)."""
+    assert [r[0] for r in page_rows] == [r[0] for r in report_rows]
+    for page, report in zip(page_rows, report_rows, strict=True):
+        assert page[1].endswith(str(report[1])), (page, report)  # share (or bound), interval
+        if isinstance(report[2], tuple):
+            assert re.fullmatch(r"[+−]?\d+ points [+−]?\d+ to [+−]?\d+ points", page[2]), page
+            shown = [int(x.replace("−", "-")) for x in re.findall(r"[+−]?\d+", page[2])]
+            assert all(
+                abs(n - 100 * x) <= 0.5 + 1e-6 for n, x in zip(shown, report[2], strict=True)
+            ), (page, report)
+        else:
+            assert page[2] == report[2], (page, report)
+
+
+async def test_a_factory_page_shows_the_trend_of_its_closed_rounds_as_the_json_report(
+    app: App, world: World
+) -> None:
+    w = world
+    report = json.loads(render(await build_report(app, w.pilot, f"brand:{BRAND}"), "json"))
+    # The newest closed round's report holds the whole trend: both closed rounds of KHI-001.
+    expected = expected_rows(report, "KHI-001")
+    assert [r[0] for r in expected] == ["Sindh wages 2026", "Korangi pilot"]
+    async with portal_client(app) as client:
+        await login(client, await person(app, "viewer"))
+        html = (await client.get("/brand/factories/KHI-001")).text
+        round_html = (await client.get(f"/brand/results/{w.pilot}")).text
+    for page in (html, round_html):
+        rows = trend_table(page, "KHI-001")
+        assert rows is not None, page
+        assert_same(rows, expected)
+        assert rows[0][1].startswith("67%") and rows[0][2] == ""  # the first round: no change
+        assert rows[1][2]  # the change to the pilot is shown (or "–" for a range)
+        assert "Trend across rounds" in text_of(page)
+        # The open round and unlinked factories never appear in a trend.
+        tables = re.findall(r'<table class="compact trend".*?</table>', page, re.S)
+        assert "Sindh wages 2027" not in "".join(tables)
+        assert set(re.findall(r'data-factory="(KHI-\d+)"', "".join(tables))) == {"KHI-001"}
+    assert "KHI-002" not in text_of(round_html) and "KHI-004" not in text_of(round_html)
+
+
+async def test_a_trend_never_holds_an_open_round_or_another_brands_factory(
+    app: App, world: World
+) -> None:
+    w = world
+    async with portal_client(app) as client:
+        await login(client, await person(app, "other"))  # Other Brand: KHI-002 only
+        html = (await client.get("/brand/factories/KHI-002")).text
+        round_html = (await client.get(f"/brand/results/{w.closed}")).text
+    # KHI-002 is in one closed round only (its second round is open): nothing to compare.
+    assert trend_table(html, "KHI-002") is None and "Sindh wages 2027" not in html
+    assert "trend-KHI-001" not in round_html and "trend-KHI-004" not in round_html
+
+
+async def test_a_withheld_trend_cell_shows_the_withheld_wording_not_a_number(
+    app: App, world: World
+) -> None:
+    w = world
+    ids = w.ids
+    third = await app.admin.open_round("Sindh wages 2027 spot check", CSO, app.survey, ["KHI-001"])
+    await insert_responses(app, third.id, [(ids["KHI-001"], Answers())] * 4)  # below k = 10
+    await app.admin.close_round(third.id)
+    report = json.loads(render(await build_report(app, third.id, f"brand:{BRAND}"), "json"))
+    expected = expected_rows(report, "KHI-001")
+    assert expected[-1][1] == "fewer than 10 answers"
+    async with portal_client(app) as client:
+        await login(client, await person(app, "viewer"))
+        html = (await client.get("/brand/factories/KHI-001")).text
+    rows = trend_table(html, "KHI-001")
+    assert rows is not None and len(rows) == 3
+    assert_same(rows, expected)
+    assert rows[-1][1] == "fewer than 10 answers" and rows[-1][2] == "–"
+    assert not re.search(r"\d", rows[-1][1].replace("10", ""))
+    assert 'class="num suppressed">fewer than 10 answers<' in html

@@ -1064,3 +1064,42 @@ async def test_where_workers_get_help_is_set_on_the_round_page_and_the_new_round
         await login(client, world.viewer.email or "")
         page = (await client.get(url)).text
         assert "ہماری ہیلپ لائن" in page and 'name="help_ur"' not in page
+
+
+# ------------------------------------------------------------------------------ trends
+async def test_the_results_page_shows_each_factorys_trend_as_the_cso_json_report(
+    app: App,
+) -> None:
+    """Two closed rounds of KHI-001 (the brand tests' world): the pilot's results page shows
+    both rounds and the change, every figure as the CSO's JSON report has it."""
+    import json
+
+    from bot.reports import build_report, render
+    from tests.test_portal_brand import (
+        CSO as WORLD_CSO,
+    )
+    from tests.test_portal_brand import (
+        assert_same,
+        expected_rows,
+        make_world,
+        text_of,
+        trend_table,
+    )
+
+    w = await make_world(app)
+    account = await make_account(app, WORLD_CSO, "cso", "viewer")
+    assert account.email
+    report = json.loads(render(await build_report(app, w.pilot, f"cso:{WORLD_CSO}"), "json"))
+    expected = expected_rows(report, "KHI-001")
+    assert [r[0] for r in expected] == ["Sindh wages 2026", "Korangi pilot"]
+    async with portal_client(app) as client:
+        await login(client, account.email)
+        html = (await client.get(f"/cso/rounds/{w.pilot}/results")).text
+        first = (await client.get(f"/cso/rounds/{w.closed}/results")).text
+    rows = trend_table(html, "KHI-001")
+    assert rows is not None
+    assert_same(rows, expected)
+    assert rows[1][2] and rows[1][2] != "–"  # CSOs see exact shares: the change is a figure
+    assert "Trend across rounds" in text_of(html)
+    assert "Sindh wages 2027" not in html  # the open round
+    assert "trend-" not in first  # the first round has nothing to compare yet

@@ -43,6 +43,7 @@ from bot.web.deps import portal
 from bot.web.i18n import N_, request_language, translate
 from bot.web.params import query_choice, query_int
 from bot.web.render import render
+from bot.web.trends import trend_tables
 
 CHART_ROWS = 36  # factories per interval chart, as in the PDF and HTML reports
 FORMAT_LABELS = {
@@ -261,7 +262,12 @@ async def factory(request: Request) -> Response:
     lang = _report_lang(request)
     tx = _text(request, lang)
     history = []
+    trends = []
+    seen_csos: set[str] = set()
     for rnd, report, part in await D.factory_history(app, user.org_id, row):
+        if rnd.cso not in seen_csos:  # the newest report of each CSO holds its whole trend
+            seen_csos.add(rnd.cso)
+            trends += trend_tables(report, tx, row.code)
         block = await _block(report, part, part.figures, tx)
         block["round"] = rnd
         block["k"] = report.k
@@ -273,7 +279,13 @@ async def factory(request: Request) -> Response:
     return render(
         request,
         "brand/factory.html",
-        {"factory": row, "history": history, "t": ReportStrings(tx), "report_lang": lang},
+        {
+            "factory": row,
+            "history": history,
+            "trend_tables": trends,
+            "t": ReportStrings(tx),
+            "report_lang": lang,
+        },
     )
 
 
@@ -323,6 +335,7 @@ async def round_results(request: Request) -> Response:
         "disclosure": tx.disclosure_rules(report.k, report.small),
         "confidential": tx(S.CONFIDENTIAL),
         "downloads": _downloads(request, round_id, lang),
+        "trend_tables": trend_tables(report, tx),
     }
     return render(request, "brand/round.html", context)
 

@@ -56,6 +56,7 @@ from bot.web.i18n import N_, request_language, translate
 from bot.web.params import query_choice, query_int
 from bot.web.render import render as render_page
 from bot.web.render import render_text
+from bot.web.trends import trend_tables
 
 if TYPE_CHECKING:
     from bot.storage.models import Round
@@ -702,6 +703,8 @@ async def results_page(request: Request) -> Response:
             "report_languages": REPORT_LANGUAGES,
             "quality_note": translate(request, QUALITY_NOTE),
             "hidden_text": tx.hidden(report.k),
+            "trend_tables": trend_tables(report, tx),
+            "trends_text": (tx(S.TRENDS_INTRO), tx(S.TRENDS_METHOD)),
         },
     )
 
