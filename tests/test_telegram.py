@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from bot.bootstrap import App
 from bot.channels.telegram import TelegramChannel, run_polling, webhook_app
-from bot.storage.models import Answer, ContactAddress, Response
+from bot.storage.models import Answer, AuditEntry, ContactAddress, Response
 from bot.survey import phrases as P
 from tests.telegram_standin import Sent, TelegramStandin, serve_asgi
 from tests.test_service import answers, count, open_round
@@ -733,6 +733,21 @@ async def test_reports_reach_members_and_brands_see_only_their_factories(bot: Bo
     bot.api.user_sends_text(chats["Brand B"], "/report 1")
     await bot.api.wait_for_messages(chats["Brand B"], before + 2)
     assert factories_in(chats["Brand B"]) == {"KHI-002"}
+    # Every file made is audited: who asked (or the delivery), the round, audience, format.
+    async with bot.app.db.transaction() as s:
+        made = (
+            await s.execute(
+                select(AuditEntry.actor, AuditEntry.target, AuditEntry.details).where(
+                    AuditEntry.action == "report.generate"
+                )
+            )
+        ).all()
+    asked = [(a, d) for a, t, d in made if a.startswith("member ")]
+    assert {t for _, t, _ in made} == {"round 1"}
+    assert sorted(d["format"] for _, d in asked) == ["pdf", "xlsx"]
+    assert {d["audience"] for _, d in asked} == {"brand:Brand B"}
+    delivered = {(d["audience"], d["format"]) for a, _, d in made if a.startswith("delivery")}
+    assert {("brand:Brand A", "pdf"), ("brand:Brand B", "xlsx")} <= delivered
 
 
 # ------------------------------------------------------------------ where to get help

@@ -10,6 +10,7 @@ from telegram import InputFile, Update
 from telegram.error import Forbidden
 
 from bot.reports import ReportError, build_report, render
+from bot.reports.build import audit_generation
 from bot.reports.files import file_name
 from bot.reports.model import Audience
 from bot.service import brand_portal
@@ -31,9 +32,17 @@ def report_language(member_language: str | None) -> str:
 
 
 async def send_report(
-    channel: TelegramChannel, chat_id: int, round_id: int, audience: Audience, lang: str
+    channel: TelegramChannel,
+    chat_id: int,
+    round_id: int,
+    audience: Audience,
+    lang: str,
+    *,
+    actor: str,
 ) -> bool:
-    """Build, render and send one report; False when this audience may not have it."""
+    """Build, render and send one report; False when this audience may not have it. Each
+    file sent is audited ("report.generate", `actor`: the member who asked, or the delivery
+    to a subscribed member)."""
     try:
         report = await build_report(channel.app, round_id, audience)
     except ReportError as exc:  # not this audience's (DisclosureError), or no such round
@@ -41,6 +50,7 @@ async def send_report(
         return False
     for fmt in FORMATS:
         data = render(report, fmt, lang)
+        await audit_generation(channel.app, actor, round_id, audience, fmt, lang)
         await channel.bot.send_document(
             chat_id, InputFile(data, filename=file_name(round_id, audience, fmt, lang))
         )
@@ -62,7 +72,10 @@ async def staff_report(
         return
     else:
         rounds = await brand_portal.latest_round_ids(channel.app, m.org_id, LATEST_ROUNDS)
-    sent = [r for r in rounds if await send_report(channel, chat_id, r, audience, lang)]
+    actor = f"member {m.member_id}"
+    sent = [
+        r for r in rounds if await send_report(channel, chat_id, r, audience, lang, actor=actor)
+    ]
     if not sent and argument:
         await channel.staff.refused(m, "report", argument)
     if not sent:
@@ -84,6 +97,7 @@ async def deliver_round_results(channel: TelegramChannel, round_id: int) -> int:
                 round_id,
                 Audience("cso" if member.org_kind == "cso" else "brand", member.org_name),
                 report_language(member.language),
+                actor=f"delivery to member {member.member_id}",
             ):
                 delivered += 1
         except Forbidden:
