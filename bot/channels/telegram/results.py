@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from telegram import InputFile, Update
 from telegram.error import Forbidden
 
+from bot.channels.telegram.staff import S_
 from bot.reports import ReportError, build_report, render
 from bot.reports.build import audit_generation
 from bot.reports.files import file_name
@@ -65,10 +66,13 @@ async def staff_report(
     chat_id = update.effective_chat.id
     audience = Audience(kind="cso" if m.is_cso else "brand", name=m.org_name)
     lang = report_language(m.language)
+    t = channel.staff.tx_for(m, update)
     if argument.isdecimal():
         rounds = [int(argument)] if len(argument) <= MAX_ROUND_DIGITS else []
     elif m.is_cso:
-        await channel.bot.send_message(chat_id, "Usage: /report <round number> (see /rounds).")
+        await channel.bot.send_message(
+            chat_id, t.gettext(S_("Usage: /report <round number> (see /rounds)."))
+        )
         return
     else:
         rounds = await brand_portal.latest_round_ids(channel.app, m.org_id, LATEST_ROUNDS)
@@ -81,8 +85,12 @@ async def staff_report(
     if not sent:
         await channel.bot.send_message(
             chat_id,
-            "No results to send: results are only available for closed rounds, "
-            "and only for your organisation's factories.",
+            t.gettext(
+                S_(
+                    "No results to send: results are only available for closed rounds, "
+                    "and only for your organisation's factories."
+                )
+            ),
         )
 
 
