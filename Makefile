@@ -3,12 +3,12 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
-# Three gettext domains: wagecheck (what workers read: en, ur, sd, nl), reports (brand- and
+# Four compiled gettext domains (staff: the bot's replies to CSO and brand staff, en and ur): wagecheck (what workers read: en, ur, sd, nl), reports (brand- and
 # CSO-facing report text: en, nl) and portal (the web portal: en, nl, ur). A fourth, words
 # (the words workers type for yes/no and commands: en, ur, sd), is read as .po by
 # bot/survey/parsing.py and never compiled.
 PO     := $(wildcard locales/*/LC_MESSAGES/wagecheck.po locales/*/LC_MESSAGES/reports.po \
-                     locales/*/LC_MESSAGES/portal.po)
+                     locales/*/LC_MESSAGES/portal.po locales/*/LC_MESSAGES/staff.po)
 MO     := $(PO:.po=.mo)
 PYTEST_ARGS ?=
 # Tests run in parallel, one worker per core (pytest-xdist; each worker has its own databases,
@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 PYTEST_WORKERS ?= auto
 
 .PHONY: demo test test-shifted setup catalogs extract extract-worker extract-reports \
-        extract-portal extract-words review-status lint lock wheel bench clean
+        extract-portal extract-words extract-staff review-status lint lock wheel bench clean
 
 demo: setup
 	$(VENV)/bin/wagecheck demo
@@ -60,12 +60,23 @@ locales/%.mo: locales/%.po $(STAMP)
 	$(VENV)/bin/pybabel compile --use-fuzzy -D $(notdir $*) -i $< -o $@
 
 # After changing strings in bot/ or surveys/: refresh the templates and merge them into every .po.
-extract: extract-worker extract-reports extract-portal extract-words
+extract: extract-worker extract-reports extract-portal extract-words extract-staff
 
 extract-worker: $(STAMP)
 	$(VENV)/bin/pybabel extract -F babel.cfg -k N_ --add-comments=TRANSLATORS: \
 	    --sort-by-file --project wagecheck --version 0.1 -o locales/wagecheck.pot .
 	$(VENV)/bin/pybabel update -D wagecheck -i locales/wagecheck.pot -d locales --previous
+
+# The bot's replies to CSO and brand staff: S_() in bot/channels (en, ur; no Sindhi, Dutch or
+# Latin-letter rules: staff read command names such as /round).
+STAFF_LANGUAGES := ur
+extract-staff: $(STAMP)
+	$(VENV)/bin/pybabel extract --no-default-keywords -k S_ --add-comments=TRANSLATORS: \
+	    --sort-by-file --project wagecheck-staff --version 0.1 -o locales/staff.pot bot/channels
+	@for lang in $(STAFF_LANGUAGES); do \
+	    test -f locales/$$lang/LC_MESSAGES/staff.po || \
+	    $(VENV)/bin/pybabel init -D staff -l $$lang -i locales/staff.pot -d locales; done
+	$(VENV)/bin/pybabel update -D staff -i locales/staff.pot -d locales --previous --ignore-obsolete
 
 # Report strings are marked T_() in bot/reports (bot/reports/strings.py), nothing else is.
 extract-reports: $(STAMP)

@@ -13,10 +13,12 @@ from datetime import UTC, datetime
 
 import openpyxl
 import pytest
+from sqlalchemy import select
 
 from benchmarks.synthetic import Answers, insert_responses, set_up_round
 from bot.bootstrap import App
 from bot.reports import build_report, render
+from bot.storage.models import AuditEntry
 from tests.portal_helpers import login, make_account, portal_client, post_form
 from tests.test_reports_formats import pdf_text, visible_text
 
@@ -313,6 +315,19 @@ async def test_downloads_hold_the_brands_report_and_only_its_factories(
     expected = json.loads(render(await build_report(app, w.closed, f"brand:{BRAND}"), "json"))
     assert data.json() == expected
     assert "quality_flags" not in data.json()
+    async with app.db.transaction() as s:
+        audited = (
+            await s.execute(
+                select(AuditEntry)
+                .where(AuditEntry.action == "report.download")
+                .order_by(AuditEntry.id)
+            )
+        ).scalars()
+        rows = [(e.target, e.details) for e in audited]
+    assert rows == [
+        (f"round {w.closed}", {"audience": f"brand:{BRAND}", "format": fmt, "lang": lang})
+        for fmt, lang in (("pdf", "en"), ("xlsx", "nl"), ("csv", "en"), ("json", "en"))
+    ]
 
 
 # ----------------------------------------------------------------------------- tokens

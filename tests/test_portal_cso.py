@@ -523,6 +523,8 @@ async def test_results_of_a_closed_round_show_counts_and_hide_small_cells(app: A
         assert sum(r.get("comment") == "the supervisor shouts" for r in rows) == 2
         assert (await client.get(f"{url}/results/docx")).status_code == 404
     downloads = await _audit(app, "report.download")
+    assert {e.target for e in downloads} == {f"round {rnd.id}"}
+    assert {e.details["audience"] for e in downloads} == {f"cso:{CSO}"}
     assert [(e.actor, e.details["format"]) for e in downloads] == [
         (f"web:{world.admin.id}", "csv"),
         (f"web:{world.admin.id}", "pdf"),

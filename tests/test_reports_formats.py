@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import zipfile
@@ -325,6 +326,14 @@ def test_the_report_command_writes_the_file(tmp_path: Path) -> None:
     refused = wagecheck("report", "1", "--for", "brand:Nobody", "--format", "pdf")
     assert refused.returncode == 2 and "no organisation called 'Nobody'" in refused.stderr
     assert "Traceback" not in refused.stderr
+    # One audit entry for the report made, none for the refused one; no figures in it.
+    with sqlite3.connect(home / "wagecheck.db") as db:
+        rows = db.execute(
+            "SELECT actor, target, details FROM audit_log WHERE action = 'report.generate'"
+        ).fetchall()
+    assert [(a, t, json.loads(d)) for a, t, d in rows] == [
+        ("cli", "round 1", {"audience": f"cso:{CSO}", "format": "json", "lang": "en"})
+    ]
 
 
 async def test_data_quality_flags_for_the_cso(app: App) -> None:

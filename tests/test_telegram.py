@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from bot.bootstrap import App
 from bot.channels.telegram import TelegramChannel, run_polling, webhook_app
-from bot.storage.models import Answer, ContactAddress, Response
+from bot.storage.models import Answer, AuditEntry, ContactAddress, Response
 from bot.survey import phrases as P
 from tests.telegram_standin import Sent, TelegramStandin, serve_asgi
 from tests.test_service import answers, count, open_round
@@ -463,6 +463,38 @@ async def test_cso_admin_follows_and_closes_a_round_in_the_bot(bot: Bot) -> None
     assert (await bot.app.admin.get_round(1)).status == "closed"
 
 
+async def test_staff_replies_are_in_the_members_language_urdu(bot: Bot) -> None:
+    """A CSO admin whose Telegram is in Urdu joins: the staff replies come in Urdu (the
+    staff catalog); one in English keeps English."""
+    await open_round(bot.app)  # run by "Test CSO"
+    chat, english = 8011, 8012
+    bot.api.user(chat, language_code="ur-PK")
+    code, _ = await bot.app.members.create_invite("Test CSO", "admin")
+    welcome = await bot.expect(chat, lambda: bot.api.user_sends_start(chat, code))
+    assert "Test CSO میں خوش آمدید (کردار: منتظم)۔" in (welcome.text or "")
+    assert "/close <نمبر> — راؤنڈ بند کریں" in (welcome.text or "")
+    rounds = await bot.text(chat, "/rounds")
+    assert "#1 Round 1 — کھلا، 1 فیکٹریوں سے 0 مکمل جوابات" in (rounds.text or "")
+    assert "تفصیل: /round <نمبر>" in (rounds.text or "")
+    detail = await bot.text(chat, "/round 1")
+    assert "حالت: کھلا؛" in (detail.text or "")
+    usage = await bot.text(chat, "/close x")
+    assert usage.text == "طریقہ: /close <نمبر> (آپ کی تنظیم کا کوئی راؤنڈ)۔"
+    report = await bot.text(chat, "/report")
+    assert report.text == "طریقہ: /report <راؤنڈ نمبر> (دیکھیں /rounds)۔"
+    subscribed = await bot.text(chat, "/subscribe")
+    assert subscribed.text == "راؤنڈ بند ہونے پر آپ کو نتائج مل جائیں گے۔"
+    closed = await bot.text(chat, "/close 1")
+    assert "راؤنڈ #1 بند ہو گیا ہے۔" in (closed.text or "")
+    bot.api.user(english, language_code="ur")
+    invalid = await bot.text(english, "/join join_notacode")
+    assert "یہ دعوتی کوڈ درست نہیں ہے" in (invalid.text or "")
+    code, _ = await bot.app.members.create_invite("Test CSO", "viewer")
+    bot.api.user(english + 1, language_code="en")
+    welcome = await bot.expect(english + 1, lambda: bot.api.user_sends_start(english + 1, code))
+    assert "Welcome to Test CSO (role: viewer)." in (welcome.text or "")
+
+
 async def test_staff_commands_look_unknown_to_workers_and_wrong_roles(bot: Bot) -> None:
     await open_round(bot.app)
     worker = 8100
@@ -733,6 +765,21 @@ async def test_reports_reach_members_and_brands_see_only_their_factories(bot: Bo
     bot.api.user_sends_text(chats["Brand B"], "/report 1")
     await bot.api.wait_for_messages(chats["Brand B"], before + 2)
     assert factories_in(chats["Brand B"]) == {"KHI-002"}
+    # Every file made is audited: who asked (or the delivery), the round, audience, format.
+    async with bot.app.db.transaction() as s:
+        made = (
+            await s.execute(
+                select(AuditEntry.actor, AuditEntry.target, AuditEntry.details).where(
+                    AuditEntry.action == "report.generate"
+                )
+            )
+        ).all()
+    asked = [(a, d) for a, t, d in made if a.startswith("member ")]
+    assert {t for _, t, _ in made} == {"round 1"}
+    assert sorted(d["format"] for _, d in asked) == ["pdf", "xlsx"]
+    assert {d["audience"] for _, d in asked} == {"brand:Brand B"}
+    delivered = {(d["audience"], d["format"]) for a, _, d in made if a.startswith("delivery")}
+    assert {("brand:Brand A", "pdf"), ("brand:Brand B", "xlsx")} <= delivered
 
 
 # ------------------------------------------------------------------ where to get help

@@ -351,3 +351,22 @@ def test_loaded_catalog_translates_the_consent_text(lang: str) -> None:
     consent = next(q for q in survey.questions if q.type == "consent")
     loc = Catalogs.load(LOCALES).get(lang)
     assert loc.gettext(consent.text) == _translations(lang)[consent.text] != consent.text
+
+
+# ------------------------------------------------------------------ staff replies (en, ur)
+def test_the_staff_catalog_is_complete_in_urdu_with_the_same_placeholders() -> None:
+    """The bot's replies to CSO staff (bot/channels/telegram/staff.py, results.py; `make
+    extract-staff`): every entry of locales/staff.pot translated in Urdu, none fuzzy, the
+    {placeholders} of the msgid, Urdu letter forms, each marked for review until checked."""
+    template = _read(LOCALES / "staff.pot")
+    urdu = _read(LOCALES / "ur" / "LC_MESSAGES" / "staff.po")
+    assert {m.id for m in _entries(template)} == {m.id for m in _entries(urdu)}
+    for message in _entries(urdu):
+        assert message.string and not message.fuzzy, message.id
+        assert _placeholders(message.id) == _placeholders(message.string), message.id
+        assert not set(message.string) & set(NOT_URDU), message.id
+        assert ARABIC_LETTER.search(message.string), message.id
+
+
+def _placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}

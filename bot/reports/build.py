@@ -28,7 +28,7 @@ from bot.reports.nogc import no_gc_pauses
 from bot.reports.quality import QualityRules, detect
 from bot.reports.trends import compute_trends
 from bot.storage import Database
-from bot.storage.models import Answer, Factory, Response, Round
+from bot.storage.models import Answer, AuditEntry, Factory, Response, Round
 from bot.survey.definition import Survey
 from bot.wages import WageTable
 
@@ -105,6 +105,38 @@ async def build_report(
         flags = detect(figures, quality) if scope.quality_flags else []
         report = disclose(figures, scope, verdict_rule(app), today or local_today(app), flags)
     return dataclasses.replace(report, trends=trends)
+
+
+GENERATE = "report.generate"
+
+
+async def audit_generation(
+    app: App,
+    actor: str,
+    round_id: int,
+    audience: Audience | str,
+    fmt: str,
+    lang: str | None = None,
+    *,
+    action: str = GENERATE,
+) -> None:
+    """One audit entry for a report (or the answer-level export) made for `audience`: who made
+    it, the round, the audience and the format. Never a figure or anything of a worker."""
+    who = _audience(audience)
+    details: dict[str, Any] = {"audience": f"{who.kind}:{who.name}", "format": fmt}
+    if lang is not None:
+        details["lang"] = lang
+    async with app.db.transaction() as s:
+        s.add(
+            AuditEntry(
+                at=app.clock(),
+                actor=actor,
+                action=action,
+                target=f"round {round_id}",
+                details=details,
+                ok=True,
+            )
+        )
 
 
 async def export_answers(app: App, round_id: int, audience: Audience | str) -> bytes:

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from bot.config import Settings
-from bot.reports.build import App, build_report, export_answers
+from bot.reports.build import App, audit_generation, build_report, export_answers
 from bot.reports.disclosure import ReportError
 from bot.reports.files import ANSWERS, file_name
 from bot.reports.formats import FORMATS, render
@@ -61,9 +61,14 @@ def register(app: typer.Typer, build_app: Callable[[Settings], Awaitable[Closabl
             application = await build_app(settings)
             try:
                 if fmt == ANSWERS:
-                    return await export_answers(application, round_id, who)
-                built = await build_report(application, round_id, who)
-                return render(built, fmt, lang, locales_dir=settings.locales_dir)
+                    data = await export_answers(application, round_id, who)
+                else:
+                    built = await build_report(application, round_id, who)
+                    data = render(built, fmt, lang, locales_dir=settings.locales_dir)
+                await audit_generation(
+                    application, "cli", round_id, who, fmt, None if fmt == ANSWERS else lang
+                )
+                return data
             finally:
                 await application.close()
 

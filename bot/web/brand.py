@@ -29,6 +29,7 @@ from bot.bootstrap import App
 from bot.enums import OrgKind, Role
 from bot.reports import Report
 from bot.reports import strings as S
+from bot.reports.build import audit_generation
 from bot.reports.formats import charts
 from bot.reports.formats import view as V
 from bot.reports.model import Bin, FactoryReport, Figures
@@ -353,6 +354,15 @@ async def download(request: Request) -> Response:
     if report is None:
         raise HTTPException(404)
     data, media_type, name = await D.render_download(app, report, fmt, lang)
+    await audit_generation(
+        app,
+        user.actor,
+        report.round.id,
+        report.audience,
+        fmt,
+        lang,
+        action="report.download",
+    )
     return Response(
         data,
         media_type=media_type,

@@ -36,6 +36,7 @@ from bot.enums import OrgKind, Role, RoundStatus
 from bot.posters import poster_links, render_poster
 from bot.reports import FORMATS, Audience, ReportError, build_report, export_answers, render
 from bot.reports import strings as S
+from bot.reports.build import audit_generation
 from bot.reports.files import ANSWERS, file_name
 from bot.reports.formats import view
 from bot.reports.model import VerdictRule
@@ -732,9 +733,7 @@ async def results_download(request: Request) -> Response:
             )
     except ReportError:
         raise HTTPException(404) from None
-    await data.audit(
-        wc.db, wc.clock(), user.actor, "report.download", f"round {rnd.id}", format=fmt, lang=lang
-    )
+    await audit_generation(wc, user.actor, rnd.id, who, fmt, lang, action="report.download")
     return Response(
         body, media_type=REPORT_TYPES[fmt], headers=_attachment(file_name(rnd.id, who, fmt, lang))
     )

@@ -45,6 +45,7 @@ class TelegramSender:
                     message.round_id,
                     audience,
                     report_language(message.language),
+                    actor=f"delivery to {message.recipient}",
                 )
                 return
             markup = None

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING
 from telegram import InputFile, Update
 from telegram.error import Forbidden
 
+from bot.channels.telegram.staff import S_
 from bot.reports import ReportError, build_report, render
+from bot.reports.build import audit_generation
 from bot.reports.files import file_name
 from bot.reports.model import Audience
 from bot.service import brand_portal
@@ -31,9 +33,17 @@ def report_language(member_language: str | None) -> str:
 
 
 async def send_report(
-    channel: TelegramChannel, chat_id: int, round_id: int, audience: Audience, lang: str
+    channel: TelegramChannel,
+    chat_id: int,
+    round_id: int,
+    audience: Audience,
+    lang: str,
+    *,
+    actor: str,
 ) -> bool:
-    """Build, render and send one report; False when this audience may not have it."""
+    """Build, render and send one report; False when this audience may not have it. Each
+    file sent is audited ("report.generate", `actor`: the member who asked, or the delivery
+    to a subscribed member)."""
     try:
         report = await build_report(channel.app, round_id, audience)
     except ReportError as exc:  # not this audience's (DisclosureError), or no such round
@@ -41,6 +51,7 @@ async def send_report(
         return False
     for fmt in FORMATS:
         data = render(report, fmt, lang)
+        await audit_generation(channel.app, actor, round_id, audience, fmt, lang)
         await channel.bot.send_document(
             chat_id, InputFile(data, filename=file_name(round_id, audience, fmt, lang))
         )
@@ -55,21 +66,31 @@ async def staff_report(
     chat_id = update.effective_chat.id
     audience = Audience(kind="cso" if m.is_cso else "brand", name=m.org_name)
     lang = report_language(m.language)
+    t = channel.staff.tx_for(m, update)
     if argument.isdecimal():
         rounds = [int(argument)] if len(argument) <= MAX_ROUND_DIGITS else []
     elif m.is_cso:
-        await channel.bot.send_message(chat_id, "Usage: /report <round number> (see /rounds).")
+        await channel.bot.send_message(
+            chat_id, t.gettext(S_("Usage: /report <round number> (see /rounds)."))
+        )
         return
     else:
         rounds = await brand_portal.latest_round_ids(channel.app, m.org_id, LATEST_ROUNDS)
-    sent = [r for r in rounds if await send_report(channel, chat_id, r, audience, lang)]
+    actor = f"member {m.member_id}"
+    sent = [
+        r for r in rounds if await send_report(channel, chat_id, r, audience, lang, actor=actor)
+    ]
     if not sent and argument:
         await channel.staff.refused(m, "report", argument)
     if not sent:
         await channel.bot.send_message(
             chat_id,
-            "No results to send: results are only available for closed rounds, "
-            "and only for your organisation's factories.",
+            t.gettext(
+                S_(
+                    "No results to send: results are only available for closed rounds, "
+                    "and only for your organisation's factories."
+                )
+            ),
         )
 
 
@@ -84,6 +105,7 @@ async def deliver_round_results(channel: TelegramChannel, round_id: int) -> int:
                 round_id,
                 Audience("cso" if member.org_kind == "cso" else "brand", member.org_name),
                 report_language(member.language),
+                actor=f"delivery to member {member.member_id}",
             ):
                 delivered += 1
         except Forbidden:

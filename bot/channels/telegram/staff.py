@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from telegram import LinkPreviewOptions, Update
 
 from bot.enums import Role, RoundStatus
+from bot.i18n import Catalogs, Localizer, negotiate_language
 from bot.posters import deep_link
 from bot.reports.build import verdict_rule
 from bot.reports.targets import target
@@ -29,6 +30,23 @@ log = logging.getLogger(__name__)
 MAX_ROUND_DIGITS = 9
 REFUSED = "staff.refused"
 
+# Staff replies have their own catalog domain, "staff" (en and ur: CSO staff in Karachi read
+# Urdu), marked S_() and extracted by `make extract-staff`; workers' rules (complete Sindhi,
+# no Latin letters) do not apply to text for staff, which names commands such as /round.
+STAFF_DOMAIN = "staff"
+STAFF_LANGUAGES = ("en", "ur")
+
+
+def S_(message: str) -> str:
+    """Mark a staff reply for extraction into the staff domain (translated when sent)."""
+    return message
+
+
+def staff_language(member_language: str | None, client_code: str | None = None) -> str:
+    """The member's language (stored at joining), else the Telegram account's; en or ur."""
+    return negotiate_language(member_language or client_code, STAFF_LANGUAGES)
+
+
 STAFF_COMMANDS = (
     "rounds",
     "round",
@@ -45,11 +63,26 @@ STAFF_COMMANDS = (
 
 
 class StaffCommands:
-    """What CSO and brand staff can do in the bot (replies in English for now)."""
+    """What CSO and brand staff can do in the bot, replying in the member's language."""
 
     def __init__(self, channel: TelegramChannel) -> None:
         self.channel = channel
         self.app = channel.app
+        self._catalogs: Catalogs | None = None
+
+    def tx(self, lang: str) -> Localizer:
+        """The staff catalog of `lang` (loaded once)."""
+        if self._catalogs is None:
+            self._catalogs = Catalogs.load(
+                self.app.settings.locales_dir, STAFF_LANGUAGES, domain=STAFF_DOMAIN
+            )
+        return self._catalogs.get(lang)
+
+    def tx_for(self, m: Membership | None, update: Update | None = None) -> Localizer:
+        user = update.effective_user if update is not None else None
+        return self.tx(
+            staff_language(m.language if m else None, user.language_code if user else None)
+        )
 
     async def _send(self, update: Update, text: str) -> None:
         assert update.effective_chat is not None
@@ -65,13 +98,24 @@ class StaffCommands:
         if membership is None:
             await self._send(
                 update,
-                "This invite code is not valid (unknown, used or "
-                "expired). Ask your organisation for a new one.",
+                self.tx_for(None, update).gettext(
+                    S_(
+                        "This invite code is not valid (unknown, used or "
+                        "expired). Ask your organisation for a new one."
+                    )
+                ),
             )
             return
+        t = self.tx_for(membership, update)
         await self._send(
             update,
-            f"Welcome to {membership.org_name} (role: {membership.role}).\n" + _help(membership),
+            t.gettext(
+                S_("Welcome to {organisation} (role: {role})."),
+                organisation=membership.org_name,
+                role=t.gettext(ROLES.get(membership.role, membership.role)),
+            )
+            + "\n"
+            + _help(membership, t),
         )
 
     async def handle(self, update: Update, command: str, argument: str) -> bool:
@@ -105,11 +149,12 @@ class StaffCommands:
             return await self._helptext(update, m, argument)
         elif command in ("subscribe", "unsubscribe"):
             await self.channel.members.set_subscribed(m.member_id, command == "subscribe")
+            t = self.tx_for(m, update)
             await self._send(
                 update,
-                "You will receive the results when a round closes."
+                t.gettext(S_("You will receive the results when a round closes."))
                 if command == "subscribe"
-                else "You will no longer receive results automatically.",
+                else t.gettext(S_("You will no longer receive results automatically.")),
             )
         elif command == "login":
             await self._login(update, m)
@@ -136,8 +181,14 @@ class StaffCommands:
         assert update.effective_chat is not None
         await self.channel.bot.send_message(
             update.effective_chat.id,
-            f"Your log-in link for the WageCheck portal ({m.org_name}). It works once, for 10 "
-            f"minutes; do not forward it.\n{url}",
+            self.tx_for(m, update).gettext(
+                S_(
+                    "Your log-in link for the WageCheck portal ({organisation}). It works "
+                    "once, for 10 minutes; do not forward it."
+                ),
+                organisation=m.org_name,
+            )
+            + f"\n{url}",
             link_preview_options=LinkPreviewOptions(is_disabled=True),
         )
 
@@ -156,37 +207,75 @@ class StaffCommands:
         return rnd
 
     async def _rounds(self, update: Update, m: Membership) -> None:
+        t = self.tx_for(m, update)
         rounds = (await cso_portal.cso_rounds(self.app.db, m.org_id))[:10]  # newest first
         if not rounds:
-            await self._send(update, "Your organisation has no rounds yet.")
+            await self._send(update, t.gettext(S_("Your organisation has no rounds yet.")))
             return
         lines = []
         for rnd in rounds:
             done = sum(c.complete for c in rnd.factories)
             lines.append(
-                f"#{rnd.id} {rnd.name} — {rnd.status}, {done} complete answers "
-                f"from {len(rnd.factories)} factories"
+                t.gettext(
+                    S_(
+                        "#{number} {name} — {status}, {complete} complete answers "
+                        "from {factories} factories"
+                    ),
+                    number=rnd.id,
+                    name=rnd.name,
+                    status=t.gettext(STATUSES.get(rnd.status, rnd.status)),
+                    complete=done,
+                    factories=len(rnd.factories),
+                )
             )
-        await self._send(update, "\n".join(lines) + "\n\nDetails: /round <number>")
+        await self._send(
+            update, "\n".join(lines) + "\n\n" + t.gettext(S_("Details: /round <number>"))
+        )
 
     async def _round(self, update: Update, m: Membership, argument: str) -> None:
+        t = self.tx_for(m, update)
         rnd = await self._own_round(m, argument, "round")
         if rnd is None:
-            await self._send(update, "Usage: /round <number> (a round of your organisation).")
+            await self._send(
+                update, t.gettext(S_("Usage: /round <number> (a round of your organisation)."))
+            )
             return
         counts = await self.app.admin.counts(rnd.id)
         rule = verdict_rule(self.app)
-        closes = rnd.closes_at.date().isoformat() if rnd.closes_at else "not set"
-        lines = [f"#{rnd.id} {rnd.name}", f"Status: {rnd.status}; closes: {closes}", ""]
+        closes = rnd.closes_at.date().isoformat() if rnd.closes_at else t.gettext(S_("not set"))
+        lines = [
+            f"#{rnd.id} {rnd.name}",
+            t.gettext(
+                S_("Status: {status}; closes: {closes}"),
+                status=t.gettext(STATUSES.get(rnd.status, rnd.status)),
+                closes=closes,
+            ),
+            "",
+        ]
         for c in counts:
-            rate = f", {c.complete / c.headcount:.0%} of {c.headcount}" if c.headcount else ""
+            rate = (
+                t.gettext(
+                    S_(", {percent} of {headcount}"),
+                    percent=f"{c.complete / c.headcount:.0%}",
+                    headcount=c.headcount,
+                )
+                if c.headcount
+                else ""
+            )
             link = (
                 f"\n  {self.channel_link(c.access_code)}"
                 if rnd.status == RoundStatus.OPEN and self.channel.username
                 else ""
             )
             lines.append(
-                f"{c.code} {c.name}: {c.complete} complete, {c.started} started{rate}{link}"
+                t.gettext(
+                    S_("{code} {name}: {complete} complete, {started} started"),
+                    code=c.code,
+                    name=c.name,
+                    complete=c.complete,
+                    started=c.started,
+                )
+                + f"{rate}{link}"
             )
             lines.append(
                 "  " + target(c.headcount, self.app.settings.k_brand, rule).text(c.complete)
@@ -254,9 +343,12 @@ class StaffCommands:
         return deep_link(self.channel.username, code)
 
     async def _close(self, update: Update, m: Membership, argument: str) -> None:
+        t = self.tx_for(m, update)
         rnd = await self._own_round(m, argument, "close")
         if rnd is None:
-            await self._send(update, "Usage: /close <number> (a round of your organisation).")
+            await self._send(
+                update, t.gettext(S_("Usage: /close <number> (a round of your organisation)."))
+            )
             return
         admin = self.app.admin.acting_as(f"telegram member {m.member_id}")
         try:
@@ -266,14 +358,18 @@ class StaffCommands:
             return
         await self._send(
             update,
-            f"Round #{rnd.id} is closed. {purged['addresses_purged']} "
-            "contact addresses were deleted.",
+            t.gettext(
+                S_("Round #{number} is closed. {addresses} contact addresses were deleted."),
+                number=rnd.id,
+                addresses=purged["addresses_purged"],
+            ),
         )
         # Closing queued the reports in the broadcast outbox; send them now.
         await self.channel.send_broadcasts(rnd.id, kinds=("report",))
 
     async def _extend(self, update: Update, m: Membership, argument: str) -> None:
         """`/extend <number> <days>`: close a round that many days later than planned."""
+        t = self.tx_for(m, update)
         number, _, days = argument.partition(" ")
         rnd = await self._own_round(m, number, "extend")
         try:
@@ -281,7 +377,9 @@ class StaffCommands:
         except AdminError:
             extra = None
         if rnd is None or extra is None:
-            await self._send(update, "Usage: /extend <number> <days> (1 to 90 days).")
+            await self._send(
+                update, t.gettext(S_("Usage: /extend <number> <days> (1 to 90 days)."))
+            )
             return
         base = rnd.closes_at or self.app.clock()
         admin = self.app.admin.acting_as(f"telegram member {m.member_id}")
@@ -291,7 +389,10 @@ class StaffCommands:
             await self._send(update, str(exc))
             return
         closes = rnd.closes_at.strftime("%Y-%m-%d %H:%M UTC") if rnd.closes_at else "?"
-        await self._send(update, f"Round #{rnd.id} now closes {closes}.")
+        await self._send(
+            update,
+            t.gettext(S_("Round #{number} now closes {closes}."), number=rnd.id, closes=closes),
+        )
 
 
 def _help_status(rnd: Round) -> str:
@@ -306,22 +407,35 @@ def _help_status(rnd: Round) -> str:
     )
 
 
-def _help(m: Membership) -> str:
+# Words the replies fill in: a round's status and a member's role.
+STATUSES: dict[str, str] = {
+    RoundStatus.DRAFT: S_("draft"),
+    RoundStatus.SCHEDULED: S_("scheduled"),
+    RoundStatus.OPEN: S_("open"),
+    RoundStatus.CLOSED: S_("closed"),
+    RoundStatus.PUBLISHED: S_("published"),
+}
+ROLES: dict[str, str] = {Role.ADMIN: S_("admin"), Role.VIEWER: S_("viewer")}
+
+
+def _help(m: Membership, t: Localizer) -> str:
+    lines = []
     if m.is_cso:
-        extra = (
-            "/close <number> — close a round\n/extend <number> <days> — close it later\n"
-            "/helptext <number> <en|ur|sd> <text> — where its workers get help\n"
-            if m.role == Role.ADMIN
-            else ""
-        )
-        return (
-            "/rounds — your rounds and response counts\n/round <number> — one round, "
-            f"with the links for the posters\n{extra}/report <number> — the results of "
-            "a closed round\n/subscribe — receive results when a round closes\n"
-            "/login — a link to the web portal"
-        )
-    return (
-        "/report — results for your factories (closed rounds)\n"
-        "/subscribe — receive results when a round closes\n"
-        "/login — a link to the web portal"
-    )
+        lines += [
+            S_("/rounds — your rounds and response counts"),
+            S_("/round <number> — one round, with the links for the posters"),
+        ]
+        if m.role == Role.ADMIN:
+            lines += [
+                S_("/close <number> — close a round"),
+                S_("/extend <number> <days> — close it later"),
+                S_("/helptext <number> <en|ur|sd> <text> — where its workers get help"),
+            ]
+        lines.append(S_("/report <number> — the results of a closed round"))
+    else:
+        lines.append(S_("/report — results for your factories (closed rounds)"))
+    lines += [
+        S_("/subscribe — receive results when a round closes"),
+        S_("/login — a link to the web portal"),
+    ]
+    return "\n".join(t.gettext(line) for line in lines)
