@@ -796,6 +796,8 @@ class TelegramHook:
     api: TelegramStandin
     url: str
     _update_ids: Iterator[int] = field(default_factory=lambda: itertools.count(700_000))
+    # The phone language of chats other than Urdu (e.g. staff who read the English replies).
+    languages: dict[int, str] = field(default_factory=dict)
 
     async def post(self, update: dict[str, Any]) -> int:
         update = {"update_id": next(self._update_ids), **update}
@@ -804,7 +806,8 @@ class TelegramHook:
         return response.status_code
 
     def sender(self, chat: int) -> dict[str, Any]:
-        return {"id": chat, "is_bot": False, "first_name": "W", "language_code": "ur"}
+        language = self.languages.get(chat, "ur")
+        return {"id": chat, "is_bot": False, "first_name": "W", "language_code": language}
 
     def message(self, chat: int, **content: Any) -> dict[str, Any]:
         return {

@@ -343,8 +343,14 @@ async def test_staff_commands_from_a_worker_mid_survey_look_unknown_and_change_n
 
 @dataclass
 class Staff:
+    """A CSO or brand member whose phone is set to English (staff replies come in the
+    member's language; Urdu ones are tested in tests/test_telegram.py)."""
+
     hook: TelegramHook
     chat: int
+
+    def __post_init__(self) -> None:
+        self.hook.languages[self.chat] = "en"
 
     async def says(self, text: str) -> str:
         sent = len(self.hook.api.messages_to(self.chat))
@@ -388,8 +394,8 @@ async def test_members_of_other_organisations_are_refused_and_audited(app: App) 
         brand_b = await _join(hook, 8_804, "Brand B", "admin")
         admin = await _join(hook, 8_805, "Test CSO", "admin")
         # A member without the role gets what a worker gets for an unknown command (in the
-        # language of their Telegram app: Urdu here).
-        unknown = _unknown_command(app, "ur")
+        # language of their Telegram app: English for these staff).
+        unknown = _unknown_command(app, "en")
         before = await app.admin.get_round(1)
 
         assert "a round of your organisation" in await other.says("/close 1")

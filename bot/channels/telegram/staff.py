@@ -280,12 +280,18 @@ class StaffCommands:
             lines.append(
                 "  " + target(c.headcount, self.app.settings.k_brand, rule).text(c.complete)
             )
-        lines += ["", _help_status(rnd)]
+        lines += await self._round_notes(rnd)
+        await self._send(update, "\n".join(lines))
+
+    async def _round_notes(self, rnd: Round) -> list[str]:
+        """Under a round's details: whether its help text is the default, and, while it may
+        still open, that the wage table has no line for this fiscal year yet."""
+        notes = ["", _help_status(rnd)]
         if rnd.status in (RoundStatus.DRAFT, RoundStatus.SCHEDULED, RoundStatus.OPEN):
             regions = await self.app.admin.round_regions(rnd.id)
             stale = stale_wages_on(self.app.wages, regions, self.app.clock())
             if stale:
-                lines += [
+                notes += [
                     "",
                     "Note: the wage table has no minimum for this fiscal year (from 1 July) yet "
                     "in " + "; ".join(stale_wage_text(s) for s in stale) + ". Workers are told "
@@ -293,7 +299,7 @@ class StaffCommands:
                     "Opening such a round needs a confirmation (portal, or "
                     "`wagecheck round open --accept-stale-wages`).",
                 ]
-        await self._send(update, "\n".join(lines))
+        return notes
 
     async def _helptext(self, update: Update, m: Membership, argument: str) -> bool:
         """`/helptext <number>`: where the round's workers get help, per language;
@@ -322,19 +328,7 @@ class StaffCommands:
         lines = [f"#{rnd.id} {rnd.name}: where workers get help"]
         for code in ("en", "ur", "sd"):
             lines.append(f"{code}: {texts.get(code, '(the default)')}")
-        lines += ["", _help_status(rnd)]
-        if rnd.status in (RoundStatus.DRAFT, RoundStatus.SCHEDULED, RoundStatus.OPEN):
-            regions = await self.app.admin.round_regions(rnd.id)
-            stale = stale_wages_on(self.app.wages, regions, self.app.clock())
-            if stale:
-                lines += [
-                    "",
-                    "Note: the wage table has no minimum for this fiscal year (from 1 July) yet "
-                    "in " + "; ".join(stale_wage_text(s) for s in stale) + ". Workers are told "
-                    "the latest notified minimum, and the reports say it may be out of date. "
-                    "Opening such a round needs a confirmation (portal, or "
-                    "`wagecheck round open --accept-stale-wages`).",
-                ]
+        lines += await self._round_notes(rnd)
         await self._send(update, "\n".join(lines))
         return True
 
