@@ -17,7 +17,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
-COMPILED_DOMAINS = ("wagecheck", "reports", "portal")
+COMPILED_DOMAINS = ("wagecheck", "reports", "portal", "staff")
 READ_AS_PO = ("words",)
 
 
