@@ -437,8 +437,43 @@ async def count_rows(app: App, model: type) -> int:
 
 
 # ------------------------------------------------------------------------------- the process
+class ChildProcess:
+    """What the tests do with a `python -m bot ...` child: `process` and `log_path` are the
+    subclass's fields."""
+
+    process: asyncio.subprocess.Process | None
+    log_path: Path
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
+    async def kill(self) -> None:
+        """SIGKILL: no handler runs, nothing is flushed or confirmed."""
+        assert self.process is not None
+        self.process.kill()
+        await self.process.wait()
+
+    async def stop(self) -> int:
+        """SIGTERM, as systemd stops it; returns the exit code."""
+        assert self.process is not None
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+        return await asyncio.wait_for(self.process.wait(), 30)
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    async def aclose(self) -> None:
+        if self.alive:
+            assert self.process is not None
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+            await self.process.wait()
+
+
 @dataclass
-class BotProcess:
+class BotProcess(ChildProcess):
     """`python -m bot run telegram` against the stand-in, on the test's database."""
 
     settings: Settings
@@ -489,33 +524,6 @@ class BotProcess:
             return self.api.call_count("getUpdates") > polls
 
         await self.api.wait_until(polling, 60)
-
-    @property
-    def alive(self) -> bool:
-        return self.process is not None and self.process.returncode is None
-
-    async def kill(self) -> None:
-        """SIGKILL: no handler runs, nothing is flushed or confirmed."""
-        assert self.process is not None
-        self.process.kill()
-        await self.process.wait()
-
-    async def stop(self) -> int:
-        """SIGTERM, as systemd stops it; returns the exit code."""
-        assert self.process is not None
-        if self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-        return await asyncio.wait_for(self.process.wait(), 30)
-
-    def logs(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    async def aclose(self) -> None:
-        if self.alive:
-            assert self.process is not None
-            with contextlib.suppress(ProcessLookupError):
-                self.process.kill()
-            await self.process.wait()
 
 
 # ------------------------------------------------------------------------------- in process

@@ -12,9 +12,7 @@ PostgreSQL only: with SQLite one process serves everything (docs/architecture.md
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import signal
 import socket
 import sys
 import time
@@ -49,6 +47,7 @@ from tests.fault_helpers import (
     SCRIPT,
     TOKEN,
     ChatLog,
+    ChildProcess,
     TelegramWorker,
     count_rows,
     factory_codes,
@@ -125,7 +124,7 @@ SCHEDULER_RATE = 2.0  # reminders a second: a drain long enough to kill its send
 
 
 @dataclass
-class Proc:
+class Proc(ChildProcess):
     """One `python -m bot ...` process, its output in a log file."""
 
     name: str
@@ -151,31 +150,6 @@ class Proc:
     def pid(self) -> int:
         assert self.process is not None
         return self.process.pid
-
-    @property
-    def alive(self) -> bool:
-        return self.process is not None and self.process.returncode is None
-
-    def logs(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    async def kill(self) -> None:
-        assert self.process is not None
-        self.process.kill()
-        await self.process.wait()
-
-    async def stop(self) -> int:
-        assert self.process is not None
-        if self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-        return await asyncio.wait_for(self.process.wait(), 30)
-
-    async def aclose(self) -> None:
-        if self.alive:
-            assert self.process is not None
-            with contextlib.suppress(ProcessLookupError):
-                self.process.kill()
-            await self.process.wait()
 
 
 class Proxy:

@@ -9,6 +9,7 @@ method and disclosure rules in plain words.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -347,16 +348,30 @@ def _cover(report: Report, tx: ReportText, st: _Styles) -> list[Flowable]:
     return [band, Spacer(1, 5 * mm), facts, Spacer(1, 5 * mm), box]
 
 
+def _heads(
+    tx: ReportText,
+    st: _Styles,
+    left: Sequence[str],
+    right: Sequence[str],
+    after: Sequence[str] = (),
+) -> list[Any]:
+    """A table's header row: text columns on the left, figures right-aligned, text after."""
+    return (
+        [_p(tx(m), st.head_small) for m in left]
+        + [_p(tx(m), st.head_small_right) for m in right]
+        + [_p(tx(m), st.head_small) for m in after]
+    )
+
+
 def _summary(report: Report, tx: ReportText, st: _Styles) -> list[Flowable]:
     rows: list[list[Any]] = [
-        [
-            _p(tx(S.FACTORY), st.head_small),
-            _p(tx(S.RESPONDENTS), st.head_small_right),
-            _p(tx(S.RESPONSE_RATE), st.head_small_right),
-            _p(tx(S.PAID_MINIMUM_SHORT), st.head_small_right),
-            _p(tx(S.INTERVAL), st.head_small_right),
-            _p(tx(S.VERDICT), st.head_small),
-        ]
+        _heads(
+            tx,
+            st,
+            [S.FACTORY],
+            [S.RESPONDENTS, S.RESPONSE_RATE, S.PAID_MINIMUM_SHORT, S.INTERVAL],
+            [S.VERDICT],
+        )
     ]
     extra: list[tuple[Any, ...]] = []
     for i, r in enumerate(V.summary_rows(report, tx), start=1):
@@ -407,15 +422,18 @@ def _summary(report: Report, tx: ReportText, st: _Styles) -> list[Flowable]:
 def _trends(report: Report, tx: ReportText, st: _Styles) -> list[Flowable]:
     """Each factory's rounds (and the sides of a raise within one) with the change."""
     rows: list[list[Any]] = [
-        [
-            _p(tx(S.FACTORY), st.head_small),
-            _p(tx(S.TREND_ROUND), st.head_small),
-            _p(tx(S.PAID_MINIMUM_SHORT), st.head_small_right),
-            _p(tx(S.INTERVAL), st.head_small_right),
-            _p(tx(S.MEDIAN_PCT), st.head_small_right),
-            _p(tx(S.TREND_CHANGE), st.head_small_right),
-            _p(tx(S.TREND_CHANGE_INTERVAL), st.head_small_right),
-        ]
+        _heads(
+            tx,
+            st,
+            [S.FACTORY, S.TREND_ROUND],
+            [
+                S.PAID_MINIMUM_SHORT,
+                S.INTERVAL,
+                S.MEDIAN_PCT,
+                S.TREND_CHANGE,
+                S.TREND_CHANGE_INTERVAL,
+            ],
+        )
     ]
     extra: list[tuple[Any, ...]] = []
     for i, r in enumerate(V.trend_rows(report, tx), start=1):
